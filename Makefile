@@ -1,0 +1,77 @@
+# beop — build, test, bench, demo.
+#   make          build the CPU programs (and the CUDA ones where nvcc is present)
+#   make test     build and run every test (doctest binaries + Python oracles); last line "N passed, N failed"
+#   make bench    benchmarks (figures go to docs/PERFORMANCE.md by hand)
+#   make demo     the end-to-end path on the bundled data
+# Every target first runs scripts/install-deps.sh when something it needs is missing.
+
+CXX      ?= g++
+OPT      ?= -O3 -march=native
+CXXFLAGS ?= $(OPT) -std=c++17 -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
+CPPFLAGS += -I. -Isrc -isystem /usr/include/eigen3
+LDLIBS   += -fopenmp -lpthread
+BUILD    := build
+PY_SYS   := /usr/bin/python3
+PY_VENV  := .venv/bin/python
+
+# Library: everything in src/ and cpu/ (and data/ helpers that are not programs).
+LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp data/lib/*.cpp)
+LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libbeop.a
+
+# Programs at the top level (train.cpp, infer.cpp) and data/ tools (data/*.cpp, e.g. data/prep.cpp).
+PROGRAMS := train infer $(patsubst data/%.cpp,%,$(wildcard data/*.cpp))
+
+# Tests: one doctest binary per tests/test_*.cpp, sharing one main; benches: bench/*.cpp.
+TEST_SRCS := $(wildcard tests/test_*.cpp)
+TEST_BINS := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/*.cpp)
+BENCH_BINS := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test bench demo clean cuda
+all: $(PROGRAMS)
+
+# Install dependencies once per build tree (and again whenever the script changes).
+$(DEPS_STAMP): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+train infer: %: $(BUILD)/obj/%.o $(LIB)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(filter-out train infer,$(PROGRAMS)): %: $(BUILD)/obj/data/%.o $(LIB)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/doctest_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+test: $(PROGRAMS) $(TEST_BINS)
+	@bash tests/run_all.sh $(TEST_BINS)
+
+bench: $(PROGRAMS) $(BENCH_BINS)
+	@bash bench/run_all.sh $(BENCH_BINS)
+
+demo: $(PROGRAMS)
+	@bash scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD) $(PROGRAMS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

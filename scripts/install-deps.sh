@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything beop needs to build and test, from Debian's packages (and PyPI for test oracles,
+# into .venv/ inside the repo). Idempotent: packages already present are skipped, so `make` can call it
+# on every build at the cost of a few dpkg queries.
+#   scripts/install-deps.sh          system packages + .venv
+#   scripts/install-deps.sh --check  exit 1 if anything is missing (installs nothing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(
+  g++ make pkg-config
+  libeigen3-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev libopenmpi-dev
+  python3 python3-venv python3-torch python3-numpy python3-matplotlib
+)
+# PyPI test oracles (issue tests name them): HF tokenizers, Google's rouge-score, safetensors, openai client.
+PIP_PACKAGES=(tokenizers rouge-score safetensors openai)
+
+missing_debs() {
+  local m=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || m+=("$p")
+  done
+  echo "${m[@]:-}"
+}
+
+venv_ok() { [ -x .venv/bin/python ] && [ -f .venv/.beop-deps-ok ]; }
+
+if [ "${1:-}" = "--check" ]; then
+  [ -z "$(missing_debs)" ] && venv_ok && exit 0
+  exit 1
+fi
+
+need=$(missing_debs)
+if [ -n "$need" ]; then
+  echo "install-deps: installing Debian packages: $need"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+
+if ! venv_ok; then
+  echo "install-deps: creating .venv (system site packages, so Debian's torch is visible) with ${PIP_PACKAGES[*]}"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+  touch .venv/.beop-deps-ok
+fi
