@@ -75,3 +75,4 @@ clean:
 	rm -rf $(BUILD) $(PROGRAMS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include cuda/cuda.mk

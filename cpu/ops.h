@@ -1,0 +1,108 @@
+// The CPU backend: binds the reference kernels of cpu/*.h to the Ops interface that src/transformer.h and
+// src/model.h drive. T = float for training, double for gradient checks. "Device" memory is host memory.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "adamw.h"
+#include "attention.h"
+#include "common.h"
+#include "config.h"
+#include "cross_entropy.h"
+#include "embedding.h"
+#include "linear.h"
+#include "residual.h"
+#include "rmsnorm.h"
+#include "rope.h"
+#include "src/rope.h"
+#include "swiglu.h"
+
+namespace beop::cpu {
+
+template <typename Real>
+struct CpuOps {
+  using real = Real;
+  static constexpr const char* kName = "cpu";
+  std::vector<Real> rope_cos, rope_sin;  // (max_seq_len, D/2)
+
+  explicit CpuOps(const ModelConfig& cfg) { rope_tables(cfg, rope_cos, rope_sin); }
+
+  // memory
+  template <typename U>
+  U* alloc(size_t n) {
+    void* p = std::aligned_alloc(64, (n * sizeof(U) + 63) / 64 * 64 + 64);
+    BEOP_CHECK(p, "out of host memory allocating ", n * sizeof(U), " bytes");
+    std::memset(p, 0, n * sizeof(U));
+    return static_cast<U*>(p);
+  }
+  void release(void* p) { std::free(p); }
+  template <typename U>
+  void upload(U* dst, const U* host, size_t n) { std::memcpy(dst, host, n * sizeof(U)); }
+  template <typename U>
+  void download(U* host, const U* src, size_t n) { std::memcpy(host, src, n * sizeof(U)); }
+  void zero(Real* p, int64_t n) { std::memset(p, 0, size_t(n) * sizeof(Real)); }
+
+  // kernels
+  void embedding_forward(Real* o, const int32_t* tok, const Real* e, int N, int C) {
+    cpu::embedding_forward(o, tok, e, N, C);
+  }
+  void embedding_backward(Real* de, const Real* dout, const int32_t* tok, int N, int C) {
+    cpu::embedding_backward(de, dout, tok, N, C);
+  }
+  void rmsnorm_forward(Real* o, Real* rstd, const Real* x, const Real* w, int N, int C, float eps) {
+    cpu::rmsnorm_forward(o, rstd, x, w, N, C, eps);
+  }
+  void rmsnorm_backward(Real* dx, Real* dw, const Real* dout, const Real* x, const Real* w, const Real* rstd,
+                        int N, int C) {
+    cpu::rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+  }
+  void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
+    cpu::linear_forward(o, in, W, N, IC, OC);
+  }
+  void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
+                       int OC, bool acc) {
+    cpu::linear_backward(din, dW, dout, in, W, N, IC, OC, acc);
+  }
+  void rope_forward(Real* qkv, int B, int T, int H, int KV, int D, int pos0) {
+    cpu::rope_forward(qkv, rope_cos.data(), rope_sin.data(), B, T, H, KV, D, pos0);
+  }
+  void rope_backward(Real* dqkv, int B, int T, int H, int KV, int D, int pos0) {
+    cpu::rope_backward(dqkv, rope_cos.data(), rope_sin.data(), B, T, H, KV, D, pos0);
+  }
+  void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
+    cpu::attention_forward(y, att, qkv, B, T, H, KV, D);
+  }
+  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* att, const Real* qkv, int B, int T,
+                          int H, int KV, int D) {
+    cpu::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D);
+  }
+  void residual_forward(Real* o, const Real* a, const Real* b, int64_t n) { cpu::residual_forward(o, a, b, n); }
+  void swiglu_forward(Real* act, const Real* gu, int N, int F) { cpu::swiglu_forward(act, gu, N, F); }
+  void swiglu_backward(Real* dgu, const Real* dact, const Real* gu, int N, int F) {
+    cpu::swiglu_backward(dgu, dact, gu, N, F);
+  }
+  void cross_entropy_forward(Real* losses, const Real* logits, const int32_t* tgt, const uint8_t* mask, int N,
+                             int V, int Vp) {
+    cpu::cross_entropy_forward(losses, logits, tgt, mask, N, V, Vp);
+  }
+  void cross_entropy_backward(Real* logits, const int32_t* tgt, const uint8_t* mask, int N, int V, int Vp,
+                              Real inv_count) {
+    cpu::cross_entropy_backward(logits, tgt, mask, N, V, Vp, inv_count);
+  }
+  // optimizer
+  double sum(const Real* x, int64_t n) {  // in order, in double: deterministic
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += double(x[i]);
+    return s;
+  }
+  double sum_squares(const Real* x, size_t n) { return cpu::sum_squares(x, n); }
+  void scale(Real* x, size_t n, double s) { cpu::scale_inplace(x, n, Real(s)); }
+  void adamw_update(Real* p, const Real* g, Real* m, Real* v, size_t n, double lr, double b1, double b2,
+                    double eps, double wd, long t) {
+    cpu::adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, t);
+  }
+};
+
+}  // namespace beop::cpu

@@ -1,0 +1,88 @@
+// The activation plan: every buffer the forward pass saves for the backward pass, and the scratch the
+// backward pass needs, for a batch of B sequences of T tokens. Like the parameters, all activations are one
+// allocation; this layout names each tensor and binds typed views. Both backends allocate exactly this plan
+// (the memory table printed at start comes from it).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "memory_table.h"
+
+namespace beop {
+
+struct LayerActOffsets {
+  size_t resid_in, xn_attn, rstd_attn, qkv, att, attn_y, resid_mid, xn_mlp, rstd_mlp, gate_up, act;
+};
+
+struct ActivationLayout {
+  int B = 0, T = 0;
+  size_t total = 0;  // elements
+  std::vector<LayerActOffsets> layers;
+  size_t resid_out, xn_final, rstd_final, logits, losses;       // forward
+  size_t d_resid, d_xn, d_qkv, d_att, d_attn_y, d_gate_up, d_act;  // backward scratch
+  MemoryTable table{"activations"};
+
+  ActivationLayout(const ModelConfig& cfg, int B, int T, bool with_backward = true);
+};
+
+template <typename T>
+struct LayerActs {
+  T* resid_in;   // (B, T, C)      residual stream entering the layer
+  T* xn_attn;    // (B, T, C)      RMSNorm(resid_in) * attn_norm
+  T* rstd_attn;  // (B, T)         1 / sqrt(mean(x^2) + eps), saved for the backward pass
+  T* qkv;        // (B, T, (H+2KV)*D)  q | k | v per token; q and k after RoPE
+  T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0)
+  T* attn_y;     // (B, T, H*D)    attention output before o_proj
+  T* resid_mid;  // (B, T, C)      resid_in + o_proj(attn_y)
+  T* xn_mlp;     // (B, T, C)      RMSNorm(resid_mid) * mlp_norm
+  T* rstd_mlp;   // (B, T)
+  T* gate_up;    // (B, T, 2F)     gate | up pre-activation
+  T* act;        // (B, T, F)      silu(gate) * up
+};
+
+template <typename T>
+struct Acts {
+  std::vector<LayerActs<T>> layers;
+  T* resid_out;   // (B, T, C)   after the last layer
+  T* xn_final;    // (B, T, C)
+  T* rstd_final;  // (B, T)
+  T* logits;      // (B, T, Vp)  overwritten by d logits in the backward pass
+  T* losses;      // (B, T)      per-token loss (0 where masked)
+  // backward scratch
+  T* d_resid;     // (B, T, C)   gradient flowing along the residual stream
+  T* d_xn;        // (B, T, C)
+  T* d_qkv;       // (B, T, (H+2KV)*D)
+  T* d_att;       // (B, H, T, T)
+  T* d_attn_y;    // (B, T, H*D)
+  T* d_gate_up;   // (B, T, 2F)
+  T* d_act;       // (B, T, F)
+};
+
+template <typename T>
+Acts<T> bind_acts(const ActivationLayout& lay, T* base) {
+  Acts<T> a;
+  for (const LayerActOffsets& o : lay.layers)
+    a.layers.push_back({base + o.resid_in, base + o.xn_attn, base + o.rstd_attn, base + o.qkv, base + o.att,
+                        base + o.attn_y, base + o.resid_mid, base + o.xn_mlp, base + o.rstd_mlp,
+                        base + o.gate_up, base + o.act});
+  a.resid_out = base + lay.resid_out;
+  a.xn_final = base + lay.xn_final;
+  a.rstd_final = base + lay.rstd_final;
+  a.logits = base + lay.logits;
+  a.losses = base + lay.losses;
+  const bool bw = lay.d_resid != size_t(-1);
+  auto opt = [&](size_t off) { return bw ? base + off : nullptr; };
+  a.d_resid = opt(lay.d_resid);
+  a.d_xn = opt(lay.d_xn);
+  a.d_qkv = opt(lay.d_qkv);
+  a.d_att = opt(lay.d_att);
+  a.d_attn_y = opt(lay.d_attn_y);
+  a.d_gate_up = opt(lay.d_gate_up);
+  a.d_act = opt(lay.d_act);
+  return a;
+}
+
+}  // namespace beop

@@ -1,0 +1,195 @@
+// Model<Ops>: owns one backend's buffers for the model of src/transformer.h — parameters, gradients and
+// AdamW moments (four buffers of ParamLayout::total elements) and the activation plan for the current
+// batch shape — and offers the training primitives: forward, backward, clip + AdamW step.
+//
+// Typical step with gradient accumulation over M micro-batches:
+//   model.zero_grad();
+//   count = total unmasked targets over the M micro-batches;
+//   for each micro-batch: model.forward(x, y, mask, B, T); model.backward(1.0 / count);
+//   model.step(adamw, lr);
+// Pointers passed to forward are host pointers; the model copies them to the backend.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "activation_layout.h"
+#include "common.h"
+#include "config.h"
+#include "memory_table.h"
+#include "optim.h"
+#include "param_layout.h"
+#include "rng.h"
+#include "transformer.h"
+
+namespace beop {
+
+struct LossSum {
+  double sum = 0;     // sum of per-token losses over unmasked targets
+  int64_t count = 0;  // number of unmasked targets
+  double mean() const { return count ? sum / double(count) : NAN; }
+};
+
+// Checks a batch before it reaches a kernel: token ids and (unmasked) targets inside [0, V), T within the
+// model's context. Throws Error naming the offending value and its position.
+void validate_batch(const ModelConfig& cfg, const int32_t* tokens, const int32_t* targets, const uint8_t* mask,
+                    int B, int T);
+
+template <class Ops>
+class Model {
+ public:
+  using T = typename Ops::real;
+
+  explicit Model(const ModelConfig& cfg) : cfg_(cfg), layout_(cfg), ops_(cfg) {
+    const size_t n = layout_.total;
+    params_ = ops_.template alloc<T>(n);
+    grads_ = ops_.template alloc<T>(n);
+    m_ = ops_.template alloc<T>(n);
+    v_ = ops_.template alloc<T>(n);
+    w_ = bind_weights(layout_, params_);
+    g_ = bind_weights(layout_, grads_);
+  }
+  ~Model() {
+    for (void* p : {(void*)params_, (void*)grads_, (void*)m_, (void*)v_, (void*)acts_buf_, (void*)tokens_,
+                    (void*)targets_, (void*)mask_})
+      if (p) ops_.release(p);
+  }
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamLayout& layout() const { return layout_; }
+  Ops& ops() { return ops_; }
+  T* params() { return params_; }  // backend pointers, ParamLayout order
+  T* grads() { return grads_; }
+  T* adam_m() { return m_; }
+  T* adam_v() { return v_; }
+  long adam_step() const { return adam_t_; }
+  void set_adam_step(long t) { adam_t_ = t; }
+  const Weights<T>& weights() const { return w_; }
+  const Acts<T>& acts() const { return acts_; }
+  const ActivationLayout* plan() const { return plan_.get(); }
+
+  // GPT-2/Llama-style init: 2-D weights ~ N(0, 0.02), the two projections that write into the residual
+  // stream (o_proj, down_proj) scaled by 1/sqrt(2L) so the stream's variance does not grow with depth,
+  // norm gains 1, padded vocabulary rows 0. Generated on the host from one seed, so every backend and
+  // thread count starts from identical weights.
+  void init_random(uint64_t seed) {
+    std::vector<T> host(layout_.total, T(0));
+    Rng rng(seed);
+    const double resid_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layers);
+    for (const TensorInfo& t : layout_.tensors) {
+      T* p = host.data() + t.offset;
+      if (t.shape.size() == 1) {
+        for (size_t i = 0; i < t.numel; i++) p[i] = T(1);
+        continue;
+      }
+      const bool resid = t.name.find("o_proj") != std::string::npos || t.name.find("down_proj") != std::string::npos;
+      const double std = 0.02 * (resid ? resid_scale : 1.0);
+      size_t rows_used = size_t(t.shape[0]);
+      if (t.offset == layout_.tok_emb || t.offset == layout_.lm_head) rows_used = size_t(cfg_.vocab_size);
+      const size_t cols = size_t(t.shape[1]);
+      for (size_t i = 0; i < rows_used * cols; i++) p[i] = T(std * rng.normal());
+    }
+    ops_.upload(params_, host.data(), host.size());
+    ops_.zero(m_, int64_t(layout_.total));
+    ops_.zero(v_, int64_t(layout_.total));
+    adam_t_ = 0;
+  }
+
+  // Sizes the activation plan for (B, T); reallocates only when the shape changes.
+  void reserve(int B, int Tn, bool with_backward = true) {
+    if (plan_ && plan_->B == B && plan_->T == Tn && (with_backward || !bwd_) ) return;
+    plan_.reset(new ActivationLayout(cfg_, B, Tn, with_backward));
+    bwd_ = with_backward;
+    if (acts_buf_) ops_.release(acts_buf_), ops_.release(tokens_), ops_.release(targets_), ops_.release(mask_);
+    acts_buf_ = ops_.template alloc<T>(plan_->total);
+    tokens_ = ops_.template alloc<int32_t>(size_t(B) * Tn);
+    targets_ = ops_.template alloc<int32_t>(size_t(B) * Tn);
+    mask_ = ops_.template alloc<uint8_t>(size_t(B) * Tn);
+    acts_ = bind_acts(*plan_, acts_buf_);
+  }
+
+  // tokens, targets (B, T) and mask (B, T) host arrays; targets/mask may be null (logits only / all ones).
+  LossSum forward(const int32_t* tokens, const int32_t* targets, const uint8_t* mask, int B, int Tn) {
+    validate_batch(cfg_, tokens, targets, mask, B, Tn);
+    reserve(B, Tn, plan_ ? bwd_ : true);
+    const size_t N = size_t(B) * Tn;
+    ops_.upload(tokens_, tokens, N);
+    has_targets_ = targets != nullptr;
+    has_mask_ = mask != nullptr;
+    if (targets) ops_.upload(targets_, targets, N);
+    if (mask) ops_.upload(mask_, mask, N);
+    last_B_ = B, last_T_ = Tn;
+    Transformer<Ops>::forward(ops_, cfg_, w_, acts_, tokens_, targets ? targets_ : nullptr,
+                              mask ? mask_ : nullptr, B, Tn);
+    LossSum ls;
+    if (targets) {
+      ls.sum = ops_.sum(acts_.losses, int64_t(N));
+      if (mask)
+        for (size_t i = 0; i < N; i++) ls.count += mask[i] != 0;
+      else
+        ls.count = int64_t(N);
+    }
+    return ls;
+  }
+
+  // Backward of the last forward (which must have had targets). Adds into the gradients.
+  void backward(double inv_count) {
+    BEOP_CHECK(has_targets_, "backward() needs a forward() with targets");
+    BEOP_CHECK(bwd_, "backward() needs an activation plan reserved with_backward");
+    Transformer<Ops>::backward(ops_, cfg_, w_, g_, acts_, tokens_, targets_, has_mask_ ? mask_ : nullptr, last_B_,
+                               last_T_, T(inv_count));
+  }
+
+  void zero_grad() { ops_.zero(grads_, int64_t(layout_.total)); }
+  double grad_norm() { return std::sqrt(ops_.sum_squares(grads_, layout_.total)); }
+
+  // Clips the global gradient norm to adamw.grad_clip (torch's clip_grad_norm_: scale = clip/(norm+1e-6)
+  // when that is < 1), then one AdamW step at learning rate lr. Returns the pre-clip norm. A non-finite
+  // norm throws before any weight changes, so bad gradients never reach the parameters.
+  double step(const AdamWConfig& opt, double lr) {
+    const double norm = grad_norm();
+    BEOP_CHECK(std::isfinite(norm), "gradient norm is ", norm, " at optimizer step ", adam_t_ + 1,
+               ": weights left unchanged");
+    if (opt.grad_clip > 0) {
+      const double s = opt.grad_clip / (norm + 1e-6);
+      if (s < 1.0) ops_.scale(grads_, layout_.total, s);
+    }
+    adam_t_++;
+    for (const TensorInfo& t : layout_.tensors)
+      ops_.adamw_update(params_ + t.offset, grads_ + t.offset, m_ + t.offset, v_ + t.offset, t.numel, lr,
+                        opt.beta1, opt.beta2, opt.eps, t.decay ? opt.weight_decay : 0.0, adam_t_);
+    return norm;
+  }
+
+  // Memory table: parameters, gradients, optimizer moments (rows per tensor) and the activation plan.
+  std::string memory_table(bool verbose = false) const {
+    MemoryTable t("model " + cfg_.name + " on " + Ops::kName);
+    t.add("parameters", {int64_t(layout_.total)}, layout_.total * sizeof(T));
+    t.add("gradients", {int64_t(layout_.total)}, layout_.total * sizeof(T));
+    t.add("adamw m, v", {2, int64_t(layout_.total)}, 2 * layout_.total * sizeof(T));
+    if (plan_) t.add(cat("activations B=", plan_->B, " T=", plan_->T), {int64_t(plan_->total)}, plan_->total * sizeof(T));
+    std::string out = format_param_table(layout_, sizeof(T));
+    if (plan_) out += plan_->table.str(verbose);
+    return out + t.str(true);
+  }
+
+ private:
+  ModelConfig cfg_;
+  ParamLayout layout_;
+  Ops ops_;
+  T *params_ = nullptr, *grads_ = nullptr, *m_ = nullptr, *v_ = nullptr, *acts_buf_ = nullptr;
+  int32_t *tokens_ = nullptr, *targets_ = nullptr;
+  uint8_t* mask_ = nullptr;
+  Weights<T> w_, g_;
+  Acts<T> acts_;
+  std::unique_ptr<ActivationLayout> plan_;
+  bool bwd_ = true, has_targets_ = false, has_mask_ = false;
+  int last_B_ = 0, last_T_ = 0;
+  long adam_t_ = 0;
+};
+
+}  // namespace beop

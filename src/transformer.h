@@ -1,0 +1,92 @@
+// THE model definition: the forward and backward pass of the Llama-family transformer, written once over
+// an `Ops` backend (cpu/ops.h for the CPU reference; cuda/ for the GPU). Every tensor is a named view from
+// the parameter layout (src/param_layout.h) or the activation plan (src/activation_layout.h).
+//
+//   x = embed(tokens)                                                   (B, T, C)
+//   for each layer:
+//     h   = x + o_proj(attention(rope(qkv_proj(rmsnorm(x)))))           qkv (B, T, (H+2KV)*D)
+//     x   = h + down_proj(silu(gate_proj(rmsnorm(h))) * up_proj(...))   gate|up (B, T, 2F)
+//   logits = lm_head(rmsnorm(x))                                        (B, T, Vp)
+//   loss   = masked mean cross-entropy over the real V columns
+//
+// The backward pass runs the same list in reverse; `d_resid` carries the residual-stream gradient, into
+// which every branch's backward adds (so residual adds need no backward kernel).
+#pragma once
+#include <cstdint>
+
+#include "activation_layout.h"
+#include "config.h"
+#include "param_layout.h"
+
+namespace beop {
+
+template <class Ops>
+struct Transformer {
+  using T = typename Ops::real;
+
+  // tokens, targets (B*Tn) and mask (B*Tn, or nullptr = all ones) are backend pointers. With targets ==
+  // nullptr only the logits are computed.
+  static void forward(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, Acts<T>& a, const int32_t* tokens,
+                      const int32_t* targets, const uint8_t* mask, int B, int Tn) {
+    const int N = B * Tn, C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
+    const int F = cfg.ffn_hidden, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+    const int L = cfg.n_layers;
+    T* x0 = L > 0 ? a.layers[0].resid_in : a.resid_out;
+    ops.embedding_forward(x0, tokens, w.tok_emb, N, C);
+    for (int l = 0; l < L; l++) {
+      const LayerWeights<T>& lw = w.layers[l];
+      LayerActs<T>& la = a.layers[l];
+      T* x_next = l + 1 < L ? a.layers[l + 1].resid_in : a.resid_out;
+      // attention block
+      ops.rmsnorm_forward(la.xn_attn, la.rstd_attn, la.resid_in, lw.attn_norm, N, C, cfg.rms_eps);
+      ops.linear_forward(la.qkv, la.xn_attn, lw.wq, N, C, QKV);  // wq|wk|wv is one (QKV, C) matrix
+      ops.rope_forward(la.qkv, B, Tn, H, KV, D, 0);
+      ops.attention_forward(la.attn_y, la.att, la.qkv, B, Tn, H, KV, D);
+      ops.linear_forward(la.resid_mid, la.attn_y, lw.wo, N, HD, C);
+      ops.residual_forward(la.resid_mid, la.resid_in, la.resid_mid, int64_t(N) * C);
+      // MLP block
+      ops.rmsnorm_forward(la.xn_mlp, la.rstd_mlp, la.resid_mid, lw.mlp_norm, N, C, cfg.rms_eps);
+      ops.linear_forward(la.gate_up, la.xn_mlp, lw.w_gate, N, C, 2 * F);  // w_gate|w_up is one (2F, C) matrix
+      ops.swiglu_forward(la.act, la.gate_up, N, F);
+      ops.linear_forward(x_next, la.act, lw.w_down, N, F, C);
+      ops.residual_forward(x_next, la.resid_mid, x_next, int64_t(N) * C);
+    }
+    ops.rmsnorm_forward(a.xn_final, a.rstd_final, a.resid_out, w.final_norm, N, C, cfg.rms_eps);
+    ops.linear_forward(a.logits, a.xn_final, w.lm_head, N, C, cfg.padded_vocab());
+    if (targets)
+      ops.cross_entropy_forward(a.losses, a.logits, targets, mask, N, cfg.vocab_size, cfg.padded_vocab());
+  }
+
+  // Adds this micro-batch's gradients into g (call zero_grad before the first micro-batch of a step).
+  // inv_count = 1 / (number of unmasked targets in the whole optimizer batch). Overwrites a.logits.
+  static void backward(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, const Weights<T>& g, Acts<T>& a,
+                       const int32_t* tokens, const int32_t* targets, const uint8_t* mask, int B, int Tn,
+                       T inv_count) {
+    const int N = B * Tn, C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
+    const int F = cfg.ffn_hidden, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+    const int L = cfg.n_layers;
+    ops.cross_entropy_backward(a.logits, targets, mask, N, cfg.vocab_size, cfg.padded_vocab(), inv_count);
+    ops.linear_backward(a.d_xn, g.lm_head, a.logits, a.xn_final, w.lm_head, N, C, cfg.padded_vocab(), false);
+    ops.zero(a.d_resid, int64_t(N) * C);
+    ops.rmsnorm_backward(a.d_resid, g.final_norm, a.d_xn, a.resid_out, w.final_norm, a.rstd_final, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+      const LayerWeights<T>& lw = w.layers[l];
+      const LayerWeights<T>& lg = g.layers[l];
+      LayerActs<T>& la = a.layers[l];
+      // MLP block; d_resid = d(layer output)
+      ops.linear_backward(a.d_act, lg.w_down, a.d_resid, la.act, lw.w_down, N, F, C, false);
+      ops.swiglu_backward(a.d_gate_up, a.d_act, la.gate_up, N, F);
+      ops.linear_backward(a.d_xn, lg.w_gate, a.d_gate_up, la.xn_mlp, lw.w_gate, N, C, 2 * F, false);
+      ops.rmsnorm_backward(a.d_resid, lg.mlp_norm, a.d_xn, la.resid_mid, lw.mlp_norm, la.rstd_mlp, N, C);
+      // attention block; d_resid = d(resid_mid)
+      ops.linear_backward(a.d_attn_y, lg.wo, a.d_resid, la.attn_y, lw.wo, N, HD, C, false);
+      ops.attention_backward(a.d_qkv, a.d_att, a.d_attn_y, la.att, la.qkv, B, Tn, H, KV, D);
+      ops.rope_backward(a.d_qkv, B, Tn, H, KV, D, 0);
+      ops.linear_backward(a.d_xn, lg.wq, a.d_qkv, la.xn_attn, lw.wq, N, C, QKV, false);
+      ops.rmsnorm_backward(a.d_resid, lg.attn_norm, a.d_xn, la.resid_in, lw.attn_norm, la.rstd_attn, N, C);
+    }
+    ops.embedding_backward(g.tok_emb, a.d_resid, tokens, N, C);
+  }
+};
+
+}  // namespace beop

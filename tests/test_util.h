@@ -1,0 +1,44 @@
+// Helpers shared by the tests: error measures, random fills, running a Python oracle.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "src/rng.h"
+
+namespace beop::test {
+
+// max_i |a_i - b_i| / max_i |b_i|: the error relative to the tensor's scale. (Element-wise relative error
+// is meaningless for elements near zero, which every gradient has.)
+template <typename A, typename B>
+double max_rel_err(const A* a, const B* b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
+    den = std::max(den, std::fabs(double(b[i])));
+  }
+  return den == 0 ? num : num / den;
+}
+template <typename A, typename B>
+double max_rel_err(const std::vector<A>& a, const std::vector<B>& b) {
+  return a.size() != b.size() ? INFINITY : max_rel_err(a.data(), b.data(), a.size());
+}
+
+template <typename T>
+std::vector<T> randn(size_t n, uint64_t seed, double std = 1.0) {
+  Rng r(seed);
+  std::vector<T> v(n);
+  for (auto& x : v) x = T(std * r.normal());
+  return v;
+}
+
+// Runs a command (an oracle script); returns its exit status. Output goes to the test log.
+inline int run(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+}  // namespace beop::test
