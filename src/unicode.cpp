@@ -1,0 +1,239 @@
+// UTF-8 handling, Unicode character classes and the hand-written Llama-3 pre-tokenizer. See unicode.h.
+#include "unicode.h"
+
+#include <memory>
+
+#include "common.h"
+
+namespace beop {
+
+namespace {
+#include "unicode_tables.inc"
+
+// One class byte per code point (1.1 MB, built once on first use): a single load per character, which is
+// what the encoder's inner loop needs; the ranges above are the compact source of truth.
+const uint8_t* class_table() {
+  static const std::unique_ptr<uint8_t[]> table = [] {
+    std::unique_ptr<uint8_t[]> t(new uint8_t[0x110000]());
+    auto fill = [&](const uint32_t (*r)[2], size_t n, uint8_t cls) {
+      for (size_t i = 0; i < n; i++)
+        for (uint32_t cp = r[i][0]; cp <= r[i][1]; cp++) t[cp] = cls;
+    };
+    fill(kLetterRanges, sizeof(kLetterRanges) / sizeof(kLetterRanges[0]), kClassLetter);
+    fill(kNumberRanges, sizeof(kNumberRanges) / sizeof(kNumberRanges[0]), kClassNumber);
+    fill(kWhiteSpaceRanges, sizeof(kWhiteSpaceRanges) / sizeof(kWhiteSpaceRanges[0]), kClassSpace);
+    return t;
+  }();
+  return table.get();
+}
+}  // namespace
+
+const char* const kLlama3Pattern =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+CharClass char_class(uint32_t cp) {
+  return cp < 0x110000 ? CharClass(class_table()[cp]) : kClassOther;
+}
+
+size_t utf8_invalid_offset(std::string_view sv) {
+  const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
+  const size_t n = sv.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path: 8 bytes at a time while none has the high bit set.
+    while (i + 8 <= n) {
+      uint64_t w;
+      __builtin_memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const uint8_t c = s[i];
+    if (c < 0x80) { i++; continue; }
+    int len;
+    uint32_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte (excludes overlongs and surrogates)
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) { len = 3; lo = 0xA0; }
+    else if (c == 0xED) { len = 3; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) { len = 4; lo = 0x90; }
+    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else return i;  // 0x80..0xC1 (continuation or overlong lead) or 0xF5..0xFF
+    if (i + len > n) return i;
+    if (s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (int k = 2; k < len; k++)
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
+void utf8_check(std::string_view s, const std::string& what) {
+  const size_t off = utf8_invalid_offset(s);
+  if (off == std::string::npos) return;
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", unsigned(uint8_t(s[off])));
+  fail(what, ": invalid UTF-8 at byte offset ", off, " (byte ", hex, ")");
+}
+
+uint32_t utf8_decode_at(const char* sp, size_t i, int* len) {
+  const auto* s = reinterpret_cast<const uint8_t*>(sp) + i;
+  const uint8_t c = s[0];
+  if (c < 0x80) { *len = 1; return c; }
+  if (c < 0xE0) { *len = 2; return (uint32_t(c & 0x1F) << 6) | (s[1] & 0x3F); }
+  if (c < 0xF0) { *len = 3; return (uint32_t(c & 0x0F) << 12) | (uint32_t(s[1] & 0x3F) << 6) | (s[2] & 0x3F); }
+  *len = 4;
+  return (uint32_t(c & 0x07) << 18) | (uint32_t(s[1] & 0x3F) << 12) | (uint32_t(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+}
+
+void utf8_append(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+
+namespace {
+// The character at byte i: code point, byte length, class. ASCII takes the fast branch.
+struct Ch {
+  uint32_t cp;
+  int len;
+  uint8_t cls;
+};
+
+struct Scanner {
+  const char* s;
+  size_t n;
+  const uint8_t* table;
+  Ch at(size_t i) const {
+    Ch c;
+    const uint8_t b = uint8_t(s[i]);
+    if (b < 0x80) {
+      c.cp = b;
+      c.len = 1;
+    } else {
+      c.cp = utf8_decode_at(s, i, &c.len);
+    }
+    c.cls = table[c.cp];
+    return c;
+  }
+  size_t letters_end(size_t i) const {  // end of the \p{L}+ run starting at i
+    while (i < n) {
+      const Ch c = at(i);
+      if (c.cls != kClassLetter) break;
+      i += c.len;
+    }
+    return i;
+  }
+  // [^\s\p{L}\p{N}]+[\r\n]* starting at i (the caller checked the first character is in the class).
+  size_t punct_end(size_t i) const {
+    while (i < n) {
+      const Ch c = at(i);
+      if (c.cls != kClassOther) break;
+      i += c.len;
+    }
+    while (i < n && (s[i] == '\r' || s[i] == '\n')) i++;
+    return i;
+  }
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d) at i (s[i] == '\''); returns the end or 0. Under Oniguruma's Unicode case
+  // folding, U+017F LATIN SMALL LETTER LONG S also matches 's' (verified against HF tokenizers); no other
+  // non-ASCII character folds to one of these letters.
+  size_t contraction_end(size_t i) const {
+    if (i + 1 >= n) return 0;
+    const char c1 = char(s[i + 1] | 0x20);  // ASCII lower-case (harmless for non-letters: checked below)
+    const bool ascii = uint8_t(s[i + 1]) < 0x80;
+    if (ascii && (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')) return i + 2;
+    if (uint8_t(s[i + 1]) == 0xC5 && i + 2 < n && uint8_t(s[i + 2]) == 0xBF) return i + 3;  // 'ſ
+    if (ascii && i + 2 < n && uint8_t(s[i + 2]) < 0x80) {
+      const char c2 = char(s[i + 2] | 0x20);
+      if ((c1 == 'r' || c1 == 'v') && c2 == 'e') return i + 3;
+      if (c1 == 'l' && c2 == 'l') return i + 3;
+    }
+    return 0;
+  }
+};
+}  // namespace
+
+void llama3_split(std::string_view text, std::vector<size_t>* ends) {
+  const Scanner sc{text.data(), text.size(), class_table()};
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const Ch c = sc.at(i);
+    size_t e = 0;
+    // 1. (?i:'s|'t|'re|'ve|'m|'ll|'d)
+    if (c.cp == '\'') e = sc.contraction_end(i);
+    if (e) {
+    } else if (c.cls == kClassLetter) {
+      // 2. [^\r\n\p{L}\p{N}]?\p{L}+ without the optional prefix
+      e = sc.letters_end(i + c.len);
+    } else if (c.cls != kClassNumber && c.cp != '\r' && c.cp != '\n' && i + c.len < n &&
+               sc.at(i + c.len).cls == kClassLetter) {
+      // 2. with the one-character prefix (space, tab, punctuation, symbol, ...)
+      e = sc.letters_end(i + c.len);
+    } else if (c.cls == kClassNumber) {
+      // 3. \p{N}{1,3}
+      e = i + c.len;
+      for (int k = 0; k < 2 && e < n; k++) {
+        const Ch d = sc.at(e);
+        if (d.cls != kClassNumber) break;
+        e += d.len;
+      }
+    } else if (c.cls == kClassOther) {
+      // 4. ` ?[^\s\p{L}\p{N}]+[\r\n]*` without the space
+      e = sc.punct_end(i + c.len);
+    } else if (c.cp == ' ' && i + 1 < n && sc.at(i + 1).cls == kClassOther) {
+      // 4. with the leading space
+      e = sc.punct_end(i + 1);
+    } else {
+      // c is whitespace. Let [i, j) be the whole whitespace run.
+      // 5. \s*[\r\n]+ : \s* backtracks from the end of the run to the last \r or \n, so the piece ends just
+      //    after the last \r/\n of the run.
+      // 6. \s+(?!\S) : at the end of the text the whole run; otherwise all but the run's last character
+      //    (which must then be followed by whitespace), provided that leaves at least one character.
+      // 7. \s+ : the run of one character before a non-space.
+      size_t j = i, last_nl = std::string::npos, last_start = i;
+      while (j < n) {
+        const Ch d = sc.at(j);
+        if (d.cls != kClassSpace) break;
+        if (d.cp == '\r' || d.cp == '\n') last_nl = j;
+        last_start = j;
+        j += d.len;
+      }
+      if (last_nl != std::string::npos) e = last_nl + 1;
+      else if (j == n) e = n;
+      else if (last_start > i) e = last_start;
+      else e = j;
+    }
+    ends->push_back(e);
+    i = e;
+  }
+}
+
+std::vector<std::string> llama3_split_strings(std::string_view text) {
+  utf8_check(text, "llama3_split");
+  std::vector<size_t> ends;
+  llama3_split(text, &ends);
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t e : ends) {
+    out.emplace_back(text.substr(start, e - start));
+    start = e;
+  }
+  return out;
+}
+
+}  // namespace beop
