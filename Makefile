@@ -31,7 +31,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps test bench demo clean cuda
-all: $(PROGRAMS)
+all: $(PROGRAMS) cuda
 
 # Install dependencies once per build tree (and again whenever the script changes).
 $(DEPS_STAMP): scripts/install-deps.sh
