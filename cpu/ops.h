@@ -12,6 +12,7 @@
 #include "config.h"
 #include "cross_entropy.h"
 #include "embedding.h"
+#include "kv_cache.h"
 #include "linear.h"
 #include "residual.h"
 #include "rmsnorm.h"
@@ -77,6 +78,13 @@ struct CpuOps {
   void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* att, const Real* qkv, int B, int T,
                           int H, int KV, int D) {
     cpu::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D);
+  }
+  void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {
+    cpu::kv_store(kc, vc, qkv, B, T, H, KV, D, pos0, Tmax);
+  }
+  void attention_cached(Real* y, const Real* qkv, const Real* kc, const Real* vc, int B, int T, int H, int KV, int D,
+                        int pos0, int Tmax) {
+    cpu::attention_cached(y, qkv, kc, vc, B, T, H, KV, D, pos0, Tmax);
   }
   void residual_forward(Real* o, const Real* a, const Real* b, int64_t n) { cpu::residual_forward(o, a, b, n); }
   void swiglu_forward(Real* act, const Real* gu, int N, int F) { cpu::swiglu_forward(act, gu, N, F); }

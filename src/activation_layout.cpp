@@ -4,7 +4,7 @@
 
 namespace beop {
 
-ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, bool with_backward) : B(B_), T(T_) {
+ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMode mode_) : B(B_), T(T_), mode(mode_) {
   cfg.validate();
   BEOP_CHECK(B > 0, "batch size must be positive, got ", B);
   BEOP_CHECK(T > 0 && T <= cfg.max_seq_len, "sequence length ", T, " is outside 1..", cfg.max_seq_len,
@@ -18,14 +18,17 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, bool 
     table.add(name, shape, n * sizeof(float));
     return off;
   };
-  for (int l = 0; l < cfg.n_layers; l++) {
-    const std::string p = "layers." + std::to_string(l) + ".";
+  const bool train = mode == ActMode::kTrain;
+  // Outside training nothing is kept for a backward pass, so all layers share one set of buffers (layer l+1
+  // overwrites its input buffer only after layer l no longer needs it).
+  for (int l = 0; l < (train ? cfg.n_layers : 1); l++) {
+    const std::string p = train ? "layers." + std::to_string(l) + "." : "layer (shared).";
     LayerActOffsets o;
     o.resid_in = add(p + "resid_in", {B, T, C});
     o.xn_attn = add(p + "xn_attn", {B, T, C});
     o.rstd_attn = add(p + "rstd_attn", {B, T});
     o.qkv = add(p + "qkv", {B, T, cfg.qkv_dim()});
-    o.att = add(p + "att", {B, cfg.n_heads, T, T});
+    o.att = mode == ActMode::kInfer ? size_t(-1) : add(p + "att", {B, cfg.n_heads, T, T});
     o.attn_y = add(p + "attn_y", {B, T, cfg.q_dim()});
     o.resid_mid = add(p + "resid_mid", {B, T, C});
     o.xn_mlp = add(p + "xn_mlp", {B, T, C});
@@ -34,12 +37,14 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, bool 
     o.act = add(p + "act", {B, T, F});
     layers.push_back(o);
   }
+  if (!train) layers.resize(cfg.n_layers, layers[0]);
   resid_out = add("resid_out", {B, T, C});
   xn_final = add("xn_final", {B, T, C});
   rstd_final = add("rstd_final", {B, T});
-  logits = add("logits", {B, T, cfg.padded_vocab()});
+  logits = mode == ActMode::kInfer ? add("logits (last position)", {B, cfg.padded_vocab()})
+                                   : add("logits", {B, T, cfg.padded_vocab()});
   losses = add("losses", {B, T});
-  if (with_backward) {
+  if (train) {
     d_resid = add("d_resid", {B, T, C});
     d_xn = add("d_xn", {B, T, C});
     d_qkv = add("d_qkv", {B, T, cfg.qkv_dim()});

@@ -17,15 +17,22 @@ struct LayerActOffsets {
   size_t resid_in, xn_attn, rstd_attn, qkv, att, attn_y, resid_mid, xn_mlp, rstd_mlp, gate_up, act;
 };
 
+// kTrain: every layer's activations saved for the backward pass, plus backward scratch.
+// kEval:  forward only (validation loss, scoring): one set of layer buffers that every layer reuses in turn.
+// kInfer: like kEval for generation with a KV cache: no attention-probability buffer, and logits only for
+//         the last position of each row (B, Vp).
+enum class ActMode { kTrain, kEval, kInfer };
+
 struct ActivationLayout {
   int B = 0, T = 0;
+  ActMode mode = ActMode::kTrain;
   size_t total = 0;  // elements
   std::vector<LayerActOffsets> layers;
   size_t resid_out, xn_final, rstd_final, logits, losses;       // forward
   size_t d_resid, d_xn, d_qkv, d_att, d_attn_y, d_gate_up, d_act;  // backward scratch
   MemoryTable table{"activations"};
 
-  ActivationLayout(const ModelConfig& cfg, int B, int T, bool with_backward = true);
+  ActivationLayout(const ModelConfig& cfg, int B, int T, ActMode mode = ActMode::kTrain);
 };
 
 template <typename T>
@@ -34,7 +41,7 @@ struct LayerActs {
   T* xn_attn;    // (B, T, C)      RMSNorm(resid_in) * attn_norm
   T* rstd_attn;  // (B, T)         1 / sqrt(mean(x^2) + eps), saved for the backward pass
   T* qkv;        // (B, T, (H+2KV)*D)  q | k | v per token; q and k after RoPE
-  T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0)
+  T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0); null in kInfer
   T* attn_y;     // (B, T, H*D)    attention output before o_proj
   T* resid_mid;  // (B, T, C)      resid_in + o_proj(attn_y)
   T* xn_mlp;     // (B, T, C)      RMSNorm(resid_mid) * mlp_norm
@@ -49,7 +56,7 @@ struct Acts {
   T* resid_out;   // (B, T, C)   after the last layer
   T* xn_final;    // (B, T, C)
   T* rstd_final;  // (B, T)
-  T* logits;      // (B, T, Vp)  overwritten by d logits in the backward pass
+  T* logits;      // (B, T, Vp)  overwritten by d logits in the backward pass; (B, Vp) in kInfer
   T* losses;      // (B, T)      per-token loss (0 where masked)
   // backward scratch
   T* d_resid;     // (B, T, C)   gradient flowing along the residual stream
@@ -65,7 +72,8 @@ template <typename T>
 Acts<T> bind_acts(const ActivationLayout& lay, T* base) {
   Acts<T> a;
   for (const LayerActOffsets& o : lay.layers)
-    a.layers.push_back({base + o.resid_in, base + o.xn_attn, base + o.rstd_attn, base + o.qkv, base + o.att,
+    a.layers.push_back({base + o.resid_in, base + o.xn_attn, base + o.rstd_attn, base + o.qkv,
+                        o.att == size_t(-1) ? nullptr : base + o.att,
                         base + o.attn_y, base + o.resid_mid, base + o.xn_mlp, base + o.rstd_mlp,
                         base + o.gate_up, base + o.act});
   a.resid_out = base + lay.resid_out;

@@ -55,6 +55,7 @@ class Model {
     for (void* p : {(void*)params_, (void*)grads_, (void*)m_, (void*)v_, (void*)acts_buf_, (void*)tokens_,
                     (void*)targets_, (void*)mask_})
       if (p) ops_.release(p);
+    release_infer();
   }
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -99,11 +100,12 @@ class Model {
     adam_t_ = 0;
   }
 
-  // Sizes the activation plan for (B, T); reallocates only when the shape changes.
-  void reserve(int B, int Tn, bool with_backward = true) {
-    if (plan_ && plan_->B == B && plan_->T == Tn && (with_backward || !bwd_) ) return;
-    plan_.reset(new ActivationLayout(cfg_, B, Tn, with_backward));
-    bwd_ = with_backward;
+  // Sizes the activation plan for (B, T) (kTrain: with backward buffers; kEval: forward only); reallocates
+  // only when the shape or mode changes.
+  void reserve(int B, int Tn, ActMode mode = ActMode::kTrain) {
+    BEOP_CHECK(mode != ActMode::kInfer, "reserve(): use infer_reserve() for generation");
+    if (plan_ && plan_->B == B && plan_->T == Tn && plan_->mode == mode) return;
+    plan_.reset(new ActivationLayout(cfg_, B, Tn, mode));
     if (acts_buf_) ops_.release(acts_buf_), ops_.release(tokens_), ops_.release(targets_), ops_.release(mask_);
     acts_buf_ = ops_.template alloc<T>(plan_->total);
     tokens_ = ops_.template alloc<int32_t>(size_t(B) * Tn);
@@ -112,10 +114,51 @@ class Model {
     acts_ = bind_acts(*plan_, acts_buf_);
   }
 
+  // Generation: a KV cache for B rows of up to Tmax positions (<= max_seq_len) and a forward-only plan.
+  void infer_reserve(int B, int Tmax) {
+    BEOP_CHECK(Tmax > 0 && Tmax <= cfg_.max_seq_len, "context of ", Tmax, " tokens exceeds the model's max_seq_len ",
+               cfg_.max_seq_len);
+    if (infer_plan_ && infer_plan_->B == B && infer_plan_->T == Tmax) return;
+    release_infer();
+    infer_plan_.reset(new ActivationLayout(cfg_, B, Tmax, ActMode::kInfer));
+    infer_buf_ = ops_.template alloc<T>(infer_plan_->total);
+    infer_acts_ = bind_acts(*infer_plan_, infer_buf_);
+    infer_tokens_ = ops_.template alloc<int32_t>(size_t(B) * Tmax);
+    cache_.Tmax = Tmax;
+    cache_.layer_stride = size_t(B) * Tmax * cfg_.kv_dim();
+    cache_.k = ops_.template alloc<T>(cache_.layer_stride * cfg_.n_layers);
+    cache_.v = ops_.template alloc<T>(cache_.layer_stride * cfg_.n_layers);
+  }
+  size_t kv_cache_bytes() const { return infer_plan_ ? 2 * cache_.layer_stride * cfg_.n_layers * sizeof(T) : 0; }
+
+  // Runs tokens (B, Tn) at positions pos0 .. pos0+Tn-1 of every row (host array), appending their keys and
+  // values to the cache; the prefix 0 .. pos0-1 must already be in the cache. Returns the logits of each
+  // row's last position, (B, Vp) on the backend (use download_logits for the host).
+  const T* infer_step(const int32_t* tokens, int B, int Tn, int pos0) {
+    BEOP_CHECK(infer_plan_ && B == infer_plan_->B, "infer_step(): call infer_reserve(", B, ", ...) first");
+    BEOP_CHECK(pos0 >= 0 && Tn > 0 && pos0 + Tn <= cache_.Tmax, "positions ", pos0, "..", pos0 + Tn - 1,
+               " exceed the context of ", cache_.Tmax, " tokens");
+    validate_batch(cfg_, tokens, nullptr, nullptr, B, Tn);
+    ops_.upload(infer_tokens_, tokens, size_t(B) * Tn);
+    Transformer<Ops>::forward(ops_, cfg_, w_, infer_acts_, infer_tokens_, nullptr, nullptr, B, Tn, &cache_, pos0,
+                              /*last_only=*/true);
+    return infer_acts_.logits;
+  }
+  // (B, V) host copy of infer_step's logits, without the padding columns.
+  std::vector<float> download_logits(const T* logits, int B) {
+    const int V = cfg_.vocab_size, Vp = cfg_.padded_vocab();
+    std::vector<T> all(size_t(B) * Vp);
+    ops_.download(all.data(), logits, all.size());
+    std::vector<float> out(size_t(B) * V);
+    for (int b = 0; b < B; b++)
+      for (int v = 0; v < V; v++) out[size_t(b) * V + v] = float(all[size_t(b) * Vp + v]);
+    return out;
+  }
+
   // tokens, targets (B, T) and mask (B, T) host arrays; targets/mask may be null (logits only / all ones).
   LossSum forward(const int32_t* tokens, const int32_t* targets, const uint8_t* mask, int B, int Tn) {
     validate_batch(cfg_, tokens, targets, mask, B, Tn);
-    reserve(B, Tn, plan_ ? bwd_ : true);
+    reserve(B, Tn, plan_ ? plan_->mode : ActMode::kTrain);
     const size_t N = size_t(B) * Tn;
     ops_.upload(tokens_, tokens, N);
     has_targets_ = targets != nullptr;
@@ -139,7 +182,7 @@ class Model {
   // Backward of the last forward (which must have had targets). Adds into the gradients.
   void backward(double inv_count) {
     BEOP_CHECK(has_targets_, "backward() needs a forward() with targets");
-    BEOP_CHECK(bwd_, "backward() needs an activation plan reserved with_backward");
+    BEOP_CHECK(plan_->mode == ActMode::kTrain, "backward() needs an activation plan reserved in ActMode::kTrain");
     Transformer<Ops>::backward(ops_, cfg_, w_, g_, acts_, tokens_, targets_, has_mask_ ? mask_ : nullptr, last_B_,
                                last_T_, T(inv_count));
   }
@@ -172,12 +215,24 @@ class Model {
     t.add("gradients", {int64_t(layout_.total)}, layout_.total * sizeof(T));
     t.add("adamw m, v", {2, int64_t(layout_.total)}, 2 * layout_.total * sizeof(T));
     if (plan_) t.add(cat("activations B=", plan_->B, " T=", plan_->T), {int64_t(plan_->total)}, plan_->total * sizeof(T));
+    if (infer_plan_) {
+      t.add(cat("inference activations B=", infer_plan_->B), {int64_t(infer_plan_->total)}, infer_plan_->total * sizeof(T));
+      t.add(cat("kv cache B=", infer_plan_->B, " T=", cache_.Tmax), {2, int64_t(cfg_.n_layers), int64_t(cache_.layer_stride)},
+            kv_cache_bytes());
+    }
     std::string out = format_param_table(layout_, sizeof(T));
     if (plan_) out += plan_->table.str(verbose);
     return out + t.str(true);
   }
 
  private:
+  void release_infer() {
+    for (void* p : {(void*)infer_buf_, (void*)infer_tokens_, (void*)cache_.k, (void*)cache_.v})
+      if (p) ops_.release(p);
+    infer_buf_ = nullptr, infer_tokens_ = nullptr, cache_ = KVCacheView<T>{};
+    infer_plan_.reset();
+  }
+
   ModelConfig cfg_;
   ParamLayout layout_;
   Ops ops_;
@@ -187,7 +242,13 @@ class Model {
   Weights<T> w_, g_;
   Acts<T> acts_;
   std::unique_ptr<ActivationLayout> plan_;
-  bool bwd_ = true, has_targets_ = false, has_mask_ = false;
+  bool has_targets_ = false, has_mask_ = false;
+  // generation
+  std::unique_ptr<ActivationLayout> infer_plan_;
+  T* infer_buf_ = nullptr;
+  int32_t* infer_tokens_ = nullptr;
+  Acts<T> infer_acts_;
+  KVCacheView<T> cache_;
   int last_B_ = 0, last_T_ = 0;
   long adam_t_ = 0;
 };

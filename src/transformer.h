@@ -20,14 +20,27 @@
 
 namespace beop {
 
+// Inference key/value cache: for layer l, k = k + l * layer_stride and v likewise, each (B, Tmax, KV, D).
+template <typename T>
+struct KVCacheView {
+  T* k = nullptr;
+  T* v = nullptr;
+  int Tmax = 0;
+  size_t layer_stride = 0;
+};
+
 template <class Ops>
 struct Transformer {
   using T = typename Ops::real;
 
   // tokens, targets (B*Tn) and mask (B*Tn, or nullptr = all ones) are backend pointers. With targets ==
   // nullptr only the logits are computed.
+  // Inference: with a KV cache, the Tn tokens sit at positions pos0 .. pos0+Tn-1 after a cached prefix, their
+  // k/v are appended to the cache and attention reads the cache; with last_only, logits (B, Vp) are computed
+  // for the last position of each row only.
   static void forward(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, Acts<T>& a, const int32_t* tokens,
-                      const int32_t* targets, const uint8_t* mask, int B, int Tn) {
+                      const int32_t* targets, const uint8_t* mask, int B, int Tn,
+                      const KVCacheView<T>* cache = nullptr, int pos0 = 0, bool last_only = false) {
     const int N = B * Tn, C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
     const int F = cfg.ffn_hidden, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
     const int L = cfg.n_layers;
@@ -40,8 +53,15 @@ struct Transformer {
       // attention block
       ops.rmsnorm_forward(la.xn_attn, la.rstd_attn, la.resid_in, lw.attn_norm, N, C, cfg.rms_eps);
       ops.linear_forward(la.qkv, la.xn_attn, lw.wq, N, C, QKV);  // wq|wk|wv is one (QKV, C) matrix
-      ops.rope_forward(la.qkv, B, Tn, H, KV, D, 0);
-      ops.attention_forward(la.attn_y, la.att, la.qkv, B, Tn, H, KV, D);
+      ops.rope_forward(la.qkv, B, Tn, H, KV, D, pos0);
+      if (cache) {
+        T* kc = cache->k + l * cache->layer_stride;
+        T* vc = cache->v + l * cache->layer_stride;
+        ops.kv_store(kc, vc, la.qkv, B, Tn, H, KV, D, pos0, cache->Tmax);
+        ops.attention_cached(la.attn_y, la.qkv, kc, vc, B, Tn, H, KV, D, pos0, cache->Tmax);
+      } else {
+        ops.attention_forward(la.attn_y, la.att, la.qkv, B, Tn, H, KV, D);
+      }
       ops.linear_forward(la.resid_mid, la.attn_y, lw.wo, N, HD, C);
       ops.residual_forward(la.resid_mid, la.resid_in, la.resid_mid, int64_t(N) * C);
       // MLP block
@@ -50,6 +70,13 @@ struct Transformer {
       ops.swiglu_forward(la.act, la.gate_up, N, F);
       ops.linear_forward(x_next, la.act, lw.w_down, N, F, C);
       ops.residual_forward(x_next, la.resid_mid, x_next, int64_t(N) * C);
+    }
+    if (last_only) {  // row b's last position only: xn_final (B, C), logits (B, Vp)
+      for (int b = 0; b < B; b++)
+        ops.rmsnorm_forward(a.xn_final + int64_t(b) * C, a.rstd_final + b,
+                            a.resid_out + (int64_t(b) * Tn + Tn - 1) * C, w.final_norm, 1, C, cfg.rms_eps);
+      ops.linear_forward(a.logits, a.xn_final, w.lm_head, B, C, cfg.padded_vocab());
+      return;
     }
     ops.rmsnorm_forward(a.xn_final, a.rstd_final, a.resid_out, w.final_norm, N, C, cfg.rms_eps);
     ops.linear_forward(a.logits, a.xn_final, w.lm_head, N, C, cfg.padded_vocab());

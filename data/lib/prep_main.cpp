@@ -12,10 +12,14 @@
 #include <thread>
 
 #include "common.h"
+#include "corpora.h"
 #include "io.h"
+#include "lawqa.h"
+#include "prep_chat.h"
 #include "prep_cli.h"
 #include "prep_docs.h"
 #include "shard.h"
+#include "statutes.h"
 #include "tokenizer.h"
 
 namespace beop::prep {
@@ -32,6 +36,10 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"tokenizer", "train a byte-level BPE tokenizer (tokenizer.json) on text/Markdown/JSONL/TSV", prep_tokenizer_main},
     {"shards", "encode text/Markdown/JSONL/TSV into train/val token shards", prep_shards_main},
+    {"statutes", "parse legalize-kr statute Markdown into an articles JSONL", beop::statutes::prep_statutes_main},
+    {"chat", "encode conversations (JSONL / Q,A CSV) with the chat template into packed, masked shards", prep_chat_main},
+    {"lawqa", "statute-grounded law QA (template or endpoint generator) as conversation JSONL", beop::lawqa::prep_lawqa_main},
+    {"corpora", "build the CPT text corpora and instruction sets from the bundled corpora (no eval leakage)", beop::corpora::prep_corpora_main},
 };
 
 std::string top_help() {

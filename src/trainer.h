@@ -1,0 +1,313 @@
+// The training loop, over any backend's Model<Ops> (float parameters): pre-training, continual
+// pre-training and instruction tuning differ only in where the weights come from (--init) and what the
+// data is (plain or loss-masked shards). See train.cpp for the CLI.
+//
+// One optimizer step = grad_accum micro-batches of (batch, seq) from the mixture loader; the loss is the mean
+// over every unmasked target of all micro-batches (so accumulation equals one big batch). Resume restores
+// weights, AdamW moments and step, the loader state and the RNG, so a resumed run is bit-identical to an
+// uninterrupted one.
+#pragma once
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checkpoint.h"
+#include "common.h"
+#include "io.h"
+#include "mixture_loader.h"
+#include "optim.h"
+#include "rng.h"
+#include "tokenizer.h"
+#include "train_options.h"
+#include "trainer_util.h"
+
+namespace beop {
+
+template <class ModelT>
+class Trainer {
+ public:
+  explicit Trainer(TrainOptions o) : o_(std::move(o)) {}
+
+  // Returns the process exit code: 0 done, 128+signal when stopped by SIGINT/SIGTERM (after saving).
+  int run() {
+    setup();
+    return loop();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  TrainOptions o_;
+  ModelConfig cfg_;
+  std::unique_ptr<ModelT> model_;
+  std::unique_ptr<MixtureLoader> train_, val_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::string tokenizer_path_;
+  LrSchedule sched_;
+  AdamWConfig adamw_;
+  Rng rng_{1};
+  long step_ = 0, total_steps_ = 0, skipped_ = 0;
+  int64_t tokens_seen_ = 0;
+  double last_loss_ = NAN, last_val_ = NAN;
+
+  std::vector<float> host(const float* p) {
+    std::vector<float> h(model_->layout().total);
+    model_->ops().download(h.data(), p, h.size());
+    return h;
+  }
+  void upload(float* dst, const std::vector<float>& h) { model_->ops().upload(dst, h.data(), h.size()); }
+
+  void setup() {
+    BEOP_CHECK(o_.stage == "pretrain" || o_.stage == "cpt" || o_.stage == "it", "unknown --stage '", o_.stage,
+               "' (pretrain, cpt or it)");
+    BEOP_CHECK(!o_.data.empty(), "--data is required (e.g. legal=data/build/legal_train_*.bin:0.7,...)");
+    BEOP_CHECK(o_.batch > 0 && o_.seq > 0 && o_.grad_accum > 0, "--batch, --seq and --grad-accum must be positive");
+    prepare_run_dir(o_);
+    std::string resume_from;
+    if (o_.resume) {
+      resume_from = latest_checkpoint(o_.out);
+      BEOP_CHECK(!resume_from.empty(), "--resume: no complete checkpoint in ", o_.out);
+    }
+    LoadedCheckpoint ck;
+    if (!resume_from.empty() || !o_.init.empty()) {
+      std::string dir = resume_from;
+      if (dir.empty()) {  // --init: a step directory, or a run directory (its newest checkpoint)
+        dir = file_exists(o_.init + "/model.bin") ? o_.init : latest_checkpoint(o_.init);
+        BEOP_CHECK(!dir.empty(), "--init ", o_.init, ": no checkpoint there");
+      }
+      ck = load_checkpoint(dir, /*with_optimizer=*/!resume_from.empty());
+      cfg_ = ck.config;
+      tokenizer_path_ = ck.tokenizer_path;
+      std::printf("%s from %s (step %ld, stage %s)\n", resume_from.empty() ? "initialising" : "resuming",
+                  dir.c_str(), ck.state.step, ck.state.stage.c_str());
+      if (!o_.config_path.empty() || o_.preset_given) {
+        // the user also named an architecture: it must agree with the checkpoint
+        ModelConfig want = o_.config_path.empty() ? preset(o_.preset) : config_from_json(
+            nlohmann::json::parse(read_file(o_.config_path)), o_.config_path);
+        want.vocab_size = cfg_.vocab_size;
+        check_compatible(want, cfg_, "checkpoint " + dir);
+      }
+    } else {
+      BEOP_CHECK(o_.stage == "pretrain", "--stage ", o_.stage, " continues a model: pass --init CHECKPOINT");
+      BEOP_CHECK(!o_.tokenizer.empty(), "--tokenizer is required when training from scratch");
+      cfg_ = o_.config_path.empty() ? preset(o_.preset)
+                                    : config_from_json(nlohmann::json::parse(read_file(o_.config_path)), o_.config_path);
+      const Tokenizer tok = Tokenizer::load(o_.tokenizer);
+      cfg_.vocab_size = tok.vocab_size();  // the model's vocabulary is the tokenizer's
+      tokenizer_path_ = o_.tokenizer;
+    }
+    cfg_.validate();
+    BEOP_CHECK(o_.seq <= cfg_.max_seq_len, "--seq ", o_.seq, " exceeds the model's max_seq_len ", cfg_.max_seq_len);
+
+    model_.reset(new ModelT(cfg_));
+    if (ck.params.empty()) {
+      model_->init_random(o_.seed);
+    } else {
+      upload(model_->params(), ck.params);
+      if (!resume_from.empty()) {
+        upload(model_->adam_m(), ck.m);
+        upload(model_->adam_v(), ck.v);
+        model_->set_adam_step(ck.adam_step);
+      }
+    }
+    model_->reserve(o_.batch, o_.seq);
+    std::printf("%s\n%s", cfg_.summary().c_str(), model_->memory_table().c_str());
+
+    LoaderOptions lo;
+    lo.seed = o_.seed;
+    lo.vocab_limit = cfg_.vocab_size;
+    train_.reset(new MixtureLoader(o_.data, o_.seq, lo));
+    if (!o_.val.empty()) val_.reset(new MixtureLoader(o_.val, o_.seq, lo));
+    for (int s = 0; s < train_->n_sources(); s++)
+      std::printf("data %-10s weight %.3f  %lld tokens in %zu shard(s)\n", train_->source_name(s).c_str(),
+                  train_->source_weight(s), (long long)train_->source_tokens(s), train_->source_files(s).size());
+
+    const int64_t tokens_per_step = int64_t(o_.batch) * o_.seq * o_.grad_accum;
+    total_steps_ = o_.steps > 0 ? o_.steps : (o_.tokens + tokens_per_step - 1) / tokens_per_step;
+    BEOP_CHECK(total_steps_ > 0, "say how long to train: --steps N or --tokens N");
+    sched_.kind = LrSchedule::parse(o_.schedule);
+    sched_.lr = o_.lr;
+    sched_.min_lr = o_.lr * o_.min_lr_frac;
+    sched_.warmup = o_.warmup;
+    sched_.total_steps = total_steps_;
+    adamw_.beta1 = o_.beta1, adamw_.beta2 = o_.beta2, adamw_.weight_decay = o_.weight_decay;
+    adamw_.grad_clip = o_.clip;
+    rng_ = Rng(o_.seed);
+
+    if (!resume_from.empty()) {
+      step_ = ck.state.step;
+      tokens_seen_ = ck.state.tokens_seen;
+      train_->load_state(ck.state.loader_state);
+      for (int i = 0; i < 4; i++) rng_.s[i] = ck.state.rng_state[i];
+      BEOP_CHECK(ck.state.data_spec == o_.data, "--resume with a different --data than the run used (",
+                 ck.state.data_spec, ")");
+    }
+    metrics_.reset(new MetricsLog(o_.out, resume_from.empty() ? -1 : step_));
+    std::printf("training %ld steps of %lld tokens (batch %d x seq %d x accum %d), stage %s, lr %.2e %s\n",
+                total_steps_, (long long)tokens_per_step, o_.batch, o_.seq, o_.grad_accum, o_.stage.c_str(), o_.lr,
+                o_.schedule.c_str());
+    install_stop_handlers();
+  }
+
+  // Mean loss over the first val_batches batches of each validation source; logged per source.
+  void evaluate() {
+    if (!val_) return;
+    std::string line = "val";
+    double total_sum = 0;
+    int64_t total_count = 0;
+    for (int s = 0; s < val_->n_sources(); s++) {
+      double sum = 0;
+      int64_t count = 0;
+      val_->for_each_val_batch(
+          s, o_.batch,
+          [&](const Batch& b) {
+            const LossSum ls = model_->forward(b.inputs.data(), b.targets.data(), b.loss_mask.data(), b.B, b.T);
+            sum += ls.sum, count += ls.count;
+          },
+          o_.val_batches);
+      const double loss = count ? sum / double(count) : NAN;
+      total_sum += sum, total_count += count;
+      metrics_->write({{"type", "val"}, {"step", step_}, {"source", val_->source_name(s)}, {"loss", loss},
+                       {"tokens", count}});
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " | %s %.4f", val_->source_name(s).c_str(), loss);
+      line += buf;
+    }
+    last_val_ = total_count ? total_sum / double(total_count) : NAN;
+    std::printf("step %ld: %s\n", step_, line.c_str());
+    std::fflush(stdout);
+  }
+
+  std::string save() {
+    // never write a checkpoint from bad weights (an update can overflow even when its gradient was finite)
+    const double wss = model_->ops().sum_squares(model_->params(), model_->layout().total);
+    BEOP_CHECK(std::isfinite(wss), "step ", step_, ": the weights are no longer finite; not saving (the last ",
+               "checkpoint in ", o_.out, " is intact)");
+    CheckpointState st;
+    st.stage = o_.stage;
+    st.tokens_seen = tokens_seen_;
+    st.seed = o_.seed;
+    for (int i = 0; i < 4; i++) st.rng_state[i] = rng_.s[i];
+    st.loader_state = train_->save_state();
+    st.data_spec = o_.data;
+    st.val_spec = o_.val;
+    st.lr_schedule = {{"kind", o_.schedule}, {"lr", o_.lr}, {"min_lr", sched_.min_lr}, {"warmup", o_.warmup},
+                      {"total_steps", total_steps_}};
+    st.last_loss = last_loss_;
+    st.val_loss = last_val_;
+    st.command_line = o_.command_line;
+    const std::vector<float> p = host(model_->params()), m = host(model_->adam_m()), v = host(model_->adam_v());
+    const std::string dir = save_checkpoint(o_.out, step_, cfg_, p.data(), m.data(), v.data(), p.size(),
+                                            model_->adam_step(), st, tokenizer_path_);
+    for (const std::string& k : split_csv(o_.keep_steps))
+      if (!k.empty() && std::stol(k) == step_) mark_checkpoint(dir);
+    prune_checkpoints(o_.out, o_.keep_last);
+    return dir;
+  }
+
+  static std::vector<std::string> split_csv(const std::string& s) {
+    std::vector<std::string> out;
+    size_t a = 0;
+    while (a <= s.size()) {
+      size_t b = s.find(',', a);
+      if (b == std::string::npos) b = s.size();
+      out.push_back(s.substr(a, b - a));
+      a = b + 1;
+    }
+    return out;
+  }
+
+  int loop() {
+    ProgressLine progress(o_.quiet, o_.log_every);
+    if (step_ == 0) evaluate();
+    const auto t_start = Clock::now();
+    const long first_step = step_;
+    long done_this_run = 0;
+    Batch b;
+    while (step_ < total_steps_) {
+      const auto t0 = Clock::now();
+      const double lr = sched_.at(step_);
+      // fetch all micro-batches first: the loss is normalised by the unmasked targets of the whole step
+      std::vector<Batch> micro(o_.grad_accum);
+      int64_t count = 0;
+      for (Batch& mb : micro) {
+        train_->next_batch(o_.batch, o_.seq, mb);
+        for (uint8_t m : mb.loss_mask) count += m;
+      }
+      model_->zero_grad();
+      double loss_sum = 0;
+      bool bad = false;
+      std::string why;
+      if (count == 0) {
+        bad = true, why = "every target of the step is masked";
+      }
+      for (Batch& mb : micro) {
+        if (bad) break;
+        const LossSum ls = model_->forward(mb.inputs.data(), mb.targets.data(), mb.loss_mask.data(), mb.B, mb.T);
+        if (!std::isfinite(ls.sum)) {
+          bad = true, why = cat("loss is ", ls.sum);
+          break;
+        }
+        loss_sum += ls.sum;
+        model_->backward(1.0 / double(count));
+      }
+      double gnorm = NAN;
+      if (!bad) {
+        try {
+          gnorm = model_->step(adamw_, lr);
+        } catch (const Error& e) {
+          bad = true, why = e.what();
+        }
+      }
+      step_++;
+      tokens_seen_ += int64_t(o_.batch) * o_.seq * o_.grad_accum;
+      if (bad) {
+        progress.clear();
+        if (!o_.skip_bad_steps)
+          fail("step ", step_, ": ", why, "; stopping without saving (the last checkpoint in ", o_.out,
+               " is intact; --skip-bad-steps skips such steps)");
+        skipped_++;
+        std::printf("step %ld skipped: %s\n", step_, why.c_str());
+        metrics_->write({{"type", "skip"}, {"step", step_}, {"reason", why}});
+      } else {
+        last_loss_ = loss_sum / double(count);
+        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+        const double tok_s = double(o_.batch) * o_.seq * o_.grad_accum / dt;
+        const double eta = elapsed / double(step_ - first_step) * double(total_steps_ - step_);
+        metrics_->write({{"type", "train"}, {"step", step_}, {"loss", last_loss_}, {"lr", lr}, {"grad_norm", gnorm},
+                         {"tokens", tokens_seen_}, {"tok_s", tok_s}});
+        progress.update(step_, total_steps_, last_loss_, lr, gnorm, tok_s, eta);
+      }
+      done_this_run++;
+      const bool last = step_ == total_steps_;
+      if ((o_.eval_every > 0 && step_ % o_.eval_every == 0) || last) {
+        progress.clear();
+        evaluate();
+      }
+      const int sig = stop_signal();
+      const bool stop_now = sig != 0 || (o_.stop_after > 0 && done_this_run >= o_.stop_after);
+      if ((o_.save_every > 0 && step_ % o_.save_every == 0) || last || stop_now) {
+        progress.clear();
+        const std::string dir = save();
+        std::printf("saved %s\n", dir.c_str());
+      }
+      if (stop_now && !last) {
+        std::printf("stopped at step %ld%s; continue with --resume\n", step_,
+                    sig ? cat(" by signal ", sig).c_str() : " (--stop-after)");
+        return sig ? 128 + sig : 0;
+      }
+    }
+    progress.clear();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+    std::printf("done: %ld steps, %lld tokens, final train loss %.4f, val loss %.4f, %s%s\n", step_,
+                (long long)tokens_seen_, last_loss_, last_val_, format_duration(elapsed).c_str(),
+                skipped_ ? cat(", ", skipped_, " skipped step(s)").c_str() : "");
+    return 0;
+  }
+};
+
+}  // namespace beop
