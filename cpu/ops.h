@@ -8,6 +8,7 @@
 
 #include "adamw.h"
 #include "attention.h"
+#include "bias.h"
 #include "common.h"
 #include "config.h"
 #include "cross_entropy.h"
@@ -66,6 +67,8 @@ struct CpuOps {
                        int OC, bool acc) {
     cpu::linear_backward(din, dW, dout, in, W, N, IC, OC, acc);
   }
+  void bias_forward(Real* o, const Real* b, int N, int OC) { cpu::bias_forward(o, b, N, OC); }
+  void bias_backward(Real* db, const Real* dout, int N, int OC) { cpu::bias_backward(db, dout, N, OC); }
   void rope_forward(Real* qkv, int B, int T, int H, int KV, int D, int pos0) {
     cpu::rope_forward(qkv, rope_cos.data(), rope_sin.data(), B, T, H, KV, D, pos0);
   }

@@ -523,6 +523,12 @@ json config_to_json(const ModelConfig& c) {
   j["rms_eps"] = (double)c.rms_eps;
   j["tied_embeddings"] = c.tied_embeddings;
   j["max_seq_len"] = c.max_seq_len;
+  if (c.attn_bias) j["attn_bias"] = true;  // optional keys: absent in older files means "no"
+  if (c.rope_scaling != "none")
+    j["rope_scaling"] = {{"type", c.rope_scaling}, {"factor", (double)c.rope_factor},
+                         {"low_freq_factor", (double)c.rope_low_freq_factor},
+                         {"high_freq_factor", (double)c.rope_high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_original_max_pos}};
   return j;
 }
 
@@ -560,6 +566,26 @@ ModelConfig config_from_json(const json& j, const std::string& what) {
   if (!tied.is_boolean()) fail(what, ": model config 'tied_embeddings' is not a boolean");
   c.tied_embeddings = tied.get<bool>();
   c.max_seq_len = i32("max_seq_len");
+  if (j.contains("attn_bias")) {
+    if (!j["attn_bias"].is_boolean()) fail(what, ": model config 'attn_bias' is not a boolean");
+    c.attn_bias = j["attn_bias"].get<bool>();
+  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    const json& rs = j["rope_scaling"];
+    if (!rs.is_object() || !rs.contains("type") || !rs["type"].is_string())
+      fail(what, ": model config 'rope_scaling' must be an object with a string 'type'");
+    auto num = [&](const char* k) {
+      if (!rs.contains(k) || !rs[k].is_number()) fail(what, ": model config rope_scaling.", k, " is not a number");
+      return rs[k].get<double>();
+    };
+    c.rope_scaling = rs["type"].get<std::string>();
+    if (c.rope_scaling == "llama3") {
+      c.rope_factor = float(num("factor"));
+      c.rope_low_freq_factor = float(num("low_freq_factor"));
+      c.rope_high_freq_factor = float(num("high_freq_factor"));
+      c.rope_original_max_pos = int(num("original_max_position_embeddings"));
+    }
+  }
   try {
     c.validate();
   } catch (const Error& e) {
@@ -585,6 +611,10 @@ void check_compatible(const ModelConfig& e, const ModelConfig& g, const std::str
     fail(what, " has tied_embeddings ", g.tied_embeddings ? "true" : "false", ", run expects ",
          e.tied_embeddings ? "true" : "false");
   BEOP_CMP(max_seq_len)
+  if (e.attn_bias != g.attn_bias)
+    fail(what, " has attn_bias ", g.attn_bias ? "true" : "false", ", run expects ", e.attn_bias ? "true" : "false");
+  BEOP_CMP(rope_scaling)
+  BEOP_CMP(rope_factor)
 #undef BEOP_CMP
 }
 

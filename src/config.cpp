@@ -22,6 +22,12 @@ void ModelConfig::validate() const {
              " is odd (RoPE rotates pairs of dimensions)");
   BEOP_CHECK(rope_theta > 0, "model config '", name, "': rope_theta must be positive, got ", rope_theta);
   BEOP_CHECK(rms_eps > 0, "model config '", name, "': rms_eps must be positive, got ", rms_eps);
+  BEOP_CHECK(rope_scaling == "none" || rope_scaling == "llama3", "model config '", name,
+             "': unsupported rope scaling '", rope_scaling, "' (supported: none, llama3)");
+  if (rope_scaling == "llama3")
+    BEOP_CHECK(rope_factor > 0 && rope_high_freq_factor > rope_low_freq_factor && rope_original_max_pos > 0,
+               "model config '", name, "': llama3 rope scaling needs factor > 0, high_freq_factor > ",
+               "low_freq_factor and original_max_position_embeddings > 0");
 }
 
 int64_t ModelConfig::num_params() const {
@@ -30,6 +36,7 @@ int64_t ModelConfig::num_params() const {
                             + C * q_dim()            // q_proj
                             + 2 * C * kv_dim()       // k_proj, v_proj
                             + q_dim() * C            // o_proj
+                            + (attn_bias ? qkv_dim() : 0)  // q/k/v biases
                             + C                      // post_attention_layernorm
                             + 3 * C * F;             // gate, up, down
   return Vp * C + n_layers * per_layer + C + (tied_embeddings ? 0 : Vp * C);

@@ -21,6 +21,13 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_embeddings = false;  // LM head shares the embedding matrix
+  bool attn_bias = false;        // q/k/v projections have biases (Qwen2); Llama has none
+  // RoPE frequency scaling. "none", or "llama3": Llama 3.1's rule — wavelengths longer than
+  // original_max_pos / low_freq_factor are divided by factor, shorter than original_max_pos / high_freq_factor
+  // kept, and those in between interpolated (see rope_inv_freq in src/rope.cpp).
+  std::string rope_scaling = "none";
+  float rope_factor = 1.0f, rope_low_freq_factor = 1.0f, rope_high_freq_factor = 4.0f;
+  int rope_original_max_pos = 8192;
   int max_seq_len = 0;     // T_max
 
   // Vp: V rounded up to a multiple of 128 so the embedding / LM-head GEMMs have aligned shapes. Rows

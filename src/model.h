@@ -83,8 +83,9 @@ class Model {
     const double resid_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layers);
     for (const TensorInfo& t : layout_.tensors) {
       T* p = host.data() + t.offset;
-      if (t.shape.size() == 1) {
-        for (size_t i = 0; i < t.numel; i++) p[i] = T(1);
+      if (t.shape.size() == 1) {  // norm gains start at 1, biases at 0
+        const bool bias = t.name.size() > 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0;
+        for (size_t i = 0; i < t.numel; i++) p[i] = T(bias ? 0 : 1);
         continue;
       }
       const bool resid = t.name.find("o_proj") != std::string::npos || t.name.find("down_proj") != std::string::npos;

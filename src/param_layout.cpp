@@ -25,6 +25,11 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) {
     o.wq = add(p + "self_attn.q_proj.weight", {cfg.q_dim(), C}, true);
     o.wk = add(p + "self_attn.k_proj.weight", {cfg.kv_dim(), C}, true);
     o.wv = add(p + "self_attn.v_proj.weight", {cfg.kv_dim(), C}, true);
+    if (cfg.attn_bias) {  // contiguous: one (QKV) bias vector for the fused projection
+      o.bq = add(p + "self_attn.q_proj.bias", {cfg.q_dim()}, false);
+      add(p + "self_attn.k_proj.bias", {cfg.kv_dim()}, false);
+      add(p + "self_attn.v_proj.bias", {cfg.kv_dim()}, false);
+    }
     o.wo = add(p + "self_attn.o_proj.weight", {C, cfg.q_dim()}, true);
     o.mlp_norm = add(p + "post_attention_layernorm.weight", {C}, false);
     o.w_gate = add(p + "mlp.gate_proj.weight", {F, C}, true);

@@ -24,7 +24,7 @@ struct TensorInfo {
 };
 
 struct LayerOffsets {
-  size_t attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
+  size_t attn_norm, wq, wk, wv, bq = size_t(-1), wo, mlp_norm, w_gate, w_up, w_down;  // bq: -1 = no biases
 };
 
 struct ParamLayout {
@@ -44,6 +44,7 @@ struct LayerWeights {
   T* wq;         // (H*D, C)   wq, wk, wv contiguous: one ((H+2KV)*D, C) matrix
   T* wk;         // (KV*D, C)
   T* wv;         // (KV*D, C)
+  T* bq;         // ((H+2KV)*D) q|k|v biases (Qwen2), nullptr when the model has none
   T* wo;         // (C, H*D)
   T* mlp_norm;   // (C)
   T* w_gate;     // (F, C)     w_gate, w_up contiguous: one (2F, C) matrix
@@ -66,7 +67,8 @@ Weights<T> bind_weights(const ParamLayout& lay, T* base) {
   w.final_norm = base + lay.final_norm;
   w.lm_head = base + lay.lm_head;
   for (const LayerOffsets& o : lay.layers)
-    w.layers.push_back({base + o.attn_norm, base + o.wq, base + o.wk, base + o.wv, base + o.wo,
+    w.layers.push_back({base + o.attn_norm, base + o.wq, base + o.wk, base + o.wv,
+                        o.bq == size_t(-1) ? nullptr : base + o.bq, base + o.wo,
                         base + o.mlp_norm, base + o.w_gate, base + o.w_up, base + o.w_down});
   return w;
 }

@@ -53,6 +53,7 @@ struct Transformer {
       // attention block
       ops.rmsnorm_forward(la.xn_attn, la.rstd_attn, la.resid_in, lw.attn_norm, N, C, cfg.rms_eps);
       ops.linear_forward(la.qkv, la.xn_attn, lw.wq, N, C, QKV);  // wq|wk|wv is one (QKV, C) matrix
+      if (lw.bq) ops.bias_forward(la.qkv, lw.bq, N, QKV);
       ops.rope_forward(la.qkv, B, Tn, H, KV, D, pos0);
       if (cache) {
         T* kc = cache->k + l * cache->layer_stride;
@@ -109,6 +110,7 @@ struct Transformer {
       ops.linear_backward(a.d_attn_y, lg.wo, a.d_resid, la.attn_y, lw.wo, N, HD, C, false);
       ops.attention_backward(a.d_qkv, a.d_att, a.d_attn_y, la.att, la.qkv, B, Tn, H, KV, D);
       ops.rope_backward(a.d_qkv, B, Tn, H, KV, D, 0);
+      if (lg.bq) ops.bias_backward(lg.bq, a.d_qkv, N, QKV);
       ops.linear_backward(a.d_xn, lg.wq, a.d_qkv, la.xn_attn, lw.wq, N, C, QKV, false);
       ops.rmsnorm_backward(a.d_resid, lg.attn_norm, a.d_xn, la.resid_in, lw.attn_norm, la.rstd_attn, N, C);
     }

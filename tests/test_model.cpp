@@ -56,11 +56,12 @@ static void perturb_norms(M& m, uint64_t seed) {
 // (falling as h^2, which is what separates truncation from a wrong gradient). Rounding error at h = 1e-6
 // is ~1e-16 / 1e-6 = 1e-10 relative, far below the 1e-7 bound.
 static constexpr double kH = 1e-6;
-static void check_model_gradients(bool tied) {
-  const ModelConfig cfg = micro_config(tied);
+static void check_model_gradients(bool tied, bool bias = false) {
+  ModelConfig cfg = micro_config(tied);
+  cfg.attn_bias = bias;
   CpuModelF64 m(cfg);
   m.init_random(42);
-  perturb_norms(m, 43);
+  perturb_norms(m, 43);  // and the biases, which init sets to 0
   // Larger weights than the 0.02 init so the loss is far from uniform and every path matters.
   for (size_t i = 0; i < m.layout().total; i++) m.params()[i] *= 10;
   const int B = 2, T = 5;
@@ -93,6 +94,15 @@ static void check_model_gradients(bool tied) {
 
 TEST_CASE("whole model: finite-difference gradients of every parameter (untied)") { check_model_gradients(false); }
 TEST_CASE("whole model: finite-difference gradients of every parameter (tied head)") { check_model_gradients(true); }
+TEST_CASE("whole model: finite-difference gradients with q/k/v biases (Qwen2)") {
+  check_model_gradients(false, true);
+  const ParamLayout lay(
+      [] { ModelConfig c = micro_config(false); c.attn_bias = true; return c; }());
+  const TensorInfo* bq = lay.find("model.layers.1.self_attn.q_proj.bias");
+  REQUIRE(bq);
+  CHECK(lay.find("model.layers.1.self_attn.k_proj.bias")->offset == bq->offset + 16);  // q|k|v contiguous
+  CHECK_FALSE(bq->decay);
+}
 
 TEST_CASE("gradient accumulation over micro-batches equals one big batch") {
   const ModelConfig cfg = micro_config(false);
