@@ -7,7 +7,7 @@
 
 CXX      ?= g++
 OPT      ?= -O3 -march=native
-CXXFLAGS ?= $(OPT) -std=c++17 -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
+CXXFLAGS ?= $(OPT) -std=c++17 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -MMD -MP
 CPPFLAGS += -I. -Isrc -isystem /usr/include/eigen3
 LDLIBS   += -fopenmp -lpthread
 BUILD    := build
