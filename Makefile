@@ -9,7 +9,10 @@ CXX      ?= g++
 OPT      ?= -O3 -march=native
 CXXFLAGS ?= $(OPT) -std=c++17 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -MMD -MP
 CPPFLAGS += -I. -Isrc -isystem /usr/include/eigen3
-LDLIBS   += -fopenmp -lpthread
+# cpp-httplib is a compiled library in Debian: take its flags from pkg-config (expanded when a recipe runs, i.e.
+# after scripts/install-deps.sh has installed it).
+CPPFLAGS += $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
+LDLIBS   += -fopenmp -lpthread $(or $(shell pkg-config --libs cpp-httplib 2>/dev/null),-lcpp-httplib)
 BUILD    := build
 PY_SYS   := /usr/bin/python3
 PY_VENV  := .venv/bin/python
@@ -30,7 +33,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test bench demo clean cuda
+.PHONY: all deps test bench demo data clean cuda
 all: $(PROGRAMS) cuda
 
 # Install dependencies once per build tree (and again whenever the script changes).
@@ -70,6 +73,10 @@ bench: $(PROGRAMS) $(BENCH_BINS)
 
 demo: $(PROGRAMS)
 	@bash scripts/demo.sh
+
+# Every training input from the bundled corpora into data/build/ (docs/DATA.md).
+data: prep
+	bash scripts/make_data.sh
 
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)
