@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make demo: the whole beop recipe on the bundled data, small enough for 2 CPU cores (~10 minutes):
+#   1. data:     statutes -> law QA; legal/general CPT corpora; IT sets; tokenizer; token shards (data/build/demo)
+#   2. pretrain: a `tiny` base model on general text only
+#   3. CPT:      continue on legal + general text (0.7 / 0.3)
+#   4. IT:       instruction-tune on legal (Q + Ref => A law QA, precedents, easylaw) + general conversations
+# and print the validation loss per source after each stage. Runs go to runs/demo/ (overwritten each time).
+# Environment: STEPS_PRETRAIN, STEPS_CPT, STEPS_IT (defaults 300/200/200), THREADS, BEOP_DATA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=data/build/demo
+RUNS=runs/demo
+STEPS_PRETRAIN=${STEPS_PRETRAIN:-300}
+STEPS_CPT=${STEPS_CPT:-200}
+STEPS_IT=${STEPS_IT:-200}
+THREADS=${THREADS:-0}
+t0=$SECONDS
+
+banner() { printf '\n==== %s\n' "$*"; }
+
+banner "1/4 data -> $DATA (scripts/make_data.sh, vocab 4096)"
+if [ ! -f "$DATA/.complete" ]; then
+  OUT=$DATA VOCAB=4096 SEQ_LEN=256 bash scripts/make_data.sh | tail -n 14
+  touch "$DATA/.complete"
+else
+  echo "already built (delete $DATA to rebuild)"
+fi
+
+common=(--threads "$THREADS" --log-every 50 --force --eval-every 100 --val-batches 8)
+val_text="legal=$DATA/legal_val_*.bin,general=$DATA/general_val_*.bin"
+
+banner "2/4 pre-train a tiny base model on general text ($STEPS_PRETRAIN steps)"
+./train --preset tiny --tokenizer "$DATA/tokenizer.json" \
+  --data "general=$DATA/general_train_*.bin" --val "$val_text" \
+  --batch 16 --seq 128 --steps "$STEPS_PRETRAIN" --lr 2e-3 --warmup 20 --out "$RUNS/base" "${common[@]}" |
+  grep -E '^(tiny|data|training|step|saved|done)'
+
+banner "3/4 continual pre-training on legal + general text ($STEPS_CPT steps)"
+./train --stage cpt --init "$RUNS/base" \
+  --data "legal=$DATA/legal_train_*.bin:0.7,general=$DATA/general_train_*.bin:0.3" --val "$val_text" \
+  --batch 16 --seq 128 --steps "$STEPS_CPT" --lr 1e-3 --warmup 10 --out "$RUNS/cpt" "${common[@]}" |
+  grep -E '^(initialising|data|training|step|saved|done)'
+
+banner "4/4 instruction tuning on legal + general conversations ($STEPS_IT steps)"
+./train --stage it --init "$RUNS/cpt" \
+  --data "it_legal=$DATA/it_legal_qa_ref_in_train_*.bin:0.7,it_general=$DATA/it_general_train_*.bin:0.3" \
+  --val "it_legal=$DATA/it_legal_qa_ref_in_val_*.bin,it_general=$DATA/it_general_val_*.bin,$val_text" \
+  --batch 8 --seq 256 --steps "$STEPS_IT" --lr 5e-4 --warmup 10 --out "$RUNS/it" "${common[@]}" |
+  grep -E '^(initialising|data|training|step|saved|done)'
+
+banner "validation loss per source after each stage (lower is better)"
+/usr/bin/python3 - "$RUNS" <<'PY'
+import json, sys
+runs = sys.argv[1]
+rows, sources = [], []
+for stage in ("base", "cpt", "it"):
+    last = {}
+    for line in open(f"{runs}/{stage}/metrics.jsonl", encoding="utf-8"):
+        j = json.loads(line)
+        if j.get("type") == "val":
+            last[j["source"]] = j["loss"]
+    for s in last:
+        if s not in sources:
+            sources.append(s)
+    rows.append((stage, last))
+print("stage  " + "".join(f"{s:>12}" for s in sources))
+for stage, last in rows:
+    print(f"{stage:<6} " + "".join(f"{last[s]:12.4f}" if s in last else f"{'-':>12}" for s in sources))
+PY
+/usr/bin/python3 scripts/plot_metrics.py "$RUNS/base" "$RUNS/cpt" "$RUNS/it" -o "$RUNS/curves.png"
+echo "demo finished in $((SECONDS - t0)) s; runs in $RUNS/"
