@@ -10,24 +10,12 @@
 #include <set>
 
 #include "common.h"
+#include "rng.h"
 #include "shard.h"
 
 namespace beop {
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
 
 // xoshiro256** (Blackman & Vigna): explicit 256-bit state, identical output on every platform and libstdc++.
 struct Xoshiro256 {
@@ -36,7 +24,7 @@ struct Xoshiro256 {
     uint64_t x = seed;
     for (auto& w : s) {
       x += 0x9E3779B97F4A7C15ull;
-      w = splitmix64(x);
+      w = mix64(x);
     }
   }
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -104,7 +92,7 @@ uint64_t permute_index(uint64_t i, uint64_t n, uint64_t key) {
   do {  // cycle walking: re-apply the bijection of [0, 4^h) until the value lands in [0, n)
     uint64_t L = x >> h, R = x & mask;
     for (int r = 0; r < 6; r++) {
-      uint64_t F = splitmix64(R ^ splitmix64(key + (uint64_t)r)) & mask;
+      uint64_t F = mix64(R ^ mix64(key + (uint64_t)r)) & mask;
       uint64_t nl = R;
       R = L ^ F;
       L = nl;
@@ -228,7 +216,7 @@ struct MixtureLoader::Impl {
     }
     uint64_t g = s.pos * (uint64_t)opt.world + (uint64_t)opt.rank;
     s.pos++;
-    uint64_t key = splitmix64(opt.seed ^ splitmix64(fnv1a(s.name) ^ splitmix64(s.epoch)));
+    uint64_t key = mix64(opt.seed ^ mix64(fnv1a64(s.name) ^ mix64(s.epoch)));
     return (int64_t)permute_index(g, (uint64_t)s.n_windows, key);
   }
 
@@ -269,14 +257,14 @@ MixtureLoader::MixtureLoader(const std::vector<MixtureSource>& sources, int T, c
     s.cum = cum;
     s.files = expand_glob(spec.pattern);
     s.win_cum.push_back(0);
-    uint64_t fp = fnv1a(s.name);
+    uint64_t fp = fnv1a64(s.name);
     for (auto& f : s.files) {
       s.shards.emplace_back(f, opt.vocab_limit);
       const ShardReader& r = s.shards.back();
       int64_t w = r.n_tokens() > T ? (r.n_tokens() - 1) / T : 0;  // windows of T+1 with stride T
       s.win_cum.push_back(s.win_cum.back() + w);
       s.n_tokens += r.n_tokens();
-      fp = splitmix64(fp ^ (uint64_t)r.n_tokens()) ^ splitmix64((uint64_t)r.n_docs() + 0x51ed);
+      fp = mix64(fp ^ (uint64_t)r.n_tokens()) ^ mix64((uint64_t)r.n_docs() + 0x51ed);
     }
     s.n_windows = s.win_cum.back();
     s.per_rank = (uint64_t)s.n_windows / (uint64_t)opt.world;
@@ -342,7 +330,7 @@ std::string MixtureLoader::save_state() const {
     put_u64(o, s.epoch);
     put_u64(o, s.pos);
   }
-  put_u64(o, fnv1a(o));  // checksum of everything before it
+  put_u64(o, fnv1a64(o));  // checksum of everything before it
   return o;
 }
 
@@ -358,7 +346,7 @@ void MixtureLoader::load_state(const std::string& state) {
   c.at = 8;
   uint32_t ver = c.u32();
   if (ver != kStateVersion) fail("loader state version ", ver, " (this build reads ", kStateVersion, ")");
-  if (fnv1a(body) != sum) fail("loader state checksum mismatch (corrupt or truncated)");
+  if (fnv1a64(body) != sum) fail("loader state checksum mismatch (corrupt or truncated)");
   uint64_t seed = c.u64();
   uint32_t T = c.u32(), world = c.u32();
   if (seed != m.opt.seed) fail("loader state was saved with seed ", seed, ", this loader has seed ", m.opt.seed);

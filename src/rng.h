@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 namespace beop {
 
@@ -12,6 +13,16 @@ inline uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+// Stateless splitmix64 finaliser: a well-mixed 64-bit hash of x (used for deterministic train/val splits).
+inline uint64_t mix64(uint64_t x) { return splitmix64(x); }
+
+// FNV-1a 64-bit hash of a byte string (file names, source names in split and shuffle keys).
+inline uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
 }
 
 struct Rng {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common.h"
+#include "rng.h"
 #include "io.h"
 #include "prep_cli.h"
 #include "prep_main.h"
@@ -17,19 +18,6 @@
 namespace beop::prep {
 
 namespace {
-
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser (same as prep shards' split hash)
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t fnv1a64(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
 
 std::string base_name(const std::string& p) {
   size_t s = p.find_last_of('/');
