@@ -31,18 +31,15 @@ TEST_BINS := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard bench/*.cpp)
 BENCH_BINS := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 
-DEPS_STAMP := $(BUILD)/.deps-ok
-
 .PHONY: all deps test bench demo data clean cuda
 all: $(PROGRAMS) cuda
 
-# Install dependencies once per build tree (and again whenever the script changes).
-$(DEPS_STAMP): scripts/install-deps.sh
-	@bash scripts/install-deps.sh
-	@mkdir -p $(BUILD) && touch $@
-deps: $(DEPS_STAMP)
+# Dependencies: every build first checks (a few dpkg queries) and installs what is missing. `deps` is an
+# order-only prerequisite, so it runs every time without making anything rebuild.
+deps:
+	@bash scripts/install-deps.sh --check || bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 

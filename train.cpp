@@ -24,7 +24,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   auto S = [](auto v) { return std::to_string(v); };
   f.add("preset", d.preset, "model preset for training from scratch: tiny, small, 125m, 1b");
   f.add("config", "", "model config JSON instead of a preset (keys as in a checkpoint's config.json)");
-  f.add("init", "", "continue from this checkpoint (a step_* dir, or a run dir: its newest) — CPT, IT");
+  f.add("init", "", "continue from this checkpoint (a step_* dir, a run dir: its newest, or hf:DIR) — CPT, IT");
   f.add("tokenizer", "", "tokenizer.json (from scratch; with --init/--resume the checkpoint's is used)");
   f.add("stage", d.stage, "pretrain | cpt | it (cpt and it need --init)");
   f.add("device", d.device, "cpu | cuda");

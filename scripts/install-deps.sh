@@ -24,7 +24,7 @@ missing_debs() {
   echo "${m[@]:-}"
 }
 
-venv_ok() { [ -x .venv/bin/python ] && [ -f .venv/.beop-deps-ok ]; }
+venv_ok() { [ -x .venv/bin/python ] && [ -f .venv/.beop-deps-ok ] && [ -f .venv-hf/.beop-deps-ok ]; }
 
 if [ "${1:-}" = "--check" ]; then
   [ -z "$(missing_debs)" ] && venv_ok && exit 0
@@ -39,9 +39,18 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 
-if ! venv_ok; then
+if ! [ -x .venv/bin/python ] || ! [ -f .venv/.beop-deps-ok ]; then
   echo "install-deps: creating .venv (system site packages, so Debian's torch is visible) with ${PIP_PACKAGES[*]}"
   /usr/bin/python3 -m venv --system-site-packages .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
   touch .venv/.beop-deps-ok
+fi
+# The Hugging Face interop oracle needs `transformers`. The newest releases need torch >= 2.6 (Debian has 1.13)
+# and 4.x pins older `tokenizers` than .venv's oracle uses, so it lives in its own venv: 4.45.2 is the newest
+# that runs on torch 1.13 and knows Llama 3 rope scaling.
+if ! [ -f .venv-hf/.beop-deps-ok ]; then
+  echo "install-deps: creating .venv-hf with transformers 4.45.2 (Hugging Face interop oracle)"
+  /usr/bin/python3 -m venv --system-site-packages .venv-hf
+  .venv-hf/bin/python -m pip install -q --disable-pip-version-check transformers==4.45.2 'numpy<2' 'jinja2>=3.1'
+  touch .venv-hf/.beop-deps-ok
 fi

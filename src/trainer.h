@@ -21,6 +21,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "tokenizer.h"
+#include "hf_model.h"
 #include "train_options.h"
 #include "trainer_util.h"
 
@@ -74,11 +75,18 @@ class Trainer {
     LoadedCheckpoint ck;
     if (!resume_from.empty() || !o_.init.empty()) {
       std::string dir = resume_from;
-      if (dir.empty()) {  // --init: a step directory, or a run directory (its newest checkpoint)
+      if (dir.empty() && hf_spec_dir(o_.init).empty()) {  // --init: a step directory, or a run directory (its newest)
         dir = file_exists(o_.init + "/model.bin") ? o_.init : latest_checkpoint(o_.init);
         BEOP_CHECK(!dir.empty(), "--init ", o_.init, ": no checkpoint there");
       }
-      ck = load_checkpoint(dir, /*with_optimizer=*/!resume_from.empty());
+      if (resume_from.empty() && !hf_spec_dir(o_.init).empty()) {  // --init hf:DIR: a Hugging Face model (docs/HF.md)
+        HfModel hf = load_hf_model(hf_spec_dir(o_.init));
+        for (const std::string& n : hf.notes) std::printf("note: %s\n", n.c_str());
+        ck.config = hf.config, ck.params = std::move(hf.params), ck.tokenizer_path = hf.tokenizer_path;
+        ck.state.stage = hf.architecture, dir = o_.init;
+      } else {
+        ck = load_checkpoint(dir, /*with_optimizer=*/!resume_from.empty());
+      }
       cfg_ = ck.config;
       tokenizer_path_ = ck.tokenizer_path;
       std::printf("%s from %s (step %ld, stage %s)\n", resume_from.empty() ? "initialising" : "resuming",

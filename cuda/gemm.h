@@ -1,0 +1,165 @@
+// The one matrix-multiply entry point of the CUDA backend: every linear layer and every attention GEMM
+// goes through gemm() below. Row-major throughout (PyTorch layouts), optional transposes, explicit leading
+// dimensions (so callers pass column slices of wider buffers, e.g. one head of the fused qkv buffer) and a
+// strided batch (stride 0 = the same matrix for every batch entry).
+//
+//   for i in [0, batch):  C_i (M, N) = alpha * op(A_i) (M, K) @ op(B_i) (K, N) + beta * C_i
+//   A_i = A + i * strideA, op(A) = A (stored M x K, leading dim lda) or A^T (stored K x M); likewise B, C.
+//   beta == 0: C is not read (it may hold NaN).
+//
+// Under nvcc: cuBLASLt (cublasLtMatmul, strided batch through the matrix layouts) with CUBLAS_COMPUTE_32F —
+// fp32 inputs, fp32 accumulation, no TF32 — and the heuristic's first algorithm for a 32 MiB workspace;
+// cublasSgemmStridedBatched (same contract) only where cuBLASLt offers no algorithm. Both are deterministic
+// run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the same algorithm).
+// Descriptors are created per call (a few microseconds; caching them per shape is a later optimisation).
+// Under g++ (the SIMT CPU build) it is Eigen, like cpu/linear.h: "device" memory is host memory there.
+#pragma once
+#include <cstdint>
+
+#include "cuda/simt/simt.h"
+#include "src/common.h"
+
+#if defined(__CUDACC__)
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <utility>
+#else
+#include <Eigen/Core>
+#endif
+
+namespace beop::cuda {
+
+#if defined(__CUDACC__)
+
+#define BEOP_CUBLAS_CHECK(expr)                                                                   \
+  do {                                                                                            \
+    cublasStatus_t beop_st_ = (expr);                                                             \
+    if (beop_st_ != CUBLAS_STATUS_SUCCESS) ::beop::fail("cuBLAS status ", int(beop_st_), " in ", #expr); \
+  } while (0)
+
+// One cuBLASLt handle and one workspace per process (kernels on one stream use the workspace in order).
+struct LtState {
+  cublasLtHandle_t lt = nullptr;
+  cublasHandle_t blas = nullptr;  // fallback when cuBLASLt's heuristic offers no algorithm
+  void* workspace = nullptr;
+  size_t workspace_bytes = size_t(32) << 20;
+};
+inline LtState& lt_state() {
+  static LtState s = [] {
+    LtState x;
+    BEOP_CUBLAS_CHECK(cublasLtCreate(&x.lt));
+    BEOP_CUBLAS_CHECK(cublasCreate(&x.blas));
+    if (cudaMalloc(&x.workspace, x.workspace_bytes) != cudaSuccess)
+      ::beop::fail("out of device memory allocating the cuBLASLt workspace (", x.workspace_bytes, " bytes)");
+    return x;
+  }();
+  return s;
+}
+
+inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
+                 const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC,
+                 int batch = 1, cudaStream_t stream = 0) {
+  LtState& st = lt_state();
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B goes in cuBLASLt's "A" slot and A in
+  // its "B" slot, with the same transpose flags; a row-major (r x c) matrix is a column-major (c x r) one.
+  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  // fp32 inputs, fp32 accumulation and scaling (CUBLAS_COMPUTE_32F never uses TF32 tensor cores).
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof(op_a)));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, tb ? K : N, tb ? N : K, ldb));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, ta ? M : K, ta ? K : M, lda));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, N, M, ldc));
+  if (batch > 1) {
+    const int32_t count = batch;
+    const int64_t sa = strideB, sb = strideA, sc = strideC;
+    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{la, sa}, {lb, sb}, {lc, sc}}) {
+      BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      BEOP_CUBLAS_CHECK(
+          cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+    }
+  }
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                         &st.workspace_bytes, sizeof(st.workspace_bytes)));
+  cublasLtMatmulHeuristicResult_t heur = {};
+  int found = 0;
+  cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.lt, desc, la, lb, lc, lc, pref, 1, &heur, &found);
+  cublasStatus_t rs = CUBLAS_STATUS_NOT_SUPPORTED;
+  if (hs == CUBLAS_STATUS_SUCCESS && found > 0)
+    rs = cublasLtMatmul(st.lt, desc, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &heur.algo, st.workspace,
+                        st.workspace_bytes, stream);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(lc);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatmulDescDestroy(desc);
+  if (rs == CUBLAS_STATUS_SUCCESS) return;
+  // No cuBLASLt algorithm for this shape/stride combination: classic cuBLAS, same arithmetic contract.
+  BEOP_CUBLAS_CHECK(cublasSetStream(st.blas, stream));
+  cublasStatus_t bs = cublasSgemmStridedBatched(st.blas, op_b, op_a, N, M, K, &alpha, B, ldb, strideB, A, lda,
+                                                strideA, &beta, C, ldc, strideC, batch);
+  if (bs != CUBLAS_STATUS_SUCCESS)
+    ::beop::fail("gemm failed: cuBLASLt status ", int(rs), ", cublasSgemmStridedBatched status ", int(bs), " (M=", M,
+                 " N=", N, " K=", K, " batch=", batch, ")");
+}
+
+#else
+
+namespace gemm_detail {
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using CMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+template <typename EA, typename EB>
+void apply(Map& c, const EA& a, const EB& b, float alpha, float beta) {
+  if (beta == 0.0f) {
+    if (alpha == 1.0f)
+      c.noalias() = a * b;
+    else
+      c.noalias() = alpha * (a * b);
+  } else {
+    if (beta != 1.0f) c *= beta;
+    if (alpha == 1.0f)
+      c.noalias() += a * b;
+    else
+      c.noalias() += alpha * (a * b);
+  }
+}
+}  // namespace gemm_detail
+
+inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
+                 const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC,
+                 int batch = 1, cudaStream_t stream = 0) {
+  using namespace gemm_detail;
+  for (int i = 0; i < batch; i++) {
+    Map c(C + i * strideC, M, N, Eigen::OuterStride<>(ldc));
+    CMap a(A + i * strideA, ta ? K : M, ta ? M : K, Eigen::OuterStride<>(lda));
+    CMap b(B + i * strideB, tb ? N : K, tb ? K : N, Eigen::OuterStride<>(ldb));
+    if (!ta && !tb) apply(c, a, b, alpha, beta);
+    else if (!ta && tb) apply(c, a, b.transpose(), alpha, beta);
+    else if (ta && !tb) apply(c, a.transpose(), b, alpha, beta);
+    else apply(c, a.transpose(), b.transpose(), alpha, beta);
+  }
+}
+
+#endif
+
+// Linear layer without bias, weight W (OC, IC) as in PyTorch (same contract as cpu/linear.h):
+// out (N, OC) = in (N, IC) @ W^T
+inline void linear_forward(float* out, const float* in, const float* W, int N, int IC, int OC, cudaStream_t s = 0) {
+  gemm(false, true, N, OC, IC, 1.0f, in, IC, 0, W, IC, 0, 0.0f, out, OC, 0, 1, s);
+}
+
+// d_in (N, IC) = or += d_out (N, OC) @ W;   d_W (OC, IC) += d_out^T @ in.
+inline void linear_backward(float* d_in, float* d_W, const float* d_out, const float* in, const float* W, int N,
+                            int IC, int OC, bool accumulate_d_in, cudaStream_t s = 0) {
+  gemm(false, false, N, IC, OC, 1.0f, d_out, OC, 0, W, IC, 0, accumulate_d_in ? 1.0f : 0.0f, d_in, IC, 0, 1, s);
+  gemm(true, false, OC, IC, N, 1.0f, d_out, OC, 0, in, IC, 0, 1.0f, d_W, IC, 0, 1, s);
+}
+
+}  // namespace beop::cuda

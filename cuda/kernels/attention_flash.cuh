@@ -1,0 +1,161 @@
+// Fused causal GQA attention forward with an online softmax (flash-style): the T x T score matrix is never
+// materialised and no probabilities are saved, so it serves inference — full-sequence forward (K/V read in
+// place from the fused qkv buffer) and KV-cache attention (K/V read from the cache, cpu/kv_cache.h) — and
+// the key/value cache store. References: cpu/attention.h (y only), cpu/kv_cache.h.
+// Tests: tests/test_cuda_kernels.cpp.
+#pragma once
+#include "common.cuh"
+
+namespace beop::cuda {
+
+constexpr int kFlashMaxD = 256;               // head_dim limit: 8 output values per lane
+constexpr int kFlashPerLane = kFlashMaxD / 32;
+constexpr int kFlashQueries = 8;              // queries per block = warps per block
+constexpr int kFlashKeys = 32;                // keys per shared-memory tile = lanes
+
+// Dynamic shared memory of one block: K tile (32 x (D+1), padded against bank conflicts), V tile (32 x D),
+// and the block's queries (8 x D).
+inline size_t flash_smem_bytes(int D) {
+  return sizeof(float) * (size_t(kFlashKeys) * (D + 1) + size_t(kFlashKeys) * D + size_t(kFlashQueries) * D);
+}
+
+// One block per (query tile of 8 consecutive positions, head h, row b); warp w owns query t = tile*8 + w.
+// Keys are processed in tiles of 32: the block loads each K/V tile into shared memory once and all 8 warps
+// use it (8x less K/V traffic than one warp per query). Within a tile, lane j scores key k0 + j against the
+// warp's query, then the online softmax rescales the running max m, denominator l and the accumulator
+// (lane j holds output dims j, j+32, ...), adding p_k * V[k] for the 32 keys in order:
+//   y = sum_s exp(S_s - m) v_s / l  over s <= pos0 + t.
+//   q: row (b, t) at q + b*q_bs + t*q_ts, head h at + h*D;  k/v: position s of row b at k + b*kv_bs + s*kv_ts,
+//   kv head at + kvh*D;  y (B, Tn, H*D).
+template <typename T>
+__global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v,
+                                               int64_t kv_bs, int64_t kv_ts, int B, int Tn, int H, int KV, int D,
+                                               int pos0, T scale) {
+  BEOP_DYNAMIC_SHARED(T, smem);
+  T* Ks = smem;                               // (32, D+1)
+  T* Vs = Ks + kFlashKeys * (D + 1);          // (32, D)
+  T* Qs = Vs + kFlashKeys * D;                // (8, D)
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
+  const int t0 = blockIdx.x * kFlashQueries, t = t0 + warp;
+  const bool valid = t < Tn;  // uniform over the warp
+  const int t_hi = (t0 + kFlashQueries < Tn ? t0 + kFlashQueries : Tn) - 1;
+  const int last_key = pos0 + t_hi;          // the block's last needed key
+  const T* kb = k + b * kv_bs + int64_t(kvh) * D;
+  const T* vb = v + b * kv_bs + int64_t(kvh) * D;
+  if (valid) {
+    const T* qr = q + b * q_bs + t * q_ts + int64_t(h) * D;
+    for (int d = lane; d < D; d += 32) Qs[warp * D + d] = qr[d];
+  }
+  T acc[kFlashPerLane];
+  BEOP_UNROLL
+  for (int j = 0; j < kFlashPerLane; j++) acc[j] = 0;
+  T m = -INFINITY, l = 0;
+  const int my_last = pos0 + t;  // causal: keys 0 .. my_last
+  for (int k0 = 0; k0 <= last_key; k0 += kFlashKeys) {
+    __syncthreads();  // the previous tile has been consumed (and, first time, Qs is written)
+    for (int i = threadIdx.x; i < kFlashKeys * D; i += blockDim.x) {
+      const int kk = i / D, d = i % D, key = k0 + kk;
+      const bool in = key <= last_key;
+      Ks[kk * (D + 1) + d] = in ? kb[key * kv_ts + d] : T(0);
+      Vs[kk * D + d] = in ? vb[key * kv_ts + d] : T(0);
+    }
+    __syncthreads();
+    if (valid && k0 <= my_last) {  // uniform over the warp; no barrier inside
+      const int key = k0 + lane;
+      T dot = 0;
+      for (int d = 0; d < D; d++) dot += Qs[warp * D + d] * Ks[lane * (D + 1) + d];
+      const T sc = key <= my_last ? dot * scale : T(-INFINITY);
+      const T m_new = fmaxf(m, warp_max(sc));  // finite: key k0 <= my_last is in the tile
+      const T corr = expf(m - m_new);          // 0 on the first tile (m = -inf)
+      const T p = key <= my_last ? expf(sc - m_new) : T(0);
+      l = l * corr + warp_sum(p);
+      BEOP_UNROLL
+      for (int j = 0; j < kFlashPerLane; j++) acc[j] *= corr;
+      for (int kk = 0; kk < kFlashKeys; kk++) {
+        const T pk = __shfl_sync(kFullMask, p, kk);
+        BEOP_UNROLL
+        for (int j = 0; j < kFlashPerLane; j++) {
+          const int d = lane + 32 * j;
+          if (d < D) acc[j] += pk * Vs[kk * D + d];
+        }
+      }
+      m = m_new;
+    }
+  }
+  if (!valid) return;
+  T* yr = y + (int64_t(b) * Tn + t) * H * D + int64_t(h) * D;
+  const T inv = T(1) / l;
+  BEOP_UNROLL
+  for (int j = 0; j < kFlashPerLane; j++) {
+    const int d = lane + 32 * j;
+    if (d < D) yr[d] = acc[j] * inv;
+  }
+}
+
+// k_cache/v_cache (B, Tmax, KV, D) rows pos0 .. pos0+Tn-1 <- k, v of qkv (B, Tn, (H+2KV)*D). One thread per
+// element of the KV*D wide rows.
+template <typename T>
+__global__ void kv_store_kernel(T* k_cache, T* v_cache, const T* qkv, int B, int Tn, int H, int KV, int D, int pos0,
+                                int Tmax) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int W = KV * D;
+  if (i >= int64_t(B) * Tn * W) return;
+  const int e = int(i % W);
+  const int64_t bt = i / W;
+  const int t = int(bt % Tn), b = int(bt / Tn);
+  const T* src = qkv + bt * (H + 2 * KV) * D;
+  const int64_t dst = (int64_t(b) * Tmax + pos0 + t) * W + e;
+  k_cache[dst] = src[H * D + e];
+  v_cache[dst] = src[(H + KV) * D + e];
+}
+
+inline void flash_check(int H, int KV, int D) {
+  BEOP_CHECK(D >= 1 && D <= kFlashMaxD, "flash attention: head_dim ", D, " outside [1, ", kFlashMaxD, "]");
+  BEOP_CHECK(KV >= 1 && H % KV == 0, "flash attention: n_heads ", H, " not a multiple of n_kv_heads ", KV);
+}
+
+// Full causal self-attention forward of qkv (B, T, (H+2KV)*D) into y (B, T, H*D); no probabilities saved.
+template <typename T>
+void flash_launch(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v, int64_t kv_bs, int64_t kv_ts,
+                  int B, int Tn, int H, int KV, int D, int pos0, cudaStream_t s) {
+  flash_check(H, KV, D);
+  BEOP_CHECK(H <= 65535 && B <= 65535, "flash attention: grid of ", H, " heads x ", B, " rows too large");
+  const size_t smem = flash_smem_bytes(D);
+  if (smem > 48 * 1024)  // above the default dynamic shared memory limit: opt in (D > 160)
+    BEOP_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_forward_kernel<T>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+  const dim3 grid(ceil_div(Tn, kFlashQueries), H, B);
+  BEOP_LAUNCH(flash_attention_forward_kernel<T>, grid, 32 * kFlashQueries, smem, s, y, q, q_bs, q_ts, k, v, kv_bs,
+              kv_ts, B, Tn, H, KV, D, pos0, T(1) / sqrtf(float(D)));
+  BEOP_CUDA_LAUNCHED();
+}
+
+// Full causal self-attention forward of qkv (B, T, (H+2KV)*D) into y (B, T, H*D); no probabilities saved.
+template <typename T>
+void attention_forward_flash(T* y, const T* qkv, int B, int Tn, int H, int KV, int D, cudaStream_t s = 0) {
+  const int64_t row = int64_t(H + 2 * KV) * D;
+  flash_launch(y, qkv, Tn * row, row, qkv + int64_t(H) * D, qkv + int64_t(H + KV) * D, Tn * row, row, B, Tn, H, KV,
+               D, 0, s);
+}
+
+template <typename T>
+void kv_store(T* k_cache, T* v_cache, const T* qkv, int B, int Tn, int H, int KV, int D, int pos0, int Tmax,
+              cudaStream_t s = 0) {
+  BEOP_CHECK(pos0 >= 0 && pos0 + Tn <= Tmax, "kv_store: positions ", pos0, "..", pos0 + Tn - 1,
+             " outside the cache of ", Tmax);
+  const int block = 256;
+  BEOP_LAUNCH(kv_store_kernel<T>, ceil_div(int64_t(B) * Tn * KV * D, block), block, 0, s, k_cache, v_cache, qkv, B,
+              Tn, H, KV, D, pos0, Tmax);
+  BEOP_CUDA_LAUNCHED();
+}
+
+// y (B, Tn, H*D): query t of row b attends to cache positions s <= pos0 + t (cpu/kv_cache.h).
+template <typename T>
+void attention_cached(T* y, const T* qkv, const T* k_cache, const T* v_cache, int B, int Tn, int H, int KV, int D,
+                      int pos0, int Tmax, cudaStream_t s = 0) {
+  const int64_t row = int64_t(H + 2 * KV) * D, kvrow = int64_t(KV) * D;
+  flash_launch(y, qkv, Tn * row, row, k_cache, v_cache, Tmax * kvrow, kvrow, B, Tn, H, KV, D, pos0, s);
+}
+
+}  // namespace beop::cuda

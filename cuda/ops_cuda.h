@@ -1,0 +1,173 @@
+// The CUDA backend: binds the kernels of cuda/kernels/*.cuh and the GEMM wrapper (cuda/gemm.h) to the Ops
+// interface that src/transformer.h and src/model.h drive — the same interface, method for method, as
+// cpu::CpuOps (cpu/ops.h). Pointers are device pointers. Compiled by nvcc for the GPU and by g++ through the
+// SIMT runtime (cuda/simt), where "device" memory is host memory and kernels run one block at a time.
+//
+// fp32 only for now (Real = float): parameters, gradients, AdamW moments and activations are all fp32.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "cuda/gemm.h"
+#include "cuda/kernels/adamw.cuh"
+#include "cuda/kernels/attention.cuh"
+#include "cuda/kernels/attention_flash.cuh"
+#include "cuda/kernels/bias.cuh"
+#include "cuda/kernels/common.cuh"
+#include "cuda/kernels/cross_entropy.cuh"
+#include "cuda/kernels/embedding.cuh"
+#include "cuda/kernels/residual.cuh"
+#include "cuda/kernels/rmsnorm.cuh"
+#include "cuda/kernels/rope.cuh"
+#include "cuda/kernels/swiglu.cuh"
+#include "src/config.h"
+#include "src/rope.h"
+
+namespace beop::cuda {
+
+template <typename Real>
+struct CudaOps {
+  static_assert(std::is_same<Real, float>::value, "CudaOps: only fp32 is implemented (bf16 is planned)");
+  using real = Real;
+  static constexpr const char* kName = "cuda";
+  cudaStream_t stream = 0;
+  Real* rope_cos = nullptr;  // (max_seq_len, D/2), device
+  Real* rope_sin = nullptr;
+
+  explicit CudaOps(const ModelConfig& cfg) {
+    // cos/sin tables computed on the device from src/rope.h's inverse frequencies (in double, then rounded,
+    // exactly like the host tables the CPU backend uses).
+    const std::vector<double> inv = rope_inv_freq(cfg);
+    const int half = int(inv.size()), P = cfg.max_seq_len;
+    rope_cos = alloc<Real>(size_t(P) * half);
+    rope_sin = alloc<Real>(size_t(P) * half);
+    if (half > 0 && P > 0) {
+      double* d_inv = alloc<double>(inv.size());
+      upload(d_inv, inv.data(), inv.size());
+      cuda::rope_tables(rope_cos, rope_sin, d_inv, P, half, stream);
+      BEOP_CUDA_CHECK(cudaStreamSynchronize(stream));
+      release(d_inv);
+    }
+  }
+  ~CudaOps() {
+    for (void* p : {(void*)rope_cos, (void*)rope_sin, (void*)scratch_, (void*)dscratch_})
+      if (p) cudaFree(p);
+  }
+  CudaOps(const CudaOps&) = delete;
+  CudaOps& operator=(const CudaOps&) = delete;
+
+  // memory (zero-filled like CpuOps::alloc)
+  template <typename U>
+  U* alloc(size_t n) {
+    void* p = nullptr;
+    const size_t bytes = n * sizeof(U) > 0 ? n * sizeof(U) : 1;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    BEOP_CHECK(e == cudaSuccess && p, "out of device memory allocating ", bytes, " bytes: ", cudaGetErrorString(e));
+    BEOP_CUDA_CHECK(cudaMemset(p, 0, bytes));
+    return static_cast<U*>(p);
+  }
+  void release(void* p) { BEOP_CUDA_CHECK(cudaFree(p)); }
+  template <typename U>
+  void upload(U* dst, const U* host, size_t n) {
+    BEOP_CUDA_CHECK(cudaMemcpy(dst, host, n * sizeof(U), cudaMemcpyHostToDevice));
+  }
+  template <typename U>
+  void download(U* host, const U* src, size_t n) {
+    BEOP_CUDA_CHECK(cudaMemcpy(host, src, n * sizeof(U), cudaMemcpyDeviceToHost));
+  }
+  void zero(Real* p, int64_t n) { BEOP_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * sizeof(Real), stream)); }
+
+  // kernels
+  void embedding_forward(Real* o, const int32_t* tok, const Real* e, int N, int C) {
+    cuda::embedding_forward(o, tok, e, N, C, stream);
+  }
+  void embedding_backward(Real* de, const Real* dout, const int32_t* tok, int N, int C) {
+    cuda::embedding_backward(de, dout, tok, N, C, stream);
+  }
+  void rmsnorm_forward(Real* o, Real* rstd, const Real* x, const Real* w, int N, int C, float eps) {
+    cuda::rmsnorm_forward(o, rstd, x, w, N, C, eps, stream);
+  }
+  void rmsnorm_backward(Real* dx, Real* dw, const Real* dout, const Real* x, const Real* w, const Real* rstd,
+                        int N, int C) {
+    cuda::rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C, scratch(rmsnorm_backward_scratch(N, C)), stream);
+  }
+  void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
+    cuda::linear_forward(o, in, W, N, IC, OC, stream);
+  }
+  void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
+                       int OC, bool acc) {
+    cuda::linear_backward(din, dW, dout, in, W, N, IC, OC, acc, stream);
+  }
+  void bias_forward(Real* o, const Real* b, int N, int OC) { cuda::bias_forward(o, b, N, OC, stream); }
+  void bias_backward(Real* db, const Real* dout, int N, int OC) { cuda::bias_backward(db, dout, N, OC, stream); }
+  void rope_forward(Real* qkv, int B, int T, int H, int KV, int D, int pos0) {
+    cuda::rope_forward(qkv, rope_cos, rope_sin, B, T, H, KV, D, pos0, stream);
+  }
+  void rope_backward(Real* dqkv, int B, int T, int H, int KV, int D, int pos0) {
+    cuda::rope_backward(dqkv, rope_cos, rope_sin, B, T, H, KV, D, pos0, stream);
+  }
+  void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
+    cuda::attention_forward(y, att, qkv, B, T, H, KV, D, stream);
+  }
+  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* att, const Real* qkv, int B, int T,
+                          int H, int KV, int D) {
+    cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D, stream);
+  }
+  // inference with a KV cache (cpu/kv_cache.h): flash-style fused attention over the cache
+  void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {
+    cuda::kv_store(kc, vc, qkv, B, T, H, KV, D, pos0, Tmax, stream);
+  }
+  void attention_cached(Real* y, const Real* qkv, const Real* kc, const Real* vc, int B, int T, int H, int KV, int D,
+                        int pos0, int Tmax) {
+    cuda::attention_cached(y, qkv, kc, vc, B, T, H, KV, D, pos0, Tmax, stream);
+  }
+  void residual_forward(Real* o, const Real* a, const Real* b, int64_t n) { cuda::residual_forward(o, a, b, n, stream); }
+  void swiglu_forward(Real* act, const Real* gu, int N, int F) { cuda::swiglu_forward(act, gu, N, F, stream); }
+  void swiglu_backward(Real* dgu, const Real* dact, const Real* gu, int N, int F) {
+    cuda::swiglu_backward(dgu, dact, gu, N, F, stream);
+  }
+  void cross_entropy_forward(Real* losses, const Real* logits, const int32_t* tgt, const uint8_t* mask, int N,
+                             int V, int Vp) {
+    cuda::cross_entropy_forward(losses, logits, tgt, mask, N, V, Vp, stream);
+  }
+  void cross_entropy_backward(Real* logits, const int32_t* tgt, const uint8_t* mask, int N, int V, int Vp,
+                              Real inv_count) {
+    cuda::cross_entropy_backward(logits, tgt, mask, N, V, Vp, inv_count, stream);
+  }
+  // optimizer; sum and sum_squares are deterministic (fixed chunks, fixed order, double)
+  double sum(const Real* x, int64_t n) { return cuda::reduce(x, n, false, dscratch(reduce_scratch(n)), stream); }
+  double sum_squares(const Real* x, size_t n) {
+    return cuda::reduce(x, int64_t(n), true, dscratch(reduce_scratch(int64_t(n))), stream);
+  }
+  void scale(Real* x, size_t n, double s) { cuda::scale(x, int64_t(n), Real(s), stream); }
+  void adamw_update(Real* p, const Real* g, Real* m, Real* v, size_t n, double lr, double b1, double b2,
+                    double eps, double wd, long t) {
+    cuda::adamw_update(p, g, m, v, int64_t(n), lr, b1, b2, eps, wd, t, stream);
+  }
+
+ private:
+  // Device scratch, grown on demand (kernels on one stream run in order, so one buffer serves every call).
+  Real* scratch_ = nullptr;
+  size_t scratch_n_ = 0;
+  double* dscratch_ = nullptr;
+  size_t dscratch_n_ = 0;
+  Real* scratch(size_t n) {
+    if (n > scratch_n_) {
+      if (scratch_) release(scratch_);
+      scratch_ = alloc<Real>(n);
+      scratch_n_ = n;
+    }
+    return scratch_;
+  }
+  double* dscratch(size_t n) {
+    if (n > dscratch_n_) {
+      if (dscratch_) release(dscratch_);
+      dscratch_ = alloc<double>(n);
+      dscratch_n_ = n;
+    }
+    return dscratch_;
+  }
+};
+
+}  // namespace beop::cuda

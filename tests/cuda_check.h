@@ -1,0 +1,62 @@
+// Shared by the CUDA backend tests (tests/test_cuda_kernels.cpp, tests/test_cuda_model.cpp): the ONE fp32
+// tolerance, the error measure, and device buffers that start POISONED.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cuda/simt/simt.h"
+
+namespace beop::cudatest {
+
+// fp32 CUDA kernel vs fp32 CPU reference (cpu/*.h), both computing the same formula: they differ only in
+// the ORDER of additions (block/warp trees and two-stage chunked sums on the GPU side, sequential loops or a
+// differently blocked Eigen GEMM on the CPU side). Reordering a sum of n fp32 terms moves it by about
+// sqrt(n) * 2^-24 of the sum's magnitude (worst case n * 2^-24); with the n <= ~1000 terms here that is
+// ~1e-6 of the tensor's scale, and a few chained ops (whole model, 10 AdamW steps) stay within a few times
+// that. 1e-5 leaves that margin, while a wrong index, a dropped term or an unwritten element gives O(1).
+constexpr double kTolF32 = 1e-5;
+
+// max_i |got_i - ref_i| / max_i |ref_i|; +inf if got has a non-finite element where ref is finite (so a
+// poisoned element the kernel never wrote — NaN — fails the comparison instead of being skipped by max()).
+template <typename T, typename U>
+double rel_err(const std::vector<T>& got, const std::vector<U>& ref) {
+  if (got.size() != ref.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    if (!std::isfinite(double(got[i])) && std::isfinite(double(ref[i]))) return INFINITY;
+    num = std::max(num, std::fabs(double(got[i]) - double(ref[i])));
+    den = std::max(den, std::fabs(double(ref[i])));
+  }
+  return den == 0 ? num : num / den;
+}
+
+// A "device" buffer (cudaMalloc; host memory under SIMT). Made from host data, or of n elements filled
+// with 0xFF bytes = NaN for float (-1 for int): the poison that catches elements a kernel does not write.
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t n_) : n(n_) {
+    REQUIRE(cudaMalloc(&p, n * sizeof(T) + 1) == cudaSuccess);
+    REQUIRE(cudaMemset(p, 0xFF, n * sizeof(T)) == cudaSuccess);
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { set(h); }
+  void set(const std::vector<T>& h) {
+    REQUIRE(h.size() == n);
+    REQUIRE(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  std::vector<T> get() const {
+    std::vector<T> h(n);
+    REQUIRE(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return h;
+  }
+  ~Dev() { cudaFree(p); }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+};
+
+}  // namespace beop::cudatest
