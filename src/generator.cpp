@@ -1,0 +1,171 @@
+#include "generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "checkpoint.h"
+#include "cpu/model_cpu.h"
+#include "io.h"
+#include "utf8_stream.h"
+
+namespace beop {
+
+std::string resolve_checkpoint(const std::string& spec) {
+  BEOP_CHECK(!spec.empty(), "--model is required (a checkpoint step directory or a run directory)");
+  if (spec.rfind("hf:", 0) == 0)
+    fail("--model ", spec, ": Hugging Face model directories (hf:DIR) are not supported yet");
+  if (file_exists(spec + "/model.bin")) return spec;
+  const std::string last = latest_checkpoint(spec);
+  BEOP_CHECK(!last.empty(), "--model ", spec, ": no model.bin there and no complete step_* checkpoint in it");
+  return last;
+}
+
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out) {
+  const std::string dir = resolve_checkpoint(spec);
+  const LoadedCheckpoint ck = load_model_file(dir + "/model.bin");
+  BEOP_CHECK(file_exists(dir + "/tokenizer.json"), dir, ": tokenizer.json is missing");
+  Tokenizer t = Tokenizer::load(dir + "/tokenizer.json");
+  BEOP_CHECK(t.vocab_size() == ck.config.vocab_size, dir, ": tokenizer.json has ", t.vocab_size(),
+             " tokens but the model's vocab_size is ", ck.config.vocab_size);
+  BEOP_CHECK(t.eot_id() >= 0 && t.eos_id() >= 0, dir, ": tokenizer.json lacks ", kEndOfTurn, " or ", kEndOfText);
+  auto m = std::make_unique<CpuModel>(ck.config);
+  BEOP_CHECK(ck.params.size() == m->layout().total, dir, "/model.bin: ", ck.params.size(),
+             " parameters, the config needs ", m->layout().total);
+  m->ops().upload(m->params(), ck.params.data(), ck.params.size());
+  if (tok) *tok = std::move(t);
+  if (dir_out) *dir_out = dir;
+  return std::make_unique<ModelLM<CpuModel>>(std::move(m));
+}
+
+Generator::Generator(CausalLM& lm, const Tokenizer& tok) : lm_(lm), tok_(tok) {}
+
+std::vector<int32_t> Generator::chat_prompt(const Conversation& conv) const {
+  return encode_chat(tok_, conv, /*add_generation_prompt=*/true).tokens;
+}
+
+namespace {
+// Length of the longest suffix of `text` that is a proper prefix of some stop string (text we may not emit yet).
+size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& stops) {
+  size_t best = 0;
+  for (const std::string& s : stops)
+    for (size_t k = std::min(s.size() - 1, text.size()); k > best; k--)
+      if (text.compare(text.size() - k, k, s, 0, k) == 0) {
+        best = k;
+        break;
+      }
+  return best;
+}
+}  // namespace
+
+GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const GenerateOptions& o,
+                                   const TextCallback& on_text) {
+  using clock = std::chrono::steady_clock;
+  const int ctx = context();
+  const int P = int(prompt.size());
+  BEOP_CHECK(P > 0, "empty prompt");
+  BEOP_CHECK(P < ctx, "prompt is ", P, " tokens; the model's context is ", ctx,
+             " tokens (at most ", ctx - 1, " prompt tokens leave room for an answer)");
+  BEOP_CHECK(o.max_new_tokens > 0, "max_new_tokens must be positive, got ", o.max_new_tokens);
+  std::vector<std::string> stops;
+  for (const std::string& s : o.stop)
+    if (!s.empty()) stops.push_back(s);
+
+  GenerateResult r;
+  r.prompt_tokens = P;
+  Sampler sampler(o.sampling);
+  const int32_t eot = tok_.eot_id(), eos = tok_.eos_id();
+
+  // prefill (only the part not already cached when prefix reuse is on)
+  const auto t0 = clock::now();
+  if (!reserved_) lm_.reset(ctx), reserved_ = true;
+  size_t common = 0;
+  if (reuse_prefix_)
+    while (common < cached_.size() && common + 1 < prompt.size() && cached_[common] == prompt[common]) common++;
+  cached_.assign(prompt.begin(), prompt.begin() + long(common));
+  std::vector<float> logits = lm_.step(prompt.data() + common, P - int(common), int(common));
+  cached_.assign(prompt.begin(), prompt.end());
+  const auto t1 = clock::now();
+  r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
+
+  std::vector<int32_t> history = prompt;  // for the repetition penalty
+  Utf8Stream utf8;
+  std::string text;  // complete UTF-8 generated so far
+  size_t sent = 0;   // bytes of `text` already handed to on_text
+  bool cancelled = false, stopped = false;
+  auto emit = [&](size_t upto) {
+    if (upto <= sent) return;
+    if (on_text && !on_text(text.substr(sent, upto - sent))) cancelled = true;
+    sent = upto;
+  };
+  while (true) {
+    const int32_t next = sampler.sample(logits, history);
+    r.tokens.push_back(next);
+    history.push_back(next);
+    if (o.stop_at_eos && (next == eot || next == eos)) {
+      stopped = true;
+      break;
+    }
+    text += utf8.push(tok_.token_text(next));
+    if (!stops.empty()) {
+      // a stop string can only newly appear in the tail: search from where the longest one could start
+      size_t longest = 0;
+      for (auto& s : stops) longest = std::max(longest, s.size());
+      const size_t from = sent >= longest ? sent - longest : 0;
+      size_t cut = std::string::npos;
+      for (auto& s : stops) cut = std::min(cut, text.find(s, from));
+      if (cut != std::string::npos) {
+        text.resize(cut);
+        stopped = true;
+        break;
+      }
+      emit(text.size() - stop_prefix_len(text, stops));
+    } else {
+      emit(text.size());
+    }
+    if (cancelled) break;
+    const int pos = P + int(r.tokens.size()) - 1;  // position of `next`
+    if (int(r.tokens.size()) >= o.max_new_tokens || pos + 1 >= ctx) break;
+    logits = lm_.step(&next, 1, pos);
+    cached_.push_back(next);
+  }
+  if (!stopped && !cancelled) text += utf8.flush();  // an unfinished character at a length cut: U+FFFD
+  if (!cancelled) emit(text.size());
+  r.text = text.substr(0, cancelled ? sent : text.size());
+  r.completion_tokens = int(r.tokens.size());
+  r.finish_reason = cancelled ? "cancelled" : stopped ? "stop" : "length";
+  r.decode_s = std::chrono::duration<double>(clock::now() - t1).count();
+  return r;
+}
+
+ContinuationScore score_continuation(CausalLM& lm, const std::vector<int32_t>& prompt,
+                                     const std::vector<int32_t>& continuation) {
+  const int T = lm.config().max_seq_len;
+  BEOP_CHECK(!prompt.empty(), "score_continuation: empty prompt");
+  BEOP_CHECK(!continuation.empty(), "score_continuation: empty continuation");
+  BEOP_CHECK(int(continuation.size()) < T, "score_continuation: continuation of ", continuation.size(),
+             " tokens does not fit the context of ", T);
+  const size_t keep = std::min(prompt.size(), size_t(T) - continuation.size());  // prompt cut from the left
+  std::vector<int32_t> seq(prompt.end() - long(keep), prompt.end());
+  seq.insert(seq.end(), continuation.begin(), continuation.end());
+  const std::vector<double> lp = lm.token_logprobs(seq.data(), int(seq.size()));
+  ContinuationScore s;
+  for (size_t i = keep - 1; i < lp.size(); i++) s.sum_logprob += lp[i];  // lp[i] predicts seq[i+1]
+  s.n_tokens = int(continuation.size());
+  return s;
+}
+
+std::vector<double> score_tokens(CausalLM& lm, const std::vector<int32_t>& tokens) {
+  const int T = lm.config().max_seq_len;
+  BEOP_CHECK(tokens.size() >= 2, "scoring needs at least 2 tokens, got ", tokens.size());
+  std::vector<double> out;
+  out.reserve(tokens.size() - 1);
+  for (size_t s = 0; s + 1 < tokens.size();) {
+    const size_t len = std::min(size_t(T), tokens.size() - s);
+    const std::vector<double> lp = lm.token_logprobs(tokens.data() + s, int(len));
+    out.insert(out.end(), lp.begin(), lp.end());
+    s += len - 1;  // the window's last token starts the next one
+  }
+  return out;
+}
+
+}  // namespace beop

@@ -1,0 +1,149 @@
+// Text generation over any backend. CausalLM is the small interface the generator, the server and the
+// scorer need from a model; ModelLM<M> adapts Model<Ops> (CPU now, CUDA later) to it.
+//
+//   std::unique_ptr<CausalLM> lm = load_causal_lm("runs/it", &tok);     // step dir or run dir (newest step)
+//   Generator gen(*lm, tok);
+//   GenerateOptions o; o.sampling.temperature = 0; o.max_new_tokens = 128;
+//   GenerateResult r = gen.generate(gen.chat_prompt(conv, system), o, [](const std::string& s) { ...; return true; });
+//
+// Generation = one prefill of the prompt into the KV cache, then one-token decode steps; the prefix is never
+// recomputed. Streamed text is complete UTF-8 only (src/utf8_stream.h) and never contains a stop string or
+// the text of a stop string's possible beginning until it is known not to be one.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chat_template.h"
+#include "config.h"
+#include "model.h"
+#include "sampler.h"
+#include "tokenizer.h"
+
+namespace beop {
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+  virtual const ModelConfig& config() const = 0;
+  // Prepares a KV cache for `context` positions (<= max_seq_len) of one sequence; existing cache contents stay
+  // valid when the context is unchanged.
+  virtual void reset(int context) = 0;
+  // Feeds toks[0..n) at positions pos0..pos0+n-1 (positions < pos0 must be cached); returns the last
+  // position's logits (V,).
+  virtual std::vector<float> step(const int32_t* toks, int n, int pos0) = 0;
+  // Full forward without cache over toks[0..n) (n <= max_seq_len): logprob[i] = log p(toks[i+1] | toks[0..i]),
+  // (n-1,).
+  virtual std::vector<double> token_logprobs(const int32_t* toks, int n) = 0;
+  // Full forward without cache: the logits of every position, (n, V). For tests (the recompute oracle).
+  virtual std::vector<float> full_logits(const int32_t* toks, int n) = 0;
+};
+
+template <class M>
+class ModelLM : public CausalLM {
+ public:
+  explicit ModelLM(std::unique_ptr<M> m) : m_(std::move(m)) {}
+  M& model() { return *m_; }
+  const ModelConfig& config() const override { return m_->config(); }
+  void reset(int context) override { m_->infer_reserve(1, context); }
+  std::vector<float> step(const int32_t* toks, int n, int pos0) override {
+    return m_->download_logits(m_->infer_step(toks, 1, n, pos0), 1);
+  }
+  std::vector<double> token_logprobs(const int32_t* toks, int n) override {
+    BEOP_CHECK(n >= 2, "token_logprobs needs at least 2 tokens, got ", n);
+    std::vector<int32_t> targets(toks + 1, toks + n);
+    targets.push_back(0);  // the last position predicts nothing: masked out
+    std::vector<uint8_t> mask(size_t(n), 1);
+    mask[size_t(n) - 1] = 0;
+    m_->reserve(1, n, ActMode::kEval);
+    m_->forward(toks, targets.data(), mask.data(), 1, n);
+    std::vector<typename M::T> losses(static_cast<size_t>(n));  // per-position cross-entropy = -log p(target)
+    m_->ops().download(losses.data(), m_->acts().losses, losses.size());
+    std::vector<double> lp(size_t(n) - 1);
+    for (int i = 0; i + 1 < n; i++) lp[size_t(i)] = -double(losses[size_t(i)]);
+    return lp;
+  }
+  std::vector<float> full_logits(const int32_t* toks, int n) override {
+    m_->reserve(1, n, ActMode::kEval);
+    m_->forward(toks, nullptr, nullptr, 1, n);
+    const int V = config().vocab_size, Vp = config().padded_vocab();
+    std::vector<typename M::T> all(size_t(n) * Vp);
+    m_->ops().download(all.data(), m_->acts().logits, all.size());
+    std::vector<float> out(size_t(n) * V);
+    for (int t = 0; t < n; t++)
+      for (int v = 0; v < V; v++) out[size_t(t) * V + v] = float(all[size_t(t) * Vp + v]);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<M> m_;
+};
+
+// Resolves --model: a step directory (has model.bin) or a run directory (its newest complete step_*).
+// "hf:DIR" is reserved for Hugging Face imports (not supported yet: Error).
+std::string resolve_checkpoint(const std::string& spec);
+
+// Loads the checkpoint's weights into a CPU model and its tokenizer.json into *tok; checks the tokenizer's
+// vocabulary against the model's (Error naming both sizes and the directory).
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out = nullptr);
+
+struct GenerateOptions {
+  SamplingParams sampling;
+  int max_new_tokens = 256;
+  std::vector<std::string> stop;  // stop strings (not included in the output)
+  bool stop_at_eos = true;        // stop on <|eot_id|> and <|end_of_text|>
+};
+
+struct GenerateResult {
+  std::string text;             // the completion (without stop string / end token)
+  std::vector<int32_t> tokens;  // generated ids (including a final end token if one was produced)
+  int prompt_tokens = 0;
+  int completion_tokens = 0;    // == tokens.size()
+  std::string finish_reason;    // "stop" (end token or stop string), "length" (max tokens or context), "cancelled"
+  double prefill_s = 0, decode_s = 0;  // wall time of the prefill and of the decode steps
+};
+
+// Called with each new piece of text; return false to cancel generation (e.g. the client went away).
+using TextCallback = std::function<bool(const std::string& piece)>;
+
+class Generator {
+ public:
+  Generator(CausalLM& lm, const Tokenizer& tok);
+  // With reuse_prefix, a prompt that starts with the tokens already in the KV cache (the previous turn of a
+  // chat) prefills only the new suffix. Off by default so results never depend on earlier requests.
+  void set_reuse_prefix(bool on) { reuse_prefix_ = on; }
+
+  // Prompt token ids -> completion. Error if the prompt is empty or does not fit in the context with at
+  // least one new token (the message names both numbers).
+  GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& o, const TextCallback& on_text = {});
+
+  std::vector<int32_t> chat_prompt(const Conversation& conv) const;  // template + generation prompt
+  const Tokenizer& tokenizer() const { return tok_; }
+  CausalLM& lm() { return lm_; }
+  int context() const { return lm_.config().max_seq_len; }
+
+ private:
+  CausalLM& lm_;
+  const Tokenizer& tok_;
+  bool reuse_prefix_ = false;
+  std::vector<int32_t> cached_;  // tokens whose K/V are in the cache, in order
+  bool reserved_ = false;
+};
+
+// Log-probability of `continuation` given `prompt` under the model (full forward; multiple-choice eval uses
+// it). If prompt+continuation exceeds max_seq_len the prompt is cut from the left. Error if the continuation
+// is empty or alone longer than max_seq_len - 1 or the prompt is empty.
+struct ContinuationScore {
+  double sum_logprob = 0;
+  int n_tokens = 0;
+};
+ContinuationScore score_continuation(CausalLM& lm, const std::vector<int32_t>& prompt,
+                                     const std::vector<int32_t>& continuation);
+
+// Per-token log-probabilities of a whole token sequence, computed in windows of max_seq_len that overlap by
+// one token, so every token after the first is predicted exactly once: result[i] = log p(tokens[i+1] | ...).
+std::vector<double> score_tokens(CausalLM& lm, const std::vector<int32_t>& tokens);
+
+}  // namespace beop
