@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cpu/model_cpu.h"
+#include "cuda/backend.h"
 #include "data/lib/prep_cli.h"
 #include "src/trainer.h"
 
@@ -27,7 +28,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("init", "", "continue from this checkpoint (a step_* dir, a run dir: its newest, or hf:DIR) — CPT, IT");
   f.add("tokenizer", "", "tokenizer.json (from scratch; with --init/--resume the checkpoint's is used)");
   f.add("stage", d.stage, "pretrain | cpt | it (cpt and it need --init)");
-  f.add("device", d.device, "cpu | cuda");
+  f.add("device", d.device, "cpu | cuda (bf16 mixed precision) | cuda-fp32");
   f.add("data", "", "training mixture: name=GLOB:weight,... of token shards", true);
   f.add("val", "", "validation sources: name=GLOB,... (loss reported per source)");
   f.add("batch", S(d.batch), "sequences per micro-batch");
@@ -85,9 +86,9 @@ int main(int argc, char** argv) {
     TrainOptions o = parse(argc, argv, help);
     if (help) return 0;
     if (o.threads > 0) omp_set_num_threads(o.threads);
-    if (o.device == "cuda")
-      fail("--device cuda: this build of train has no CUDA backend yet (build with nvcc on a GPU machine)");
-    BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu or cuda)");
+    if (o.device.compare(0, 4, "cuda") == 0)  // cuda (bf16 mixed precision) | cuda-fp32: cuda/backend.h
+      return cuda_backend::train(o, cuda_backend::precision_of(o.device));
+    BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");
     return Trainer<CpuModel>(o).run();
   } catch (const prep::UsageError& e) {
     std::fprintf(stderr, "train: %s\n", e.what());

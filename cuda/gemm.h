@@ -8,14 +8,15 @@
 //   beta == 0: C is not read (it may hold NaN).
 //
 // Under nvcc: cuBLASLt (cublasLtMatmul, strided batch through the matrix layouts) with CUBLAS_COMPUTE_32F —
-// fp32 inputs, fp32 accumulation, no TF32 — and the heuristic's first algorithm for a 32 MiB workspace;
-// cublasSgemmStridedBatched (same contract) only where cuBLASLt offers no algorithm. Both are deterministic
+// fp32 (or bf16) inputs, fp32 accumulation, no TF32 — and the heuristic's first algorithm for a 32 MiB workspace;
+// cublasGemmStridedBatchedEx (same contract) only where cuBLASLt offers no algorithm. Both are deterministic
 // run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the same algorithm).
 // Descriptors are created per call (a few microseconds; caching them per shape is a later optimisation).
 // Under g++ (the SIMT CPU build) it is Eigen, like cpu/linear.h: "device" memory is host memory there.
 #pragma once
 #include <cstdint>
 
+#include "cuda/namespace.h"
 #include "cuda/simt/simt.h"
 #include "src/common.h"
 
@@ -23,19 +24,24 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include <type_traits>
 #include <utility>
 #else
 #include <Eigen/Core>
+#include <vector>
 #endif
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 #if defined(__CUDACC__)
 
-#define BEOP_CUBLAS_CHECK(expr)                                                                   \
-  do {                                                                                            \
-    cublasStatus_t beop_st_ = (expr);                                                             \
-    if (beop_st_ != CUBLAS_STATUS_SUCCESS) ::beop::fail("cuBLAS status ", int(beop_st_), " in ", #expr); \
+// Throws beop::Error naming the failed call, cuBLAS's status name and message, and the source location.
+#define BEOP_CUBLAS_CHECK(expr)                                                                          \
+  do {                                                                                                   \
+    cublasStatus_t beop_st_ = (expr);                                                                    \
+    if (beop_st_ != CUBLAS_STATUS_SUCCESS)                                                               \
+      ::beop::fail("cuBLAS error ", cublasGetStatusName(beop_st_), " (", cublasGetStatusString(beop_st_), \
+                   ") in ", #expr, " at ", __FILE__, ":", __LINE__);                                     \
   } while (0)
 
 // One cuBLASLt handle and one workspace per process (kernels on one stream use the workspace in order).
@@ -57,23 +63,32 @@ inline LtState& lt_state() {
   return s;
 }
 
-inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
-                 const float* B, int ldb, int64_t strideB, float beta, float* C, int ldc, int64_t strideC,
-                 int batch = 1, cudaStream_t stream = 0) {
+template <typename T>
+constexpr cudaDataType_t cuda_dtype() {
+  return std::is_same<T, float>::value ? CUDA_R_32F : CUDA_R_16BF;
+}
+
+// T = float: fp32 in/out. T = __nv_bfloat16: bf16 A, B, C with fp32 accumulation and fp32 alpha/beta (the
+// bf16 tensor-core path). CUBLAS_COMPUTE_32F in both cases; it never uses TF32 for fp32 inputs.
+template <typename T>
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const T* A, int lda, int64_t strideA, const T* B,
+          int ldb, int64_t strideB, float beta, T* C, int ldc, int64_t strideC, int batch = 1,
+          cudaStream_t stream = 0) {
+  static_assert(std::is_same<T, float>::value || std::is_same<T, __nv_bfloat16>::value, "gemm: float or bf16");
   LtState& st = lt_state();
+  const cudaDataType_t dt = cuda_dtype<T>();
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B goes in cuBLASLt's "A" slot and A in
   // its "B" slot, with the same transpose flags; a row-major (r x c) matrix is a column-major (c x r) one.
   const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
-  // fp32 inputs, fp32 accumulation and scaling (CUBLAS_COMPUTE_32F never uses TF32 tensor cores).
   BEOP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)));
   BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof(op_a)));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, tb ? K : N, tb ? N : K, ldb));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, ta ? M : K, ta ? K : M, lda));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, N, M, ldc));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, dt, tb ? K : N, tb ? N : K, ldb));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, dt, ta ? M : K, ta ? K : M, lda));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, dt, N, M, ldc));
   if (batch > 1) {
     const int32_t count = batch;
     const int64_t sa = strideB, sb = strideA, sc = strideC;
@@ -101,11 +116,13 @@ inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float
   if (rs == CUBLAS_STATUS_SUCCESS) return;
   // No cuBLASLt algorithm for this shape/stride combination: classic cuBLAS, same arithmetic contract.
   BEOP_CUBLAS_CHECK(cublasSetStream(st.blas, stream));
-  cublasStatus_t bs = cublasSgemmStridedBatched(st.blas, op_b, op_a, N, M, K, &alpha, B, ldb, strideB, A, lda,
-                                                strideA, &beta, C, ldc, strideC, batch);
+  const cublasStatus_t bs = cublasGemmStridedBatchedEx(st.blas, op_b, op_a, N, M, K, &alpha, B, dt, ldb, strideB,
+                                                       A, dt, lda, strideA, &beta, C, dt, ldc, strideC, batch,
+                                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   if (bs != CUBLAS_STATUS_SUCCESS)
-    ::beop::fail("gemm failed: cuBLASLt status ", int(rs), ", cublasSgemmStridedBatched status ", int(bs), " (M=", M,
-                 " N=", N, " K=", K, " batch=", batch, ")");
+    ::beop::fail("gemm failed: cuBLASLt ", cublasGetStatusName(rs), ", cublasGemmStridedBatchedEx ",
+                 cublasGetStatusName(bs), " (", cublasGetStatusString(bs), ") (M=", M, " N=", N, " K=", K,
+                 " batch=", batch, ") at ", __FILE__, ":", __LINE__);
 }
 
 #else
@@ -130,6 +147,14 @@ void apply(Map& c, const EA& a, const EB& b, float alpha, float beta) {
       c.noalias() += alpha * (a * b);
   }
 }
+// (rows x cols) block with leading dimension ld, as a contiguous float matrix.
+template <typename T>
+std::vector<float> widen(const T* p, int rows, int cols, int ld) {
+  std::vector<float> out(size_t(rows) * cols);
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) out[size_t(r) * cols + c] = float(p[int64_t(r) * ld + c]);
+  return out;
+}
 }  // namespace gemm_detail
 
 inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, int64_t strideA,
@@ -147,19 +172,37 @@ inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float
   }
 }
 
+// bf16 under SIMT: the device contract (bf16 operands, fp32 accumulation, one rounding of the result to bf16)
+// by widening the operands to float, the fp32 GEMM above, and rounding C once.
+inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const __nv_bfloat16* A, int lda,
+                 int64_t strideA, const __nv_bfloat16* B, int ldb, int64_t strideB, float beta, __nv_bfloat16* C,
+                 int ldc, int64_t strideC, int batch = 1, cudaStream_t stream = 0) {
+  using namespace gemm_detail;
+  for (int i = 0; i < batch; i++) {
+    const int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    std::vector<float> a = widen(A + i * strideA, ar, ac, lda), b = widen(B + i * strideB, br, bc, ldb);
+    std::vector<float> c = beta == 0.0f ? std::vector<float>(size_t(M) * N, 0.0f) : widen(C + i * strideC, M, N, ldc);
+    gemm(ta, tb, M, N, K, alpha, a.data(), ac, 0, b.data(), bc, 0, beta, c.data(), N, 0, 1, stream);
+    for (int r = 0; r < M; r++)
+      for (int col = 0; col < N; col++) C[i * strideC + int64_t(r) * ldc + col] = __nv_bfloat16(c[size_t(r) * N + col]);
+  }
+}
+
 #endif
 
 // Linear layer without bias, weight W (OC, IC) as in PyTorch (same contract as cpu/linear.h):
 // out (N, OC) = in (N, IC) @ W^T
-inline void linear_forward(float* out, const float* in, const float* W, int N, int IC, int OC, cudaStream_t s = 0) {
+template <typename T>
+void linear_forward(T* out, const T* in, const T* W, int N, int IC, int OC, cudaStream_t s = 0) {
   gemm(false, true, N, OC, IC, 1.0f, in, IC, 0, W, IC, 0, 0.0f, out, OC, 0, 1, s);
 }
 
 // d_in (N, IC) = or += d_out (N, OC) @ W;   d_W (OC, IC) += d_out^T @ in.
-inline void linear_backward(float* d_in, float* d_W, const float* d_out, const float* in, const float* W, int N,
-                            int IC, int OC, bool accumulate_d_in, cudaStream_t s = 0) {
+template <typename T>
+void linear_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int IC, int OC,
+                     bool accumulate_d_in, cudaStream_t s = 0) {
   gemm(false, false, N, IC, OC, 1.0f, d_out, OC, 0, W, IC, 0, accumulate_d_in ? 1.0f : 0.0f, d_in, IC, 0, 1, s);
   gemm(true, false, OC, IC, N, 1.0f, d_out, OC, 0, in, IC, 0, 1.0f, d_W, IC, 0, 1, s);
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -1,7 +1,8 @@
-// Explicit instantiation of CudaModel for the host build (g++ + SIMT), archived into build/libbeop.a by
-// cuda/cuda.mk. The nvcc build instantiates the same template in cuda/model_cuda_check.cu.
+// Explicit instantiation of CudaModel and CudaBf16Model for the host build (g++ + SIMT), archived into
+// build/libbeop.a by cuda/cuda.mk. The nvcc build instantiates the same templates in cuda/backend.cu.
 #include "model_cuda.h"
 
 namespace beop {
 template class Model<cuda::CudaOps<float>>;
+template class Model<cuda::CudaOpsBf16>;
 }  // namespace beop

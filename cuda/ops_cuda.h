@@ -3,7 +3,11 @@
 // cpu::CpuOps (cpu/ops.h). Pointers are device pointers. Compiled by nvcc for the GPU and by g++ through the
 // SIMT runtime (cuda/simt), where "device" memory is host memory and kernels run one block at a time.
 //
-// fp32 only for now (Real = float): parameters, gradients, AdamW moments and activations are all fp32.
+// CudaOps<float>: fp32 parameters, gradients, AdamW moments and activations.
+// CudaOpsBf16 (= CudaOps<__nv_bfloat16> + `using master = float`): bf16 working weights, gradients and
+// activations, every kernel computing in fp32 (cuda/kernels/common.cuh: f32()), bf16 GEMMs with fp32
+// accumulation (cuda/gemm.h), and — through Model's mixed-precision path (src/model.h, MasterOf) — fp32 master
+// weights and AdamW moments, the bf16 copy written by AdamW with stochastic rounding (adamw.cuh).
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -24,24 +28,25 @@
 #include "src/config.h"
 #include "src/rope.h"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 template <typename Real>
 struct CudaOps {
-  static_assert(std::is_same<Real, float>::value, "CudaOps: only fp32 is implemented (bf16 is planned)");
+  static_assert(std::is_same<Real, float>::value || std::is_same<Real, __nv_bfloat16>::value,
+                "CudaOps: float or __nv_bfloat16");
   using real = Real;
-  static constexpr const char* kName = "cuda";
+  static constexpr const char* kName = std::is_same<Real, float>::value ? "cuda" : "cuda-bf16";
   cudaStream_t stream = 0;
-  Real* rope_cos = nullptr;  // (max_seq_len, D/2), device
-  Real* rope_sin = nullptr;
+  float* rope_cos = nullptr;  // (max_seq_len, D/2), device, fp32 for every Real
+  float* rope_sin = nullptr;
 
   explicit CudaOps(const ModelConfig& cfg) {
     // cos/sin tables computed on the device from src/rope.h's inverse frequencies (in double, then rounded,
     // exactly like the host tables the CPU backend uses).
     const std::vector<double> inv = rope_inv_freq(cfg);
     const int half = int(inv.size()), P = cfg.max_seq_len;
-    rope_cos = alloc<Real>(size_t(P) * half);
-    rope_sin = alloc<Real>(size_t(P) * half);
+    rope_cos = alloc<float>(size_t(P) * half);
+    rope_sin = alloc<float>(size_t(P) * half);
     if (half > 0 && P > 0) {
       double* d_inv = alloc<double>(inv.size());
       upload(d_inv, inv.data(), inv.size());
@@ -63,7 +68,14 @@ struct CudaOps {
     void* p = nullptr;
     const size_t bytes = n * sizeof(U) > 0 ? n * sizeof(U) : 1;
     cudaError_t e = cudaMalloc(&p, bytes);
-    BEOP_CHECK(e == cudaSuccess && p, "out of device memory allocating ", bytes, " bytes: ", cudaGetErrorString(e));
+    if (e != cudaSuccess || !p) {
+      size_t free_b = 0, total_b = 0;
+      (void)cudaGetLastError();  // clear the sticky allocation error before querying
+      const bool known = cudaMemGetInfo(&free_b, &total_b) == cudaSuccess;
+      fail("out of device memory allocating ", bytes, " bytes (", cudaGetErrorString(e), "; ",
+           known ? cat(free_b, " of ", total_b, " bytes free on the device") : std::string("free memory unknown"),
+           "): try a smaller --batch (or --seq)");
+    }
     BEOP_CUDA_CHECK(cudaMemset(p, 0, bytes));
     return static_cast<U*>(p);
   }
@@ -76,7 +88,10 @@ struct CudaOps {
   void download(U* host, const U* src, size_t n) {
     BEOP_CUDA_CHECK(cudaMemcpy(host, src, n * sizeof(U), cudaMemcpyDeviceToHost));
   }
-  void zero(Real* p, int64_t n) { BEOP_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * sizeof(Real), stream)); }
+  template <typename U>
+  void zero(U* p, int64_t n) {
+    BEOP_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * sizeof(U), stream));
+  }
 
   // kernels
   void embedding_forward(Real* o, const int32_t* tok, const Real* e, int N, int C) {
@@ -133,11 +148,15 @@ struct CudaOps {
   }
   void cross_entropy_backward(Real* logits, const int32_t* tgt, const uint8_t* mask, int N, int V, int Vp,
                               Real inv_count) {
-    cuda::cross_entropy_backward(logits, tgt, mask, N, V, Vp, inv_count, stream);
+    cuda::cross_entropy_backward(logits, tgt, mask, N, V, Vp, f32(inv_count), stream);
   }
   // optimizer; sum and sum_squares are deterministic (fixed chunks, fixed order, double)
-  double sum(const Real* x, int64_t n) { return cuda::reduce(x, n, false, dscratch(reduce_scratch(n)), stream); }
-  double sum_squares(const Real* x, size_t n) {
+  template <typename U>
+  double sum(const U* x, int64_t n) {
+    return cuda::reduce(x, n, false, dscratch(reduce_scratch(n)), stream);
+  }
+  template <typename U>
+  double sum_squares(const U* x, size_t n) {
     return cuda::reduce(x, int64_t(n), true, dscratch(reduce_scratch(int64_t(n))), stream);
   }
   void scale(Real* x, size_t n, double s) { cuda::scale(x, int64_t(n), Real(s), stream); }
@@ -145,17 +164,25 @@ struct CudaOps {
                     double eps, double wd, long t) {
     cuda::adamw_update(p, g, m, v, int64_t(n), lr, b1, b2, eps, wd, t, stream);
   }
+  // Mixed precision (Model with master = float): fp32 master + moments, bf16 copy stochastically rounded with
+  // the bits of (sr_seed(seed, t), idx0 + i).
+  void adamw_update_mixed(float* master, Real* p, const Real* g, float* m, float* v, size_t n, double lr, double b1,
+                          double b2, double eps, double wd, long t, uint64_t seed, size_t idx0) {
+    cuda::adamw_update_mixed(master, p, g, m, v, int64_t(n), lr, b1, b2, eps, wd, t, sr_seed(seed, t),
+                             uint64_t(idx0), stream);
+  }
+  void convert(Real* out, const float* in, int64_t n) { cuda::convert(out, in, n, stream); }
 
  private:
   // Device scratch, grown on demand (kernels on one stream run in order, so one buffer serves every call).
-  Real* scratch_ = nullptr;
+  float* scratch_ = nullptr;
   size_t scratch_n_ = 0;
   double* dscratch_ = nullptr;
   size_t dscratch_n_ = 0;
-  Real* scratch(size_t n) {
+  float* scratch(size_t n) {
     if (n > scratch_n_) {
       if (scratch_) release(scratch_);
-      scratch_ = alloc<Real>(n);
+      scratch_ = alloc<float>(n);
       scratch_n_ = n;
     }
     return scratch_;
@@ -170,4 +197,10 @@ struct CudaOps {
   }
 };
 
-}  // namespace beop::cuda
+// The bf16 mixed-precision backend: Model<CudaOpsBf16> keeps fp32 master weights and moments (`master`).
+struct CudaOpsBf16 : CudaOps<__nv_bfloat16> {
+  using master = float;
+  using CudaOps<__nv_bfloat16>::CudaOps;
+};
+
+BEOP_CUDA_NAMESPACE_END

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "activation_layout.h"
@@ -37,24 +38,44 @@ struct LossSum {
 void validate_batch(const ModelConfig& cfg, const int32_t* tokens, const int32_t* targets, const uint8_t* mask,
                     int B, int T);
 
+// Mixed precision: an Ops type may declare `using master = float;` next to `using real = ...` (e.g. bf16).
+// Model then keeps the parameters the optimizer owns — master weights and AdamW moments — in `master`, and a
+// working copy of the weights in `real` that the forward/backward read; gradients and activations are `real`.
+// Without `master` (CpuOps, CudaOps<float>) master == real and there is one copy: nothing changes.
+template <class Ops, class = void>
+struct MasterOf {
+  using type = typename Ops::real;
+};
+template <class Ops>
+struct MasterOf<Ops, std::void_t<typename Ops::master>> {
+  using type = typename Ops::master;
+};
+
 template <class Ops>
 class Model {
  public:
-  using T = typename Ops::real;
+  using T = typename Ops::real;                   // working weights, gradients, activations
+  using MT = typename MasterOf<Ops>::type;        // master weights and AdamW moments
+  static constexpr bool kMixed = !std::is_same<T, MT>::value;
 
   explicit Model(const ModelConfig& cfg) : cfg_(cfg), layout_(cfg), ops_(cfg) {
     const size_t n = layout_.total;
-    params_ = ops_.template alloc<T>(n);
+    params_ = ops_.template alloc<MT>(n);
     grads_ = ops_.template alloc<T>(n);
-    m_ = ops_.template alloc<T>(n);
-    v_ = ops_.template alloc<T>(n);
-    w_ = bind_weights(layout_, params_);
+    m_ = ops_.template alloc<MT>(n);
+    v_ = ops_.template alloc<MT>(n);
+    if constexpr (kMixed)
+      work_ = ops_.template alloc<T>(n);
+    else
+      work_ = params_;
+    w_ = bind_weights(layout_, work_);
     g_ = bind_weights(layout_, grads_);
   }
   ~Model() {
     for (void* p : {(void*)params_, (void*)grads_, (void*)m_, (void*)v_, (void*)acts_buf_, (void*)tokens_,
                     (void*)targets_, (void*)mask_})
       if (p) ops_.release(p);
+    if constexpr (kMixed) ops_.release(work_);
     release_infer();
   }
   Model(const Model&) = delete;
@@ -63,10 +84,19 @@ class Model {
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }
   Ops& ops() { return ops_; }
-  T* params() { return params_; }  // backend pointers, ParamLayout order
+  // Backend pointers, ParamLayout order. params() is the master copy; with kMixed, calling it marks the
+  // working copy stale (the caller may write through the pointer, e.g. load a checkpoint), and the next
+  // forward/infer_step re-derives it from the master (round to nearest).
+  MT* params() {
+    work_stale_ = kMixed;
+    return params_;
+  }
   T* grads() { return grads_; }
-  T* adam_m() { return m_; }
-  T* adam_v() { return v_; }
+  MT* adam_m() { return m_; }
+  MT* adam_v() { return v_; }
+  T* work_params() { return work_; }  // what the kernels read; == params() unless kMixed
+  // Seed of the stochastic rounding of the working copy (kMixed only; see Ops::adamw_update_mixed).
+  void set_rounding_seed(uint64_t s) { sr_seed_ = s; }
   long adam_step() const { return adam_t_; }
   void set_adam_step(long t) { adam_t_ = t; }
   const Weights<T>& weights() const { return w_; }
@@ -78,14 +108,14 @@ class Model {
   // norm gains 1, padded vocabulary rows 0. Generated on the host from one seed, so every backend and
   // thread count starts from identical weights.
   void init_random(uint64_t seed) {
-    std::vector<T> host(layout_.total, T(0));
+    std::vector<MT> host(layout_.total, MT(0));
     Rng rng(seed);
     const double resid_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layers);
     for (const TensorInfo& t : layout_.tensors) {
-      T* p = host.data() + t.offset;
+      MT* p = host.data() + t.offset;
       if (t.shape.size() == 1) {  // norm gains start at 1, biases at 0
         const bool bias = t.name.size() > 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0;
-        for (size_t i = 0; i < t.numel; i++) p[i] = T(bias ? 0 : 1);
+        for (size_t i = 0; i < t.numel; i++) p[i] = MT(bias ? 0 : 1);
         continue;
       }
       const bool resid = t.name.find("o_proj") != std::string::npos || t.name.find("down_proj") != std::string::npos;
@@ -93,9 +123,10 @@ class Model {
       size_t rows_used = size_t(t.shape[0]);
       if (t.offset == layout_.tok_emb || t.offset == layout_.lm_head) rows_used = size_t(cfg_.vocab_size);
       const size_t cols = size_t(t.shape[1]);
-      for (size_t i = 0; i < rows_used * cols; i++) p[i] = T(std * rng.normal());
+      for (size_t i = 0; i < rows_used * cols; i++) p[i] = MT(std * rng.normal());
     }
     ops_.upload(params_, host.data(), host.size());
+    work_stale_ = kMixed;
     ops_.zero(m_, int64_t(layout_.total));
     ops_.zero(v_, int64_t(layout_.total));
     adam_t_ = 0;
@@ -140,6 +171,7 @@ class Model {
     BEOP_CHECK(pos0 >= 0 && Tn > 0 && pos0 + Tn <= cache_.Tmax, "positions ", pos0, "..", pos0 + Tn - 1,
                " exceed the context of ", cache_.Tmax, " tokens");
     validate_batch(cfg_, tokens, nullptr, nullptr, B, Tn);
+    sync_work();
     ops_.upload(infer_tokens_, tokens, size_t(B) * Tn);
     Transformer<Ops>::forward(ops_, cfg_, w_, infer_acts_, infer_tokens_, nullptr, nullptr, B, Tn, &cache_, pos0,
                               /*last_only=*/true);
@@ -160,6 +192,7 @@ class Model {
   LossSum forward(const int32_t* tokens, const int32_t* targets, const uint8_t* mask, int B, int Tn) {
     validate_batch(cfg_, tokens, targets, mask, B, Tn);
     reserve(B, Tn, plan_ ? plan_->mode : ActMode::kTrain);
+    sync_work();
     const size_t N = size_t(B) * Tn;
     ops_.upload(tokens_, tokens, N);
     has_targets_ = targets != nullptr;
@@ -203,18 +236,27 @@ class Model {
       if (s < 1.0) ops_.scale(grads_, layout_.total, s);
     }
     adam_t_++;
-    for (const TensorInfo& t : layout_.tensors)
-      ops_.adamw_update(params_ + t.offset, grads_ + t.offset, m_ + t.offset, v_ + t.offset, t.numel, lr,
-                        opt.beta1, opt.beta2, opt.eps, t.decay ? opt.weight_decay : 0.0, adam_t_);
+    for (const TensorInfo& t : layout_.tensors) {
+      const double wd = t.decay ? opt.weight_decay : 0.0;
+      if constexpr (kMixed)  // master, moments and the stochastically rounded working copy in one pass
+        ops_.adamw_update_mixed(params_ + t.offset, work_ + t.offset, grads_ + t.offset, m_ + t.offset,
+                                v_ + t.offset, t.numel, lr, opt.beta1, opt.beta2, opt.eps, wd, adam_t_, sr_seed_,
+                                t.offset);
+      else
+        ops_.adamw_update(params_ + t.offset, grads_ + t.offset, m_ + t.offset, v_ + t.offset, t.numel, lr,
+                          opt.beta1, opt.beta2, opt.eps, wd, adam_t_);
+    }
+    work_stale_ = false;  // (kMixed: every element of the working copy was just rewritten)
     return norm;
   }
 
   // Memory table: parameters, gradients, optimizer moments (rows per tensor) and the activation plan.
   std::string memory_table(bool verbose = false) const {
     MemoryTable t("model " + cfg_.name + " on " + Ops::kName);
-    t.add("parameters", {int64_t(layout_.total)}, layout_.total * sizeof(T));
+    t.add("parameters", {int64_t(layout_.total)}, layout_.total * sizeof(MT));
+    if (kMixed) t.add("working copy of the parameters", {int64_t(layout_.total)}, layout_.total * sizeof(T));
     t.add("gradients", {int64_t(layout_.total)}, layout_.total * sizeof(T));
-    t.add("adamw m, v", {2, int64_t(layout_.total)}, 2 * layout_.total * sizeof(T));
+    t.add("adamw m, v", {2, int64_t(layout_.total)}, 2 * layout_.total * sizeof(MT));
     if (plan_) t.add(cat("activations B=", plan_->B, " T=", plan_->T), {int64_t(plan_->total)}, plan_->total * sizeof(T));
     if (infer_plan_) {
       t.add(cat("inference activations B=", infer_plan_->B), {int64_t(infer_plan_->total)}, infer_plan_->total * sizeof(T));
@@ -227,6 +269,12 @@ class Model {
   }
 
  private:
+  void sync_work() {
+    if constexpr (kMixed) {
+      if (work_stale_) ops_.convert(work_, params_, int64_t(layout_.total));
+      work_stale_ = false;
+    }
+  }
   void release_infer() {
     for (void* p : {(void*)infer_buf_, (void*)infer_tokens_, (void*)cache_.k, (void*)cache_.v})
       if (p) ops_.release(p);
@@ -237,7 +285,10 @@ class Model {
   ModelConfig cfg_;
   ParamLayout layout_;
   Ops ops_;
-  T *params_ = nullptr, *grads_ = nullptr, *m_ = nullptr, *v_ = nullptr, *acts_buf_ = nullptr;
+  MT *params_ = nullptr, *m_ = nullptr, *v_ = nullptr;
+  T *work_ = nullptr, *grads_ = nullptr, *acts_buf_ = nullptr;
+  bool work_stale_ = false;
+  uint64_t sr_seed_ = 0;
   int32_t *tokens_ = nullptr, *targets_ = nullptr;
   uint8_t* mask_ = nullptr;
   Weights<T> w_, g_;

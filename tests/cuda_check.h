@@ -20,6 +20,18 @@ namespace beop::cudatest {
 // that. 1e-5 leaves that margin, while a wrong index, a dropped term or an unwritten element gives O(1).
 constexpr double kTolF32 = 1e-5;
 
+// bf16 CUDA kernel (bf16 storage, fp32 arithmetic) vs the fp32 CPU reference run on the SAME bf16 values
+// widened to fp32 (exact). bf16 keeps 8 significant bits, so one rounding moves a value by at most
+// u = 2^-9 relative (round to nearest) and one ulp is 2^-8 = 3.9e-3 of its magnitude. The sums themselves are
+// fp32 (reductions of n <= ~1000 terms: ~1e-6, negligible), so the error is the bf16 roundings of the results
+// and of the intermediates a kernel or model stores in bf16 — e.g. attention stores S, then P, and P·V is
+// rounded again; a score error of u·|S| becomes a relative error of u·|S|·scale in exp(), with |S|·scale up to
+// ~4 for unit-normal inputs. A handful of such roundings, each ~2^-9..2^-8, adds up to ~5 ulp-halves = 1e-2;
+// 2e-2 is that with a factor-2 margin, while a wrong index, a dropped term or an unwritten element still gives
+// O(1). The same bound serves for the whole bf16 model's loss vs the fp32 CPU model (the loss is a mean over
+// tokens, so the per-element roundings average rather than add).
+constexpr double kTolBf16 = 2e-2;
+
 // max_i |got_i - ref_i| / max_i |ref_i|; +inf if got has a non-finite element where ref is finite (so a
 // poisoned element the kernel never wrote — NaN — fails the comparison instead of being skipped by max()).
 template <typename T, typename U>

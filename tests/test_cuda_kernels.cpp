@@ -359,7 +359,7 @@ TEST_CASE("cuda AdamW, scale, sum and sum_squares match cpu/adamw.h and CpuOps::
     const double q_ref = cpu::sum_squares(p.data(), n);
     CHECK(std::fabs(ops.sum_squares(dp.p, n) - q_ref) <= 1e-12 * q_ref);
   }
-  CHECK(ops.sum(nullptr, 0) == 0.0);
+  CHECK(ops.sum(static_cast<const float*>(nullptr), 0) == 0.0);
 }
 
 TEST_CASE("cuda kernels do not depend on the thread schedule (no atomics, fixed reduction order)") {

@@ -9,7 +9,7 @@
 #include "common.cuh"
 #include "cuda/gemm.h"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 constexpr int kSoftmaxRowsPerBlock = 4;  // one warp per row, 4 warps per block
 
@@ -17,47 +17,51 @@ constexpr int kSoftmaxRowsPerBlock = 4;  // one warp per row, 4 warps per block
 //   p[s] = exp(S[s] * scale - max) / sum for s <= t,  p[s] = 0 for s > t.
 // One warp per row; lanes stride over s; max and sum by warp butterflies (fixed order).
 template <typename T>
-__global__ void causal_softmax_forward_kernel(T* att, int64_t rows, int Tn, T scale) {
+__global__ void causal_softmax_forward_kernel(T* att, int64_t rows, int Tn, float scale) {
   const int64_t r = int64_t(blockIdx.x) * kSoftmaxRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (r >= rows) return;  // uniform over the warp
   const int t = int(r % Tn);
   T* p = att + r * Tn;
-  T mx = -INFINITY;
-  for (int s = lane; s <= t; s += 32) mx = fmaxf(mx, p[s] * scale);
+  float mx = -INFINITY;
+  for (int s = lane; s <= t; s += 32) mx = fmaxf(mx, f32(p[s]) * scale);
   mx = warp_max(mx);
-  T sum = 0;
-  for (int s = lane; s <= t; s += 32) sum += (p[s] = expf(p[s] * scale - mx));  // own elements only
+  float sum = 0;
+  for (int s = lane; s <= t; s += 32) {  // own elements only
+    const float e = expf(f32(p[s]) * scale - mx);
+    p[s] = T(e);
+    sum += e;
+  }
   sum = warp_sum(sum);
-  const T inv = T(1) / sum;
-  for (int s = lane; s < Tn; s += 32) p[s] = s <= t ? p[s] * inv : T(0);
+  const float inv = 1.0f / sum;
+  for (int s = lane; s < Tn; s += 32) p[s] = T(s <= t ? f32(p[s]) * inv : 0.0f);
 }
 
 // In place on d_att (rows, T) holding dP = dY V^T:  dS[s] = P[s] * (dP[s] - sum_{s'<=t} dP[s'] P[s']) * scale
 // for s <= t (the 1/sqrt(D) of the scores folded in), 0 above the diagonal.
 template <typename T>
-__global__ void causal_softmax_backward_kernel(T* d_att, const T* att, int64_t rows, int Tn, T scale) {
+__global__ void causal_softmax_backward_kernel(T* d_att, const T* att, int64_t rows, int Tn, float scale) {
   const int64_t r = int64_t(blockIdx.x) * kSoftmaxRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (r >= rows) return;
   const int t = int(r % Tn);
   const T* p = att + r * Tn;
   T* ds = d_att + r * Tn;
-  T dot = 0;
-  for (int s = lane; s <= t; s += 32) dot += ds[s] * p[s];
+  float dot = 0;
+  for (int s = lane; s <= t; s += 32) dot += f32(ds[s]) * f32(p[s]);
   dot = warp_sum(dot);
-  for (int s = lane; s < Tn; s += 32) ds[s] = s <= t ? p[s] * (ds[s] - dot) * scale : T(0);
+  for (int s = lane; s < Tn; s += 32) ds[s] = T(s <= t ? f32(p[s]) * (f32(ds[s]) - dot) * scale : 0.0f);
 }
 
 template <typename T>
-void causal_softmax_forward(T* att, int64_t rows, int Tn, T scale, cudaStream_t s = 0) {
+void causal_softmax_forward(T* att, int64_t rows, int Tn, float scale, cudaStream_t s = 0) {
   BEOP_LAUNCH(causal_softmax_forward_kernel<T>, ceil_div(rows, kSoftmaxRowsPerBlock), 32 * kSoftmaxRowsPerBlock, 0,
               s, att, rows, Tn, scale);
   BEOP_CUDA_LAUNCHED();
 }
 
 template <typename T>
-void causal_softmax_backward(T* d_att, const T* att, int64_t rows, int Tn, T scale, cudaStream_t s = 0) {
+void causal_softmax_backward(T* d_att, const T* att, int64_t rows, int Tn, float scale, cudaStream_t s = 0) {
   BEOP_LAUNCH(causal_softmax_backward_kernel<T>, ceil_div(rows, kSoftmaxRowsPerBlock), 32 * kSoftmaxRowsPerBlock,
               0, s, d_att, att, rows, Tn, scale);
   BEOP_CUDA_LAUNCHED();
@@ -67,8 +71,8 @@ void causal_softmax_backward(T* d_att, const T* att, int64_t rows, int Tn, T sca
 //   per head h (batched over b):  S = Q_h K_kv^T  ->  P = causal_softmax(S / sqrt(D))  ->  Y_h = P V_kv
 // The full T x T score matrix is computed (the masked half is overwritten by the softmax); this is the
 // simple GEMM formulation, not a flash kernel.
-inline void attention_forward(float* y, float* att, const float* qkv, int B, int Tn, int H, int KV, int D,
-                              cudaStream_t s = 0) {
+template <typename T>
+void attention_forward(T* y, T* att, const T* qkv, int B, int Tn, int H, int KV, int D, cudaStream_t s = 0) {
   const int row = (H + 2 * KV) * D, group = H / KV, HD = H * D;
   const int64_t TT = int64_t(Tn) * Tn, seq = int64_t(Tn) * row;
   for (int h = 0; h < H; h++) {
@@ -87,14 +91,15 @@ inline void attention_forward(float* y, float* att, const float* qkv, int B, int
 // d_qkv (B, T, (H+2KV)*D) fully overwritten; d_att (B, H, T, T) scratch; d_y (B, T, H*D).
 //   dV_kv = sum_h P_h^T dY_h,  dP = dY V^T,  dS = softmax_backward(dP),  dQ_h = dS K,  dK_kv = sum_h dS^T Q_h
 // The H/KV query heads of one KV head add into dK/dV in ascending h (beta 0 for the first), as the CPU does.
-inline void attention_backward(float* d_qkv, float* d_att, const float* d_y, const float* att, const float* qkv,
-                               int B, int Tn, int H, int KV, int D, cudaStream_t s = 0) {
+template <typename T>
+void attention_backward(T* d_qkv, T* d_att, const T* d_y, const T* att, const T* qkv, int B, int Tn, int H, int KV,
+                        int D, cudaStream_t s = 0) {
   const int row = (H + 2 * KV) * D, group = H / KV, HD = H * D;
   const int64_t TT = int64_t(Tn) * Tn, seq = int64_t(Tn) * row, yseq = int64_t(Tn) * HD;
   for (int h = 0; h < H; h++) {
     const int kvh = h / group;
     const float beta = h % group == 0 ? 0.0f : 1.0f;
-    const float* dY = d_y + h * D;
+    const T* dY = d_y + h * D;
     gemm(true, false, Tn, D, Tn, 1.0f, att + h * TT, Tn, H * TT, dY, HD, yseq, beta, d_qkv + (H + KV + kvh) * D, row,
          seq, B, s);  // dV
     gemm(false, true, Tn, Tn, D, 1.0f, dY, HD, yseq, qkv + (H + KV + kvh) * D, row, seq, 0.0f, d_att + h * TT, Tn,
@@ -111,4 +116,4 @@ inline void attention_backward(float* d_qkv, float* d_att, const float* d_y, con
   }
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

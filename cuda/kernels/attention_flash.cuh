@@ -6,7 +6,7 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 constexpr int kFlashMaxD = 256;               // head_dim limit: 8 output values per lane
 constexpr int kFlashPerLane = kFlashMaxD / 32;
@@ -14,7 +14,7 @@ constexpr int kFlashQueries = 8;              // queries per block = warps per b
 constexpr int kFlashKeys = 32;                // keys per shared-memory tile = lanes
 
 // Dynamic shared memory of one block: K tile (32 x (D+1), padded against bank conflicts), V tile (32 x D),
-// and the block's queries (8 x D).
+// and the block's queries (8 x D) — in fp32 whatever the storage type (bf16 tiles are widened on load).
 inline size_t flash_smem_bytes(int D) {
   return sizeof(float) * (size_t(kFlashKeys) * (D + 1) + size_t(kFlashKeys) * D + size_t(kFlashQueries) * D);
 }
@@ -30,11 +30,11 @@ inline size_t flash_smem_bytes(int D) {
 template <typename T>
 __global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v,
                                                int64_t kv_bs, int64_t kv_ts, int B, int Tn, int H, int KV, int D,
-                                               int pos0, T scale) {
-  BEOP_DYNAMIC_SHARED(T, smem);
-  T* Ks = smem;                               // (32, D+1)
-  T* Vs = Ks + kFlashKeys * (D + 1);          // (32, D)
-  T* Qs = Vs + kFlashKeys * D;                // (8, D)
+                                               int pos0, float scale) {
+  BEOP_DYNAMIC_SHARED(float, smem);
+  float* Ks = smem;                           // (32, D+1)
+  float* Vs = Ks + kFlashKeys * (D + 1);      // (32, D)
+  float* Qs = Vs + kFlashKeys * D;            // (8, D)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
   const int t0 = blockIdx.x * kFlashQueries, t = t0 + warp;
@@ -45,35 +45,35 @@ __global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, i
   const T* vb = v + b * kv_bs + int64_t(kvh) * D;
   if (valid) {
     const T* qr = q + b * q_bs + t * q_ts + int64_t(h) * D;
-    for (int d = lane; d < D; d += 32) Qs[warp * D + d] = qr[d];
+    for (int d = lane; d < D; d += 32) Qs[warp * D + d] = f32(qr[d]);
   }
-  T acc[kFlashPerLane];
+  float acc[kFlashPerLane];
   BEOP_UNROLL
   for (int j = 0; j < kFlashPerLane; j++) acc[j] = 0;
-  T m = -INFINITY, l = 0;
+  float m = -INFINITY, l = 0;
   const int my_last = pos0 + t;  // causal: keys 0 .. my_last
   for (int k0 = 0; k0 <= last_key; k0 += kFlashKeys) {
     __syncthreads();  // the previous tile has been consumed (and, first time, Qs is written)
     for (int i = threadIdx.x; i < kFlashKeys * D; i += blockDim.x) {
       const int kk = i / D, d = i % D, key = k0 + kk;
       const bool in = key <= last_key;
-      Ks[kk * (D + 1) + d] = in ? kb[key * kv_ts + d] : T(0);
-      Vs[kk * D + d] = in ? vb[key * kv_ts + d] : T(0);
+      Ks[kk * (D + 1) + d] = in ? f32(kb[key * kv_ts + d]) : 0.0f;
+      Vs[kk * D + d] = in ? f32(vb[key * kv_ts + d]) : 0.0f;
     }
     __syncthreads();
     if (valid && k0 <= my_last) {  // uniform over the warp; no barrier inside
       const int key = k0 + lane;
-      T dot = 0;
+      float dot = 0;
       for (int d = 0; d < D; d++) dot += Qs[warp * D + d] * Ks[lane * (D + 1) + d];
-      const T sc = key <= my_last ? dot * scale : T(-INFINITY);
-      const T m_new = fmaxf(m, warp_max(sc));  // finite: key k0 <= my_last is in the tile
-      const T corr = expf(m - m_new);          // 0 on the first tile (m = -inf)
-      const T p = key <= my_last ? expf(sc - m_new) : T(0);
+      const float sc = key <= my_last ? dot * scale : -INFINITY;
+      const float m_new = fmaxf(m, warp_max(sc));  // finite: key k0 <= my_last is in the tile
+      const float corr = expf(m - m_new);          // 0 on the first tile (m = -inf)
+      const float p = key <= my_last ? expf(sc - m_new) : 0.0f;
       l = l * corr + warp_sum(p);
       BEOP_UNROLL
       for (int j = 0; j < kFlashPerLane; j++) acc[j] *= corr;
       for (int kk = 0; kk < kFlashKeys; kk++) {
-        const T pk = __shfl_sync(kFullMask, p, kk);
+        const float pk = __shfl_sync(kFullMask, p, kk);
         BEOP_UNROLL
         for (int j = 0; j < kFlashPerLane; j++) {
           const int d = lane + 32 * j;
@@ -85,11 +85,11 @@ __global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, i
   }
   if (!valid) return;
   T* yr = y + (int64_t(b) * Tn + t) * H * D + int64_t(h) * D;
-  const T inv = T(1) / l;
+  const float inv = 1.0f / l;
   BEOP_UNROLL
   for (int j = 0; j < kFlashPerLane; j++) {
     const int d = lane + 32 * j;
-    if (d < D) yr[d] = acc[j] * inv;
+    if (d < D) yr[d] = T(acc[j] * inv);
   }
 }
 
@@ -127,7 +127,7 @@ void flash_launch(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, cons
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const dim3 grid(ceil_div(Tn, kFlashQueries), H, B);
   BEOP_LAUNCH(flash_attention_forward_kernel<T>, grid, 32 * kFlashQueries, smem, s, y, q, q_bs, q_ts, k, v, kv_bs,
-              kv_ts, B, Tn, H, KV, D, pos0, T(1) / sqrtf(float(D)));
+              kv_ts, B, Tn, H, KV, D, pos0, 1.0f / sqrtf(float(D)));
   BEOP_CUDA_LAUNCHED();
 }
 
@@ -158,4 +158,4 @@ void attention_cached(T* y, const T* qkv, const T* k_cache, const T* v_cache, in
   flash_launch(y, qkv, Tn * row, row, k_cache, v_cache, Tmax * kvrow, kvrow, B, Tn, H, KV, D, pos0, s);
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -3,14 +3,14 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 // out (N, OC) += b (OC). One thread per element.
 template <typename T>
 __global__ void bias_forward_kernel(T* out, const T* b, int N, int OC) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(N) * OC) return;
-  out[i] += b[i % OC];
+  out[i] = T(f32(out[i]) + f32(b[i % OC]));
 }
 
 // db (OC) += sum over n in order of dout[n, :]. One thread per column, rows in order: deterministic and
@@ -19,9 +19,9 @@ template <typename T>
 __global__ void bias_backward_kernel(T* db, const T* dout, int N, int OC) {
   const int o = blockIdx.x * blockDim.x + threadIdx.x;
   if (o >= OC) return;
-  T s = 0;
-  for (int n = 0; n < N; n++) s += dout[int64_t(n) * OC + o];
-  db[o] += s;
+  float s = 0;
+  for (int n = 0; n < N; n++) s += f32(dout[int64_t(n) * OC + o]);
+  db[o] = T(f32(db[o]) + s);
 }
 
 template <typename T>
@@ -36,4 +36,4 @@ void bias_backward(T* db, const T* dout, int N, int OC, cudaStream_t s = 0) {
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

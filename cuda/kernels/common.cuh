@@ -5,10 +5,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/namespace.h"
 #include "cuda/simt/simt.h"
 #include "src/common.h"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -32,6 +33,15 @@ constexpr unsigned kFullMask = 0xffffffffu;
 #define BEOP_CUDA_LAUNCHED() BEOP_CUDA_CHECK(cudaGetLastError())
 
 inline int ceil_div(int64_t a, int64_t b) { return int((a + b - 1) / b); }
+
+// Storage type vs arithmetic type: every kernel stores T (float or __nv_bfloat16) and computes in float —
+// loads through f32(), stores through T(float) (round to nearest even for bf16, the identity for float). So
+// the fp32 instantiations do exactly the arithmetic they did before bf16 existed, and the bf16 ones
+// accumulate every reduction (norms, softmax, loss, bias/dw sums) in fp32.
+template <typename T>
+__host__ __device__ __forceinline__ float f32(T x) {
+  return static_cast<float>(x);
+}
 
 // Sum / max over the 32 lanes of a warp, result in every lane (XOR butterfly: the same tree in every lane).
 template <typename T>
@@ -69,4 +79,4 @@ __device__ __forceinline__ T block_max(T v, T* buf) {
   return warp_max(v);
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -4,20 +4,19 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 inline int cross_entropy_block(int V) { return V >= 512 ? 512 : (V + 31) / 32 * 32; }
 
 // Online softmax statistics: (m, s) with s = sum exp(l - m) over the values seen so far. Merging two
 // partial states rescales the one with the smaller max; an empty state is (-inf, 0).
-template <typename T>
-__device__ __forceinline__ void softmax_merge(T& m, T& s, T m2, T s2) {
-  if (m2 == T(-INFINITY)) return;
-  if (m == T(-INFINITY)) {
+__device__ __forceinline__ void softmax_merge(float& m, float& s, float m2, float s2) {
+  if (m2 == -INFINITY) return;
+  if (m == -INFINITY) {
     m = m2, s = s2;
     return;
   }
-  const T mn = fmaxf(m, m2);
+  const float mn = fmaxf(m, m2);
   s = s * expf(m - mn) + s2 * expf(m2 - mn);
   m = mn;
 }
@@ -26,29 +25,29 @@ __device__ __forceinline__ void softmax_merge(T& m, T& s, T m2, T s2) {
 // online (m, s) over its strided elements, then warp butterflies and the warp partials (in warp order) merge
 // them. Fixed order: deterministic. buf: 64 elements of shared memory. Every thread gets the result.
 template <typename T>
-__device__ __forceinline__ void block_softmax_stats(const T* l, int V, T& m, T& s, T* buf) {
+__device__ __forceinline__ void block_softmax_stats(const T* l, int V, float& m, float& s, float* buf) {
   m = -INFINITY, s = 0;
   for (int v = threadIdx.x; v < V; v += blockDim.x) {
-    const T x = l[v];
+    const float x = f32(l[v]);
     if (x > m) {
-      s = s * expf(m - x) + T(1);  // first element: s = 0 * 0 + 1
+      s = s * expf(m - x) + 1.0f;  // first element: s = 0 * 0 + 1
       m = x;
     } else {
       s += expf(x - m);
     }
   }
   for (int off = 16; off > 0; off >>= 1) {
-    const T m2 = __shfl_xor_sync(kFullMask, m, off), s2 = __shfl_xor_sync(kFullMask, s, off);
+    const float m2 = __shfl_xor_sync(kFullMask, m, off), s2 = __shfl_xor_sync(kFullMask, s, off);
     softmax_merge(m, s, m2, s2);
   }
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
   __syncthreads();  // buf may still be read by an earlier use
   if (lane == 0) buf[warp] = m, buf[32 + warp] = s;
   __syncthreads();
-  m = lane < nwarps ? buf[lane] : T(-INFINITY);
-  s = lane < nwarps ? buf[32 + lane] : T(0);
+  m = lane < nwarps ? buf[lane] : -INFINITY;
+  s = lane < nwarps ? buf[32 + lane] : 0.0f;
   for (int off = 16; off > 0; off >>= 1) {
-    const T m2 = __shfl_xor_sync(kFullMask, m, off), s2 = __shfl_xor_sync(kFullMask, s, off);
+    const float m2 = __shfl_xor_sync(kFullMask, m, off), s2 = __shfl_xor_sync(kFullMask, s, off);
     softmax_merge(m, s, m2, s2);
   }
 }
@@ -58,16 +57,16 @@ __device__ __forceinline__ void block_softmax_stats(const T* l, int V, T& m, T& 
 template <typename T>
 __global__ void cross_entropy_forward_kernel(T* losses, const T* logits, const int32_t* targets,
                                              const uint8_t* mask, int N, int V, int Vp) {
-  __shared__ T buf[64];
+  __shared__ float buf[64];
   const int64_t n = blockIdx.x;
   if (mask && !mask[n]) {  // uniform over the block: every thread leaves before any barrier
-    if (threadIdx.x == 0) losses[n] = 0;
+    if (threadIdx.x == 0) losses[n] = T(0.0f);
     return;
   }
   const T* l = logits + n * Vp;
-  T mx, sum;
+  float mx, sum;
   block_softmax_stats(l, V, mx, sum, buf);
-  if (threadIdx.x == 0) losses[n] = logf(sum) + mx - l[targets[n]];
+  if (threadIdx.x == 0) losses[n] = T(logf(sum) + mx - f32(l[targets[n]]));
 }
 
 // In place: logits (N, Vp) := mask[n] * inv_count * (softmax(logits[n, :V]) - onehot(target[n])), zero on
@@ -75,25 +74,25 @@ __global__ void cross_entropy_forward_kernel(T* losses, const T* logits, const i
 // online statistics, then one read + one write per element.
 template <typename T>
 __global__ void cross_entropy_backward_kernel(T* logits, const int32_t* targets, const uint8_t* mask, int N, int V,
-                                              int Vp, T inv_count) {
-  __shared__ T buf[64];
+                                              int Vp, float inv_count) {
+  __shared__ float buf[64];
   const int64_t n = blockIdx.x;
   T* l = logits + n * Vp;
   if (mask && !mask[n]) {
-    for (int v = threadIdx.x; v < Vp; v += blockDim.x) l[v] = 0;
+    for (int v = threadIdx.x; v < Vp; v += blockDim.x) l[v] = T(0.0f);
     return;
   }
-  T mx, sum;
+  float mx, sum;
   block_softmax_stats(l, V, mx, sum, buf);
-  const T k = inv_count / sum;
+  const float k = inv_count / sum;
   const int tgt = targets[n];
   for (int v = threadIdx.x; v < Vp; v += blockDim.x) {
     if (v >= V) {
-      l[v] = 0;
+      l[v] = T(0.0f);
     } else {
-      T d = expf(l[v] - mx) * k;
+      float d = expf(f32(l[v]) - mx) * k;
       if (v == tgt) d -= inv_count;
-      l[v] = d;
+      l[v] = T(d);
     }
   }
 }
@@ -108,10 +107,10 @@ void cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, c
 
 template <typename T>
 void cross_entropy_backward(T* logits, const int32_t* targets, const uint8_t* mask, int N, int V, int Vp,
-                            T inv_count, cudaStream_t s = 0) {
+                            float inv_count, cudaStream_t s = 0) {
   BEOP_LAUNCH(cross_entropy_backward_kernel<T>, N, cross_entropy_block(V), 0, s, logits, targets, mask, N, V, Vp,
               inv_count);
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -3,7 +3,7 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 // out (N, C) = emb[tokens[n], :]      emb (Vp, C), tokens (N). One thread per output element.
 template <typename T>
@@ -23,7 +23,10 @@ template <typename T>
 __global__ void embedding_backward_kernel(T* d_emb, const T* d_out, const int32_t* tokens, int N, int C) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  for (int n = 0; n < N; n++) d_emb[int64_t(tokens[n]) * C + c] += d_out[int64_t(n) * C + c];
+  for (int n = 0; n < N; n++) {
+    T& e = d_emb[int64_t(tokens[n]) * C + c];
+    e = T(f32(e) + f32(d_out[int64_t(n) * C + c]));
+  }
 }
 
 template <typename T>
@@ -40,4 +43,4 @@ void embedding_backward(T* d_emb, const T* d_out, const int32_t* tokens, int N, 
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

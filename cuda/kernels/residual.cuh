@@ -3,13 +3,13 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 // out (n) = a (n) + b (n). Grid-stride, one element per thread per step.
 template <typename T>
 __global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t n) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    out[i] = a[i] + b[i];
+    out[i] = T(f32(a[i]) + f32(b[i]));
 }
 
 template <typename T>
@@ -20,4 +20,4 @@ void residual_forward(T* out, const T* a, const T* b, int64_t n, cudaStream_t s 
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -3,7 +3,7 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 // cos_t/sin_t (P, half) from inv_freq (half), computed on the device in double and rounded to T, exactly
 // like src/rope.cpp's host tables: angle = p * inv_freq[i]. One thread per table entry.
@@ -20,7 +20,7 @@ __global__ void rope_tables_kernel(T* cos_t, T* sin_t, const double* inv_freq, i
 //   forward (dir = +1): y[i] = x[i] cos - x[i+D/2] sin,  y[i+D/2] = x[i+D/2] cos + x[i] sin
 //   backward (dir = -1): the same rotation by the negative angle (the rotation is orthogonal).
 template <typename T>
-__global__ void rope_kernel(T* qkv, const T* cos_t, const T* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
+__global__ void rope_kernel(T* qkv, const float* cos_t, const float* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
                             int dir) {
   const int half = D / 2, heads = H + KV;
   const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -30,14 +30,14 @@ __global__ void rope_kernel(T* qkv, const T* cos_t, const T* sin_t, int B, int T
   const int64_t bt = j / (int64_t(half) * heads);  // b * Tn + t
   const int t = int(bt % Tn);
   T* x = qkv + bt * (H + 2 * KV) * D + int64_t(h) * D;
-  const T c = cos_t[int64_t(pos0 + t) * half + i], s = sin_t[int64_t(pos0 + t) * half + i];
-  const T x1 = x[i], x2 = x[i + half];
+  const float c = cos_t[int64_t(pos0 + t) * half + i], s = sin_t[int64_t(pos0 + t) * half + i];
+  const float x1 = f32(x[i]), x2 = f32(x[i + half]);
   if (dir > 0) {
-    x[i] = x1 * c - x2 * s;
-    x[i + half] = x2 * c + x1 * s;
+    x[i] = T(x1 * c - x2 * s);
+    x[i + half] = T(x2 * c + x1 * s);
   } else {
-    x[i] = x1 * c + x2 * s;
-    x[i + half] = x2 * c - x1 * s;
+    x[i] = T(x1 * c + x2 * s);
+    x[i + half] = T(x2 * c - x1 * s);
   }
 }
 
@@ -51,7 +51,7 @@ void rope_tables(T* cos_t, T* sin_t, const double* inv_freq_dev, int P, int half
 
 // qkv (B, T, (H+2KV)*D) rotated in place; cos_t/sin_t (max_seq_len, D/2); position = pos0 + t.
 template <typename T>
-void rope_forward(T* qkv, const T* cos_t, const T* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
+void rope_forward(T* qkv, const float* cos_t, const float* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
                   cudaStream_t s = 0) {
   const int block = 256;
   BEOP_LAUNCH(rope_kernel<T>, ceil_div(int64_t(B) * Tn * (H + KV) * (D / 2), block), block, 0, s, qkv, cos_t, sin_t,
@@ -60,7 +60,7 @@ void rope_forward(T* qkv, const T* cos_t, const T* sin_t, int B, int Tn, int H, 
 }
 
 template <typename T>
-void rope_backward(T* d_qkv, const T* cos_t, const T* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
+void rope_backward(T* d_qkv, const float* cos_t, const float* sin_t, int B, int Tn, int H, int KV, int D, int pos0,
                    cudaStream_t s = 0) {
   const int block = 256;
   BEOP_LAUNCH(rope_kernel<T>, ceil_div(int64_t(B) * Tn * (H + KV) * (D / 2), block), block, 0, s, d_qkv, cos_t,
@@ -68,4 +68,4 @@ void rope_backward(T* d_qkv, const T* cos_t, const T* sin_t, int B, int Tn, int 
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

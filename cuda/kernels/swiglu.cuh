@@ -3,7 +3,7 @@
 #pragma once
 #include "common.cuh"
 
-namespace beop::cuda {
+BEOP_CUDA_NAMESPACE_BEGIN
 
 // act (N, F) = silu(gate_up[:, :F]) * gate_up[:, F:]. One thread per output element.
 template <typename T>
@@ -11,8 +11,8 @@ __global__ void swiglu_forward_kernel(T* act, const T* gate_up, int N, int F) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(N) * F) return;
   const int64_t n = i / F, f = i % F;
-  const T g = gate_up[n * 2 * F + f], u = gate_up[n * 2 * F + F + f];
-  act[i] = g / (T(1) + expf(-g)) * u;
+  const float g = f32(gate_up[n * 2 * F + f]), u = f32(gate_up[n * 2 * F + F + f]);
+  act[i] = T(g / (1.0f + expf(-g)) * u);
 }
 
 // d_gate_up (N, 2F): d_up = d_act * silu(g),  d_gate = d_act * u * sig(g) * (1 + g * (1 - sig(g))).
@@ -22,10 +22,10 @@ __global__ void swiglu_backward_kernel(T* d_gate_up, const T* d_act, const T* ga
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(N) * F) return;
   const int64_t n = i / F, f = i % F;
-  const T g = gate_up[n * 2 * F + f], u = gate_up[n * 2 * F + F + f], da = d_act[i];
-  const T sig = T(1) / (T(1) + expf(-g));
-  d_gate_up[n * 2 * F + F + f] = da * g * sig;
-  d_gate_up[n * 2 * F + f] = da * u * sig * (T(1) + g * (T(1) - sig));
+  const float g = f32(gate_up[n * 2 * F + f]), u = f32(gate_up[n * 2 * F + F + f]), da = f32(d_act[i]);
+  const float sig = 1.0f / (1.0f + expf(-g));
+  d_gate_up[n * 2 * F + F + f] = T(da * g * sig);
+  d_gate_up[n * 2 * F + f] = T(da * u * sig * (1.0f + g * (1.0f - sig)));
 }
 
 template <typename T>
@@ -43,4 +43,4 @@ void swiglu_backward(T* d_gate_up, const T* d_act, const T* gate_up, int N, int 
   BEOP_CUDA_LAUNCHED();
 }
 
-}  // namespace beop::cuda
+BEOP_CUDA_NAMESPACE_END

@@ -689,6 +689,13 @@ cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
   return cudaSuccess;
 }
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (!free_bytes || !total_bytes) return record(cudaErrorInvalidValue);
+  const long page = sysconf(_SC_PAGESIZE);
+  *free_bytes = size_t(sysconf(_SC_AVPHYS_PAGES)) * size_t(page);
+  *total_bytes = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(page);
+  return cudaSuccess;
+}
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : record(cudaErrorInvalidValue); }
 cudaError_t cudaGetDevice(int* device) {
   if (!device) return record(cudaErrorInvalidValue);

@@ -26,6 +26,18 @@
   extern __shared__ __align__(16) unsigned char beop_dynamic_smem_[]; \
   T* name = reinterpret_cast<T*>(beop_dynamic_smem_)
 
+#include <cstdint>
+
+// The SIMT scheduling controls (simt_cpu.h), accepted and ignored on the GPU, where the hardware schedules
+// threads: the same test sources (e.g. "bit-identical under three schedules") build with nvcc and then
+// check run-to-run determinism on the device.
+namespace beop::simt {
+enum class Order { Forward, Reverse, Shuffle };
+inline void set_order(Order, uint64_t = 0) {}
+inline Order order() { return Order::Shuffle; }
+inline uint64_t seed() { return 0; }
+}  // namespace beop::simt
+
 #else
 
 #include "cuda/simt/simt_cpu.h"

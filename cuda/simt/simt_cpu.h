@@ -477,6 +477,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaGetLastError();
 cudaError_t cudaPeekAtLastError();
 cudaError_t cudaGetDeviceCount(int* count);
+// "Device" memory is host memory: free = the host's available memory (sysconf), total = its physical memory.
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int* device);
 const char* cudaGetErrorString(cudaError_t e);
