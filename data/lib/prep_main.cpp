@@ -12,12 +12,16 @@
 #include <thread>
 
 #include "common.h"
+#include "rng.h"
 #include "corpora.h"
 #include "io.h"
 #include "lawqa.h"
 #include "prep_chat.h"
 #include "prep_cli.h"
 #include "prep_docs.h"
+#include "prep_hf.h"
+#include "prep_index.h"
+#include "prep_tasks.h"
 #include "shard.h"
 #include "statutes.h"
 #include "tokenizer.h"
@@ -40,6 +44,11 @@ const Subcommand kSubcommands[] = {
     {"chat", "encode conversations (JSONL / Q,A CSV) with the chat template into packed, masked shards", prep_chat_main},
     {"lawqa", "statute-grounded law QA (template or endpoint generator) as conversation JSONL", beop::lawqa::prep_lawqa_main},
     {"corpora", "build the CPT text corpora and instruction sets from the bundled corpora (no eval leakage)", beop::corpora::prep_corpora_main},
+    {"index", "build the BM25 statute retrieval index (for infer chat --ref auto)", beop::retrieval::prep_index_main},
+    {"tasks", "build the evaluation task files (complaint, summary, petition, qa, mrc) for infer eval", beop::eval::prep_tasks_main},
+    {"export-hf", "export a checkpoint as a Hugging Face model directory (safetensors)", prep_export_hf_main},
+    {"import-hf", "import a Hugging Face Llama/Qwen2 model directory as a beop checkpoint", prep_import_hf_main},
+    {"hf-memory", "memory table for training a Hugging Face / preset model (no allocation)", prep_hf_memory_main},
 };
 
 std::string top_help() {
@@ -50,19 +59,6 @@ std::string top_help() {
     h += n + s.summary + "\n";
   }
   h += "\n`prep <subcommand> --help` lists that subcommand's flags and defaults.\n";
-  return h;
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return h;
 }
 
@@ -180,9 +176,9 @@ int prep_shards_main(int argc, char** argv) {
   uint64_t total_bytes = 0;
   for (int fi = 0; fi < (int)files.size(); fi++) {
     auto texts = read_documents(files[fi], dopt);
-    uint64_t name_hash = fnv1a(basename_of(files[fi]));
+    uint64_t name_hash = fnv1a64(basename_of(files[fi]));
     for (size_t di = 0; di < texts.size(); di++) {
-      uint64_t h = splitmix64(splitmix64((uint64_t)seed ^ name_hash) ^ splitmix64(di));
+      uint64_t h = mix64(mix64((uint64_t)seed ^ name_hash) ^ mix64(di));
       bool val = (double)(h >> 11) * 0x1.0p-53 < val_fraction;
       total_bytes += texts[di].size();
       docs.push_back({fi, val, std::move(texts[di]), {}});
