@@ -31,7 +31,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard bench/*.cpp)
 BENCH_BINS := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 
-.PHONY: all deps test bench demo data clean cuda
+.PHONY: all deps test bench demo data experiment clean cuda
 all: $(PROGRAMS) cuda
 
 # Dependencies: every build first checks (a few dpkg queries) and installs what is missing. `deps` is an
@@ -70,6 +70,10 @@ bench: $(PROGRAMS) $(BENCH_BINS)
 
 demo: $(PROGRAMS)
 	@bash scripts/demo.sh
+
+# The study's ablations at CPU scale (docs/EXPERIMENTS.md); QUICK=1 make experiment for a ~20-minute run.
+experiment: $(PROGRAMS)
+	QUICK=$(QUICK) bash scripts/experiment.sh
 
 # Every training input from the bundled corpora into data/build/ (docs/DATA.md).
 data: prep

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/lib/prep_cli.h"
+#include "cuda/backend.h"
 #include "src/generator.h"
 #include "data/lib/lawqa.h"
 #include "src/io.h"
@@ -76,7 +77,8 @@ std::string unescape(const std::string& s) {
 }
 
 void add_model_flags(Flags& f) {
-  f.add("model", "", "checkpoint step directory, or a run directory (its newest checkpoint)", true);
+  f.add("model", "", "checkpoint step directory, a run directory (its newest checkpoint), or hf:DIR", true);
+  f.add("device", "cpu", "cpu | cuda (bf16) | cuda-fp32");
   f.add("threads", "0", "OpenMP threads (0 = all cores)");
 }
 void add_sampling_flags(Flags& f, const GenerateOptions& d) {
@@ -150,6 +152,13 @@ void add_ref_flags(Flags& f) {
   f.add("ref-k", "3", "articles retrieved per question with --ref auto");
 }
 
+// The model named by --model on the backend named by --device.
+std::unique_ptr<CausalLM> load_model(const Flags& f, Tokenizer* tok, std::string* dir = nullptr) {
+  const std::string device = f.str("device");
+  if (device == "cpu") return load_causal_lm(f.str("model"), tok, dir);
+  return cuda_backend::load_lm(f.str("model"), tok, cuda_backend::precision_of(device), dir);
+}
+
 int cmd_generate(int argc, char** argv) {
   GenerateOptions d;
   Flags f("infer generate", "--model CKPT --prompt TEXT [flags]",
@@ -167,7 +176,7 @@ int cmd_generate(int argc, char** argv) {
   if (prompt.empty()) throw UsageError("--prompt (or --prompt-file) is required and must not be empty");
   apply_threads(f);
   Tokenizer tok;
-  auto lm = load_causal_lm(f.str("model"), &tok);
+  auto lm = load_model(f, &tok);
   Generator gen(*lm, tok);
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   const GenerateResult r = gen.generate(tok.encode(prompt), o, to_stdout());
@@ -196,7 +205,7 @@ int cmd_chat(int argc, char** argv) {
   const auto ref = reference_hook(f.str("ref"), f.str("index"), int(f.i64("ref-k")));
   apply_threads(f);
   Tokenizer tok;
-  auto lm = load_causal_lm(f.str("model"), &tok);
+  auto lm = load_model(f, &tok);
   Generator gen(*lm, tok);
   gen.set_reuse_prefix(true);  // each turn extends the last: prefill only the new tokens
   Conversation conv;
@@ -280,7 +289,7 @@ int cmd_serve(int argc, char** argv) {
   apply_threads(f);
   Tokenizer tok;
   std::string dir;
-  auto lm = load_causal_lm(f.str("model"), &tok, &dir);
+  auto lm = load_model(f, &tok, &dir);
   so.model_name = f.str("name").empty() ? dir : f.str("name");
   Generator gen(*lm, tok);
   ChatServer server(gen, so);
@@ -304,7 +313,7 @@ int cmd_score(int argc, char** argv) {
   no_positional(f);
   apply_threads(f);
   Tokenizer tok;
-  auto lm = load_causal_lm(f.str("model"), &tok);
+  auto lm = load_model(f, &tok);
   const std::string text = read_file(f.str("file"));
   std::vector<int32_t> ids = {tok.eos_id()};
   const std::vector<int32_t> body = tok.encode(text);

@@ -38,19 +38,14 @@ int train(const TrainOptions& o, Precision p);
 // A CausalLM (src/generator.h) on the GPU from a config and fp32 parameters in ParamLayout order.
 std::unique_ptr<CausalLM> make_lm(const ModelConfig& cfg, const std::vector<float>& params, Precision p);
 
-// load_causal_lm (src/generator.h) for the GPU: a step or run directory -> model on the device + tokenizer.
+// load_causal_lm (src/generator.h) for the GPU: --model (step dir, run dir or hf:DIR) -> model on the device.
 inline std::unique_ptr<CausalLM> load_lm(const std::string& spec, Tokenizer* tok, Precision p,
                                          std::string* dir_out = nullptr) {
   require_device();  // fail before reading a large checkpoint
-  const std::string dir = resolve_checkpoint(spec);
-  const LoadedCheckpoint ck = load_model_file(dir + "/model.bin");
-  BEOP_CHECK(file_exists(dir + "/tokenizer.json"), dir, ": tokenizer.json is missing");
-  Tokenizer t = Tokenizer::load(dir + "/tokenizer.json");
-  BEOP_CHECK(t.vocab_size() == ck.config.vocab_size, dir, ": tokenizer.json has ", t.vocab_size(),
-             " tokens but the model's vocab_size is ", ck.config.vocab_size);
-  std::unique_ptr<CausalLM> lm = make_lm(ck.config, ck.params, p);
-  if (tok) *tok = std::move(t);
-  if (dir_out) *dir_out = dir;
+  LoadedWeights w = load_weights(spec);
+  std::unique_ptr<CausalLM> lm = make_lm(w.config, w.params, p);
+  if (tok) *tok = std::move(w.tok);
+  if (dir_out) *dir_out = w.dir;
   return lm;
 }
 

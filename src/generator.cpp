@@ -5,35 +5,50 @@
 
 #include "checkpoint.h"
 #include "cpu/model_cpu.h"
+#include "hf_model.h"
 #include "io.h"
 #include "utf8_stream.h"
 
 namespace beop {
 
 std::string resolve_checkpoint(const std::string& spec) {
-  BEOP_CHECK(!spec.empty(), "--model is required (a checkpoint step directory or a run directory)");
-  if (spec.rfind("hf:", 0) == 0)
-    fail("--model ", spec, ": Hugging Face model directories (hf:DIR) are not supported yet");
+  BEOP_CHECK(!spec.empty(), "--model is required (a checkpoint step directory, a run directory or hf:DIR)");
   if (file_exists(spec + "/model.bin")) return spec;
   const std::string last = latest_checkpoint(spec);
   BEOP_CHECK(!last.empty(), "--model ", spec, ": no model.bin there and no complete step_* checkpoint in it");
   return last;
 }
 
+LoadedWeights load_weights(const std::string& spec) {
+  LoadedWeights w;
+  std::string tok_path;
+  if (const std::string hf = hf_spec_dir(spec); !hf.empty()) {
+    HfLoadOptions o;
+    o.max_seq_len_cap = kHfContextCap;
+    HfModel m = load_hf_model(hf, o);
+    w.config = m.config, w.params = std::move(m.params), w.dir = hf, tok_path = m.tokenizer_path;
+  } else {
+    w.dir = resolve_checkpoint(spec);
+    LoadedCheckpoint ck = load_model_file(w.dir + "/model.bin");
+    w.config = ck.config, w.params = std::move(ck.params), tok_path = w.dir + "/tokenizer.json";
+  }
+  BEOP_CHECK(file_exists(tok_path), w.dir, ": tokenizer.json is missing");
+  w.tok = Tokenizer::load(tok_path);
+  BEOP_CHECK(w.tok.vocab_size() == w.config.vocab_size, w.dir, ": tokenizer.json has ", w.tok.vocab_size(),
+             " tokens but the model's vocab_size is ", w.config.vocab_size);
+  BEOP_CHECK(w.tok.eot_id() >= 0 && w.tok.eos_id() >= 0, w.dir, ": tokenizer.json lacks ", kEndOfTurn, " or ",
+             kEndOfText, " (beop's chat template needs them)");
+  BEOP_CHECK(w.params.size() == ParamLayout(w.config).total, w.dir, ": ", w.params.size(),
+             " parameters, the config needs ", ParamLayout(w.config).total);
+  return w;
+}
+
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out) {
-  const std::string dir = resolve_checkpoint(spec);
-  const LoadedCheckpoint ck = load_model_file(dir + "/model.bin");
-  BEOP_CHECK(file_exists(dir + "/tokenizer.json"), dir, ": tokenizer.json is missing");
-  Tokenizer t = Tokenizer::load(dir + "/tokenizer.json");
-  BEOP_CHECK(t.vocab_size() == ck.config.vocab_size, dir, ": tokenizer.json has ", t.vocab_size(),
-             " tokens but the model's vocab_size is ", ck.config.vocab_size);
-  BEOP_CHECK(t.eot_id() >= 0 && t.eos_id() >= 0, dir, ": tokenizer.json lacks ", kEndOfTurn, " or ", kEndOfText);
-  auto m = std::make_unique<CpuModel>(ck.config);
-  BEOP_CHECK(ck.params.size() == m->layout().total, dir, "/model.bin: ", ck.params.size(),
-             " parameters, the config needs ", m->layout().total);
-  m->ops().upload(m->params(), ck.params.data(), ck.params.size());
-  if (tok) *tok = std::move(t);
-  if (dir_out) *dir_out = dir;
+  LoadedWeights w = load_weights(spec);
+  auto m = std::make_unique<CpuModel>(w.config);
+  m->ops().upload(m->params(), w.params.data(), w.params.size());
+  if (tok) *tok = std::move(w.tok);
+  if (dir_out) *dir_out = w.dir;
   return std::make_unique<ModelLM<CpuModel>>(std::move(m));
 }
 

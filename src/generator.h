@@ -81,12 +81,21 @@ class ModelLM : public CausalLM {
   std::unique_ptr<M> m_;
 };
 
-// Resolves --model: a step directory (has model.bin) or a run directory (its newest complete step_*).
-// "hf:DIR" is reserved for Hugging Face imports (not supported yet: Error).
+// Resolves a beop checkpoint: a step directory (has model.bin) or a run directory (its newest complete step_*).
 std::string resolve_checkpoint(const std::string& spec);
 
-// Loads the checkpoint's weights into a CPU model and its tokenizer.json into *tok; checks the tokenizer's
-// vocabulary against the model's (Error naming both sizes and the directory).
+// --model for every backend: a step directory, a run directory (its newest step), or hf:DIR (a Hugging Face
+// Llama/Qwen2 directory, src/hf_model.h; its context is capped at kHfContextCap so the KV cache stays small).
+struct LoadedWeights {
+  ModelConfig config;
+  std::vector<float> params;  // (ParamLayout(config).total,)
+  Tokenizer tok;              // checked: vocabulary == the model's, has <|eot_id|> and <|end_of_text|>
+  std::string dir;            // the step directory, or the HF directory
+};
+inline constexpr int kHfContextCap = 4096;
+LoadedWeights load_weights(const std::string& spec);
+
+// load_weights, then a CPU model. (--device cuda: cuda_backend::load_lm in cuda/backend.h.)
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out = nullptr);
 
 struct GenerateOptions {

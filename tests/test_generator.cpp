@@ -289,7 +289,7 @@ TEST_CASE("loading: run dir -> newest step; missing or incompatible checkpoints 
   CHECK(dir == kDir + "/run/step_000001");
   CHECK(tok.vocab_size() == f.tok.vocab_size());
   CHECK_THROWS_WITH_AS(load_causal_lm(kDir + "/nope", &tok), doctest::Contains("no complete step_* checkpoint"), Error);
-  CHECK_THROWS_WITH_AS(load_causal_lm("hf:foo", &tok), doctest::Contains("not supported yet"), Error);
+  CHECK_THROWS_WITH_AS(load_causal_lm("hf:build/no_such_hf_dir", &tok), doctest::Contains("no_such_hf_dir"), Error);
   // a tokenizer whose vocabulary does not match the model
   const std::string bad = kDir + "/bad";
   std::filesystem::remove_all(bad);
