@@ -44,6 +44,7 @@ static void load_weights(CpuModel& m, const Bundle& b) {
 }
 
 static std::string make_bundle(const std::string& name, const std::string& args) {
+  make_dirs("build/reference");
   const std::string dir = "build/reference/" + name;
   const std::string cmd = "/usr/bin/python3 tests/reference/llama_reference.py --out " + dir + " " + args;
   REQUIRE_MESSAGE(beop::test::run(cmd + " > " + dir + ".log 2>&1 || (cat " + dir + ".log; exit 1)") == 0,
