@@ -9,27 +9,16 @@
 // It also checks that an unknown device name is refused before anything else happens.
 #include <doctest/doctest.h>
 
+#include "test_util.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 namespace {
 
-struct Result {
-  int rc = -1;
-  std::string out;  // stdout + stderr
-};
-Result sh(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = beop::test::ShellResult;
+Result sh(const std::string& cmd) { return beop::test::shell(cmd); }
 bool nvcc_present() { return sh("command -v nvcc || test -x /usr/local/cuda/bin/nvcc").rc == 0; }
 bool gpu_present() { return sh("nvidia-smi -L").rc == 0; }
 

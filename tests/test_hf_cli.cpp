@@ -3,6 +3,8 @@
 // exact in f32), and `train --init hf:DIR` must continue it. Also `infer --device cuda` where this machine has no
 // GPU (or no CUDA backend): one clear line, exit 1.
 #include <doctest/doctest.h>
+
+#include "test_util.h"
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -12,20 +14,8 @@
 #include "infer_fixture.h"
 
 namespace {
-struct Result {
-  int rc;
-  std::string out;
-};
-Result sh(const std::string& cmd) {
-  Result r{0, ""};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
-}
+using Result = beop::test::ShellResult;
+Result sh(const std::string& cmd) { return beop::test::shell(cmd); }
 const std::string kDir = "build/test_hf_cli";
 }  // namespace
 

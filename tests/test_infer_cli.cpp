@@ -3,6 +3,8 @@
 // Oracles: the library (Generator on the same checkpoint, in-process) for answers; a log-softmax computed here
 // from the full forward's logits for the score.
 #include <doctest/doctest.h>
+
+#include "test_util.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,20 +26,8 @@ using namespace beop;
 
 static const std::string kDir = "build/test_infer_cli";
 
-struct Result {
-  int rc;
-  std::string out;
-};
-static Result sh(const std::string& cmd, bool merge_stderr = false) {
-  Result r{0, ""};
-  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
-}
+using Result = beop::test::ShellResult;
+static Result sh(const std::string& cmd, bool merge_stderr = false) { return beop::test::shell(cmd, merge_stderr); }
 
 struct Fx {
   std::string run;
@@ -169,7 +159,7 @@ TEST_CASE("usage and model errors: exit 2 for flags, 1 with a clear message for 
   CHECK(bad.out.find("error: --model " + kDir + "/missing: no model.bin") != std::string::npos);
   const Result hf = sh("./infer chat --prompt hi --model hf:x", true);
   CHECK(hf.rc == 1);
-  CHECK(hf.out.find("not supported yet") != std::string::npos);
+  CHECK(hf.out.find("error: x: no config.json (not a Hugging Face model directory)") != std::string::npos);
   // a truncated model.bin
   const std::string broken = kDir + "/broken";
   std::filesystem::remove_all(broken);

@@ -2,6 +2,8 @@
 // run-directory policy, NaN guard, bad input. Fixtures (a small tokenizer and random-walk token shards) are
 // written into build/test_train/ by the test itself.
 #include <doctest/doctest.h>
+
+#include "test_util.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,20 +24,8 @@ using namespace beop;
 
 static const std::string kDir = "build/test_train";
 
-struct Result {
-  int rc;
-  std::string out;
-};
-static Result sh(const std::string& cmd) {
-  Result r{0, ""};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
-}
+using Result = beop::test::ShellResult;
+static Result sh(const std::string& cmd) { return beop::test::shell(cmd); }
 
 // A tokenizer (vocab 300) and two sources of token shards whose text is a random walk over a few ids, so
 // the loss has something to learn.

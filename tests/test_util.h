@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,24 @@ std::vector<T> randn(size_t n, uint64_t seed, double std = 1.0) {
   std::vector<T> v(n);
   for (auto& x : v) x = T(std * r.normal());
   return v;
+}
+
+// Runs a shell command and captures its output (stdout, plus stderr when merge_stderr) and exit status
+// (128 when it did not exit normally). For tests of the programs (./train, ./infer, ./prep).
+struct ShellResult {
+  int rc = 128;
+  std::string out;
+};
+inline ShellResult shell(const std::string& cmd, bool merge_stderr = true) {
+  ShellResult r;
+  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return r;
 }
 
 // Runs a command (an oracle script); returns its exit status. Output goes to the test log.
