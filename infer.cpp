@@ -129,20 +129,26 @@ TextCallback to_stdout() {
 
 // --ref auto: statute retrieval (src/retrieval.h). Returns question -> user turn with the top-k retrieved articles
 // in front, laid out by lawqa::user_with_references exactly as the qa_ref_in training data; no hits -> the
-// question unchanged. --ref none -> an empty function.
+// question unchanged. --ref none -> an empty function. `cited` (optional) receives the citations of the last
+// retrieval, so chat can list the articles its answer was given.
 std::function<std::string(const std::string&)> reference_hook(const std::string& ref, const std::string& index_path,
-                                                              int k) {
+                                                              int k,
+                                                              std::shared_ptr<std::vector<std::string>> cited = {}) {
   if (ref == "none") return {};
   if (ref != "auto") throw UsageError(cat("--ref must be auto or none, got '", ref, "'"));
   if (k <= 0) throw UsageError(cat("--ref-k must be positive, got ", k));
   BEOP_CHECK(file_exists(index_path), "--ref auto: statute index ", index_path,
              " not found (build it with: ./prep index --out ", index_path, ")");
   auto idx = std::make_shared<retrieval::RetrievalIndex>(retrieval::RetrievalIndex::load(index_path));
-  return [idx, k](const std::string& question) {
+  return [idx, k, cited](const std::string& question) {
     const std::vector<retrieval::Hit> hits = idx->search(question, k);
+    if (cited) cited->clear();
     if (hits.empty()) return question;
     std::vector<std::pair<std::string, std::string>> refs;
-    for (const retrieval::Hit& h : hits) refs.push_back({h.citation, h.text});
+    for (const retrieval::Hit& h : hits) {
+      refs.push_back({h.citation, h.text});
+      if (cited) cited->push_back(h.citation);
+    }
     return lawqa::user_with_references(refs, question);
   };
 }
@@ -202,7 +208,8 @@ int cmd_chat(int argc, char** argv) {
   no_positional(f);
   const GenerateOptions o = read_sampling(f);
   const std::string system = system_from_flag(f.str("system"));
-  const auto ref = reference_hook(f.str("ref"), f.str("index"), int(f.i64("ref-k")));
+  auto cited = std::make_shared<std::vector<std::string>>();
+  const auto ref = reference_hook(f.str("ref"), f.str("index"), int(f.i64("ref-k")), cited);
   apply_threads(f);
   Tokenizer tok;
   auto lm = load_model(f, &tok);
@@ -220,6 +227,11 @@ int cmd_chat(int argc, char** argv) {
     const std::vector<int32_t> prompt = gen.chat_prompt(c);
     const GenerateResult r = gen.generate(prompt, o, to_stdout());
     std::printf("\n");
+    if (ref && !cited->empty()) {  // the statutes the answer was grounded on (given to the model in the input)
+      std::string list;
+      for (const std::string& c : *cited) list += (list.empty() ? "" : "; ") + c;
+      std::printf("(검색된 참조 조문: %s)\n", list.c_str());
+    }
     std::fflush(stdout);
     if (f.on("stats")) print_stats(r);
     conv.push_back({"user", turn});  // as the model saw it, so the next turn's prefix is already in the KV cache

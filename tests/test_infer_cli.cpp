@@ -223,6 +223,7 @@ TEST_CASE("chat --ref auto puts the retrieved statutes before the question (trai
   CHECK(r.rc == 0);
   CHECK(r.out.find(cat("[prompt ", w.prompt_tokens, " tokens")) != std::string::npos);
   CHECK(r.out.rfind(w.text + "\n", 0) == 0);
+  CHECK(r.out.find("(검색된 참조 조문: 주택임대차보호법 제3조)\n") != std::string::npos);  // the answer lists its statute
   const Result miss = sh(infer("chat --prompt hi --ref auto --index " + kDir + "/none.idx"), true);
   CHECK(miss.rc == 1);
   CHECK(miss.out.find("none.idx not found") != std::string::npos);
