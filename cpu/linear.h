@@ -3,6 +3,7 @@
 // region). Row-major maps with explicit leading dimensions let callers pass column slices of wider buffers.
 #pragma once
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 
 namespace beop::cpu {
@@ -20,7 +21,19 @@ void linear_forward(T* out, const T* in, const T* W, int N, int IC, int OC) {
   MatMap<T> o(out, N, OC, Eigen::OuterStride<>(OC));
   ConstMatMap<T> x(in, N, IC, Eigen::OuterStride<>(IC));
   ConstMatMap<T> w(W, OC, IC, Eigen::OuterStride<>(IC));
-  o.noalias() = x * w.transpose();
+  if (N > 4) {
+    o.noalias() = x * w.transpose();
+    return;
+  }
+  // Decoding (a few rows): Eigen runs matrix-vector products on one thread, and reading W is the whole cost,
+  // so threads split W's rows (output columns) to use every core's memory bandwidth.
+  constexpr int kRows = 64;
+  const int chunks = (OC + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < chunks; c++) {
+    const int r0 = c * kRows, r = std::min(kRows, OC - r0);
+    o.middleCols(r0, r).noalias() = x * w.middleRows(r0, r).transpose();
+  }
 }
 
 // d_in (N, IC) = or += d_out (N, OC) @ W        (accumulate: several projections share one input)
