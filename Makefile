@@ -82,5 +82,9 @@ data: prep
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)
 
+# Keep intermediate objects (tests, programs): no rebuilds, and no "rm ..." line after the test summary,
+# which must stay the last line of `make test`.
+.SECONDARY:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include cuda/cuda.mk
