@@ -6,6 +6,8 @@
 // exactly the assistant tokens, deterministic across re-runs, with the train/val split by (seed, file, line).
 #include <doctest/doctest.h>
 
+#include "tests/prep_runner.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -32,14 +34,8 @@ namespace {
 
 const std::string kDir = "build/test_chat_template_tmp";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using beop::test::error_of;
+
 bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
 void write(const std::string& path, const std::string& bytes) {
@@ -47,24 +43,8 @@ void write(const std::string& path, const std::string& bytes) {
   f << bytes;
 }
 
-struct Run {
-  int rc;
-  std::string out, err;
-};
-
-Run run_prep(std::vector<std::string> args) {
-  args.insert(args.begin(), "prep");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int rc = beop::prep::prep_main((int)args.size(), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {rc, out.str(), err.str()};
-}
+using Run = beop::test::PrepRun;
+using beop::test::run_prep;
 
 // Conversations known by construction (contents start and end with non-space, so the one-string HF encoding
 // and beop's piecewise encoding must agree token for token).

@@ -7,6 +7,8 @@
 // neighbour + 1".
 #include <doctest/doctest.h>
 
+#include "tests/test_util.h"
+
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -78,14 +80,7 @@ LoaderOptions opts(uint64_t seed, int rank = 0, int world = 1) {
   return o;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using beop::test::error_of;
 
 // (source, shard, window) a row starts at, decoded from its first token.
 struct Where {

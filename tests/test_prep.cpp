@@ -5,6 +5,8 @@
 // no output written.
 #include <doctest/doctest.h>
 
+#include "tests/prep_runner.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -30,24 +32,8 @@ namespace {
 
 const std::string kDir = "build/test_prep_tmp";
 
-struct Run {
-  int rc;
-  std::string out, err;
-};
-
-Run run_prep(std::vector<std::string> args) {
-  args.insert(args.begin(), "prep");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int rc = beop::prep::prep_main((int)args.size(), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {rc, out.str(), err.str()};
-}
+using Run = beop::test::PrepRun;
+using beop::test::run_prep;
 
 void write(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);

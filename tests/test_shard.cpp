@@ -3,6 +3,8 @@
 // and that a failed or abandoned write leaves nothing on disk.
 #include <doctest/doctest.h>
 
+#include "tests/test_util.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -25,14 +27,7 @@ std::string tmpdir(const std::string& name) {
   return d;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using beop::test::error_of;
 
 template <typename T>
 T at(const std::string& bytes, size_t off) {

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <sys/wait.h>
 #include <string>
 #include <vector>
 
+#include "src/common.h"
 #include "src/rng.h"
 
 namespace beop::test {
@@ -35,6 +37,16 @@ std::vector<T> randn(size_t n, uint64_t seed, double std = 1.0) {
   std::vector<T> v(n);
   for (auto& x : v) x = T(std * r.normal());
   return v;
+}
+
+// The message of the beop::Error that f throws, or "<no error>".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 // Runs a shell command and captures its output (stdout, plus stderr when merge_stderr) and exit status
