@@ -34,29 +34,10 @@ using prep::UsageError;
 
 namespace {
 
-const char* kLegalPromptFile = "prompts/legal_advisor.txt";
-
-// prompts/legal_advisor.txt relative to the working directory, else next to the executable.
-std::string legal_prompt() {
-  std::string path = kLegalPromptFile;
-  if (!file_exists(path)) {
-    char exe[4096];
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      std::string dir(exe, size_t(n));
-      dir = dir.substr(0, dir.rfind('/'));
-      if (file_exists(dir + "/" + kLegalPromptFile)) path = dir + "/" + kLegalPromptFile;
-    }
-  }
-  BEOP_CHECK(file_exists(path), kLegalPromptFile, " not found (run from the repository root, or pass --system none|FILE)");
-  std::string s = read_file(path);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // --system: legal (the persona file) | none | FILE (its text).
 std::string system_from_flag(const std::string& spec) {
-  if (spec == "legal") return legal_prompt();
+  if (spec == "legal") return legal_advisor_prompt();
   if (spec == "none" || spec.empty()) return "";
   BEOP_CHECK(file_exists(spec), "--system ", spec, ": not 'legal', 'none' or an existing file");
   return read_file(spec);
@@ -292,7 +273,7 @@ int cmd_serve(int argc, char** argv) {
   so.max_body_bytes = size_t(f.i64("max-body"));
   so.truncate = f.on("truncate");
   const std::string sys = f.str("system");
-  so.legal_system_prompt = legal_prompt();
+  so.legal_system_prompt = legal_advisor_prompt();
   so.default_system = sys == "legal" || sys == "none" ? sys : system_from_flag(sys);
   if (f.str("ref") != "auto" && f.str("ref") != "none") throw UsageError("--ref must be auto or none, got '" + f.str("ref") + "'");
   so.default_reference = f.str("ref");

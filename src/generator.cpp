@@ -1,5 +1,7 @@
 #include "generator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -17,6 +19,26 @@ std::string resolve_checkpoint(const std::string& spec) {
   const std::string last = latest_checkpoint(spec);
   BEOP_CHECK(!last.empty(), "--model ", spec, ": no model.bin there and no complete step_* checkpoint in it");
   return last;
+}
+
+std::string legal_advisor_prompt() {
+  static const std::string kFile = "prompts/legal_advisor.txt";
+  std::string path = kFile;
+  if (!file_exists(path)) {
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      std::string dir(exe, size_t(n));
+      dir = dir.substr(0, dir.rfind('/'));
+      if (file_exists(dir + "/" + kFile)) path = dir + "/" + kFile;
+    }
+  }
+  BEOP_CHECK(file_exists(path), "--system legal: ", kFile,
+             " not found (run from the repository root, or pass --system none|FILE)");
+  std::string s = read_file(path);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  BEOP_CHECK(!s.empty(), "--system legal: ", path, " is empty");
+  return s;
 }
 
 LoadedWeights load_weights(const std::string& spec) {

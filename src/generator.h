@@ -95,6 +95,10 @@ struct LoadedWeights {
 inline constexpr int kHfContextCap = 4096;
 LoadedWeights load_weights(const std::string& spec);
 
+// The legal-advisor persona, prompts/legal_advisor.txt: relative to the working directory, else next to the
+// executable; trailing whitespace trimmed. Error if missing or empty (pass --system none|FILE instead).
+std::string legal_advisor_prompt();
+
 // load_weights, then a CPU model. (--device cuda: cuda_backend::load_lm in cuda/backend.h.)
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out = nullptr);
 

@@ -27,7 +27,6 @@ using prep::UsageError;
 namespace {
 
 const char* kCut = " …(이하 생략)";
-const char* kLegalPromptFile = "prompts/legal_advisor.txt";
 
 // The first n code points of s (s is valid UTF-8).
 std::string utf8_prefix(const std::string& s, size_t n) {
@@ -63,25 +62,6 @@ std::string fmt_pct(double x) {
   char b[32];
   std::snprintf(b, sizeof b, "%.2f", 100 * x);
   return b;
-}
-
-std::string legal_prompt_text() {
-  std::string path = kLegalPromptFile;
-  if (!file_exists(path)) {
-    char exe[4096];
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      std::string dir(exe, size_t(n));
-      dir = dir.substr(0, dir.rfind('/'));
-      if (file_exists(dir + "/" + kLegalPromptFile)) path = dir + "/" + kLegalPromptFile;
-    }
-  }
-  BEOP_CHECK(file_exists(path), "--system legal: ", kLegalPromptFile,
-             " not found (run from the repository root, or pass --system none|FILE)");
-  std::string s = read_file(path);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  BEOP_CHECK(!s.empty(), "--system legal: ", path, " is empty");
-  return s;
 }
 
 }  // namespace
@@ -425,7 +405,7 @@ int eval_main(int argc, char** argv) {
     o.index_path = f.str("index");
     const std::string sys = f.str("system");
     o.system_name = sys;
-    if (sys == "legal") o.system = legal_prompt_text();
+    if (sys == "legal") o.system = legal_advisor_prompt();
     else if (sys == "none" || sys.empty()) o.system = "", o.system_name = "none";
     else if (file_exists(sys)) o.system = read_file(sys);
     else throw UsageError("--system " + sys + ": not 'legal', 'none' or an existing file");
