@@ -29,6 +29,9 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("tokenizer", "", "tokenizer.json (from scratch; with --init/--resume the checkpoint's is used)");
   f.add("stage", d.stage, "pretrain | cpt | it (cpt and it need --init)");
   f.add("device", d.device, "cpu | cuda (bf16 mixed precision) | cuda-fp32");
+  f.add("attention", d.attention,
+        "training attention: flash (fused kernels, saves B*H*T logsumexps; cuda default) | gemm (GEMMs + softmax, "
+        "saves the B*H*T*T probabilities; the cpu path)");
   f.add("data", "", "training mixture: name=GLOB:weight,... of token shards", true);
   f.add("val", "", "validation sources: name=GLOB,... (loss reported per source)");
   f.add("batch", S(d.batch), "sequences per micro-batch");
@@ -64,6 +67,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   TrainOptions o;
   o.preset = f.str("preset"), o.config_path = f.str("config"), o.init = f.str("init");
   o.tokenizer = f.str("tokenizer"), o.stage = f.str("stage"), o.device = f.str("device");
+  o.attention = f.str("attention");
   o.data = f.str("data"), o.val = f.str("val");
   o.batch = int(f.i64("batch")), o.seq = int(f.i64("seq")), o.grad_accum = int(f.i64("grad-accum"));
   o.steps = f.i64("steps"), o.tokens = f.i64("tokens");

@@ -16,20 +16,12 @@
 #include "common.h"
 #include "io.h"
 #include "tokenizer.h"
+#include "tokenizer_bench_util.h"
 
 namespace fs = std::filesystem;
+using namespace beop::bench;
 
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
-static std::vector<std::string> files_in(const std::string& dir) {
-  std::vector<std::string> v;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) v.push_back(e.path().string());
-  std::sort(v.begin(), v.end());
-  return v;
-}
 
 int main(int argc, char** argv) {
   try {
@@ -42,10 +34,7 @@ int main(int argc, char** argv) {
     }
     const std::string d = beop::data_dir(), out = "build/bench/tokenizer";
     beop::make_dirs(out);
-    std::vector<std::string> corpus;
-    for (const char* sub : {"statutes", "precedents", "legal_plain_ko", "general_ko"})
-      for (auto& f : files_in(d + "/" + sub)) corpus.push_back(f);
-    corpus.push_back(d + "/general_en/tinyshakespeare.txt");
+    const std::vector<std::string> corpus = training_corpus(d);
     size_t corpus_bytes = 0;
     for (auto& f : corpus) corpus_bytes += fs::file_size(f);
 
@@ -61,23 +50,11 @@ int main(int argc, char** argv) {
     tk.save(tok_path);
 
     // 2. Encode text: statutes + tinyshakespeare + precedents, cut to --encode-mb at a character boundary.
-    std::string text;
-    for (auto& f : files_in(d + "/statutes")) text += beop::read_file(f);
-    text += beop::read_file(d + "/general_en/tinyshakespeare.txt");
-    text += beop::read_file(d + "/precedents/precedents_sc_850.jsonl");
-    size_t n = std::min(text.size(), size_t(encode_mb * 1e6));
-    while (n > 0 && (uint8_t(text[n]) & 0xC0) == 0x80) n--;
-    text.resize(n);
+    const std::string text = encode_text(d, encode_mb);
     const std::string text_path = out + "/encode_text.txt";
     beop::write_file_atomic(text_path, text);
 
-    std::vector<std::string_view> lines;
-    for (size_t s = 0; s < text.size();) {
-      size_t e = text.find('\n', s);
-      e = e == std::string::npos ? text.size() : e + 1;
-      lines.push_back(std::string_view(text).substr(s, e - s));
-      s = e;
-    }
+    const std::vector<std::string_view> lines = lines_of(text);
     std::vector<int32_t> ids;
     double cold = 0, best = 1e30;
     for (int r = 0; r < 3; r++) {

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "activation_layout.h"
 #include "adamw.h"
 #include "attention.h"
 #include "bias.h"
@@ -75,11 +77,18 @@ struct CpuOps {
   void rope_backward(Real* dqkv, int B, int T, int H, int KV, int D, int pos0) {
     cpu::rope_backward(dqkv, rope_cos.data(), rope_sin.data(), B, T, H, KV, D, pos0);
   }
+  // The reference attention is GEMMs + softmax, saving the probabilities (B, H, T, T); its backward does
+  // not need y. (The flash kernels are CUDA's: cuda/kernels/attention_flash*.cuh.)
+  void set_attention(const std::string& kind) {
+    BEOP_CHECK(kind == "auto" || kind == "gemm", "--attention ", kind, ": the cpu backend has only 'gemm' attention"
+               " (flash is a CUDA kernel: use --device cuda)");
+  }
+  AttentionSaves attention_saves() const { return AttentionSaves::kProbabilities; }
   void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
     cpu::attention_forward(y, att, qkv, B, T, H, KV, D);
   }
-  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* att, const Real* qkv, int B, int T,
-                          int H, int KV, int D) {
+  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* /*y*/, const Real* att,
+                          const Real* qkv, int B, int T, int H, int KV, int D) {
     cpu::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D);
   }
   void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {

@@ -43,9 +43,10 @@ namespace {
 // the plan's bytes, the free bytes, and suggests a smaller batch. (Allocation failures later name the free
 // bytes too: CudaOps::alloc.)
 template <class M>
-void check_fits(const ModelConfig& cfg, int B, int T) {
+void check_fits(const ModelConfig& cfg, int B, int T, const std::string& attention) {
   const ParamLayout lay(cfg);
-  const ActivationLayout plan(cfg, B, T, ActMode::kTrain);
+  const AttentionSaves saves = attention == "gemm" ? AttentionSaves::kProbabilities : AttentionSaves::kLogsumexp;
+  const ActivationLayout plan(cfg, B, T, ActMode::kTrain, saves, sizeof(typename M::T));
   using Tw = typename M::T;
   using Tm = typename M::MT;
   const size_t bytes = lay.total * (2 * sizeof(Tw) + 3 * sizeof(Tm)) + plan.total * sizeof(Tw);
@@ -62,7 +63,7 @@ int train_with(const TrainOptions& o) {
   // trainer allocates. (The config is only final inside the trainer for --init runs; for presets check now.)
   if (o.init.empty() && !o.resume && o.config_path.empty()) {
     ModelConfig cfg = preset(o.preset);
-    check_fits<M>(cfg, o.batch, o.seq);
+    check_fits<M>(cfg, o.batch, o.seq, o.attention);
   }
   return Trainer<M>(o).run();
 }
@@ -91,8 +92,13 @@ std::unique_ptr<CausalLM> make_lm(const ModelConfig& cfg, const std::vector<floa
 
 }  // namespace beop::cuda_backend
 
-// Kernels the models do not launch (yet), instantiated so the device build covers them: the full-sequence
-// flash forward (benchmarked by cuda/gpu_bench.cu).
-template void beop::cuda::attention_forward_flash<float>(float*, const float*, int, int, int, int, int, cudaStream_t);
-template void beop::cuda::attention_forward_flash<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int, int, int,
-                                                                 int, int, cudaStream_t);
+// Entry points the models reach only through CudaOps, instantiated by name so the benchmark
+// (cuda/gpu_bench.cu) can time them directly: the flash forward/backward and the cuBLAS-GEMM attention.
+template void beop::cuda::attention_forward_flash<float>(float*, float*, const float*, int, int, int, int, int,
+                                                         cudaStream_t);
+template void beop::cuda::attention_forward_flash<__nv_bfloat16>(__nv_bfloat16*, float*, const __nv_bfloat16*, int,
+                                                                 int, int, int, int, cudaStream_t);
+template void beop::cuda::attention_backward_flash<__nv_bfloat16>(__nv_bfloat16*, float*, const __nv_bfloat16*,
+                                                                  const __nv_bfloat16*, const float*,
+                                                                  const __nv_bfloat16*, int, int, int, int, int,
+                                                                  cudaStream_t);

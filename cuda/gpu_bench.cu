@@ -2,8 +2,8 @@
 //   1. the bf16 GEMM rate of cuBLASLt (8192^3, fp32 accumulation) — the practical peak for MFU;
 //   2. bf16 mixed-precision training (CudaBf16Model) of the 125m and 1b presets: tokens/s and MFU against the
 //      measured GEMM rate and against the H200 datasheet's 989 TFLOP/s dense bf16;
-//   3. attention at T = 2048 (1b shape): the flash forward kernel vs the cuBLAS-GEMM attention forward
-//      (and the GEMM attention backward; there is no flash backward yet);
+//   3. attention at T = 2048 (1b shape): the flash forward and backward kernels vs the cuBLAS-GEMM
+//      attention (forward, backward, and the two together — the training step's cost);
 //   4. KV-cache decode of the 1b model (batch 1): tokens/s.
 // Prints "| name | value | unit | note |" rows (the script assembles them into one table) and writes the
 // same rows as JSON lines to argv[1] if given. Every section checks free memory first and is skipped with a
@@ -145,15 +145,24 @@ void attention_bench() {
     BEOP_CUDA_CHECK(cudaDeviceSynchronize());
     return seconds_since(t0) / iters * 1e3;
   };
+  float *lse = nullptr, *delta = nullptr;
+  BEOP_CUDA_CHECK(cudaMalloc(&lse, size_t(B) * H * T * sizeof(float)));
+  BEOP_CUDA_CHECK(cudaMalloc(&delta, size_t(B) * H * T * sizeof(float)));
   const double causal_fwd_flops = 4.0 * B * H * double(T) * T * D / 2;  // QK^T + PV over the causal half
-  const double t_flash = time([&] { cuda::attention_forward_flash(y, qkv, B, T, H, KV, D); });
+  const double t_flash = time([&] { cuda::attention_forward_flash(y, lse, qkv, B, T, H, KV, D); });
+  const double t_flash_bwd = time([&] { cuda::attention_backward_flash(dqkv, delta, dy, y, lse, qkv, B, T, H, KV, D); });
   const double t_gemm = time([&] { cuda::attention_forward(y, att, qkv, B, T, H, KV, D); });
   const double t_bwd = time([&] { cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D); });
   const std::string shape = cat("B=", B, " T=", T, " H=", H, " KV=", KV, " D=", D);
   row("attention fwd flash (bf16)", t_flash, "ms", cat(shape, ", ", causal_fwd_flops / t_flash / 1e9, " TFLOP/s causal"));
   row("attention fwd cuBLAS GEMM+softmax (bf16)", t_gemm, "ms", cat(causal_fwd_flops / t_gemm / 1e9, " TFLOP/s causal"));
-  row("attention bwd cuBLAS GEMM+softmax (bf16)", t_bwd, "ms", "flash backward: not implemented");
+  // the backward does 2.5x the forward's matmul work (recomputed QK^T, dP, dQ, dK, dV)
+  row("attention bwd flash (bf16)", t_flash_bwd, "ms", cat(2.5 * causal_fwd_flops / t_flash_bwd / 1e9, " TFLOP/s causal"));
+  row("attention bwd cuBLAS GEMM+softmax (bf16)", t_bwd, "ms", cat(2.5 * causal_fwd_flops / t_bwd / 1e9, " TFLOP/s causal"));
   row("attention fwd speedup flash vs cuBLAS", t_gemm / t_flash, "x", "");
+  row("attention fwd+bwd speedup flash vs cuBLAS", (t_gemm + t_bwd) / (t_flash + t_flash_bwd), "x",
+      "target > 1 (issue #5)");
+  cudaFree(lse), cudaFree(delta);
   for (bf16* p : {qkv, y, att, dy, dqkv, datt}) cudaFree(p);
 }
 

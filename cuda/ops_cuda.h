@@ -11,12 +11,14 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <string>
 #include <vector>
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/adamw.cuh"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/attention_flash.cuh"
+#include "cuda/kernels/attention_flash_backward.cuh"
 #include "cuda/kernels/bias.cuh"
 #include "cuda/kernels/common.cuh"
 #include "cuda/kernels/cross_entropy.cuh"
@@ -25,6 +27,7 @@
 #include "cuda/kernels/rmsnorm.cuh"
 #include "cuda/kernels/rope.cuh"
 #include "cuda/kernels/swiglu.cuh"
+#include "src/activation_layout.h"
 #include "src/config.h"
 #include "src/rope.h"
 
@@ -122,12 +125,31 @@ struct CudaOps {
   void rope_backward(Real* dqkv, int B, int T, int H, int KV, int D, int pos0) {
     cuda::rope_backward(dqkv, rope_cos, rope_sin, B, T, H, KV, D, pos0, stream);
   }
-  void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
-    cuda::attention_forward(y, att, qkv, B, T, H, KV, D, stream);
+  // Training attention: the flash kernels (default; save one fp32 logsumexp per query, never a T x T
+  // matrix) or the cuBLAS-GEMM + softmax kernels (save the probabilities, like the CPU reference). Model asks
+  // attention_saves() when it sizes the activation plan, so switch before reserve().
+  bool flash_attention = true;
+  void set_attention(const std::string& kind) {  // train --attention auto | flash | gemm
+    BEOP_CHECK(kind == "auto" || kind == "flash" || kind == "gemm", "--attention ", kind,
+               ": expected flash or gemm");
+    flash_attention = kind != "gemm";
   }
-  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* att, const Real* qkv, int B, int T,
-                          int H, int KV, int D) {
-    cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D, stream);
+  AttentionSaves attention_saves() const {
+    return flash_attention ? AttentionSaves::kLogsumexp : AttentionSaves::kProbabilities;
+  }
+  void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
+    if (flash_attention)  // att: (B, H, T) fp32 logsumexps (ActivationLayout aligns it for float)
+      cuda::attention_forward_flash(y, reinterpret_cast<float*>(att), qkv, B, T, H, KV, D, stream);
+    else
+      cuda::attention_forward(y, att, qkv, B, T, H, KV, D, stream);
+  }
+  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* y, const Real* att, const Real* qkv,
+                          int B, int T, int H, int KV, int D) {
+    if (flash_attention)  // datt: (B, H, T) fp32 scratch for the row dots dy·y
+      cuda::attention_backward_flash(dqkv, reinterpret_cast<float*>(datt), dy, y, reinterpret_cast<const float*>(att),
+                                     qkv, B, T, H, KV, D, stream);
+    else
+      cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D, stream);
   }
   // inference with a KV cache (cpu/kv_cache.h): flash-style fused attention over the cache
   void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates src/unicode_tables.inc: the code-point ranges the Llama-3 pre-tokenizer needs.
+"""Generates src/unicode_tables.inc: the code-point ranges the Llama-3 and Qwen2 pre-tokenizers need.
 
   \\p{L}  = general category Lu Ll Lt Lm Lo
   \\p{N}  = general category Nd Nl No

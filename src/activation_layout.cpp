@@ -1,23 +1,37 @@
 #include "activation_layout.h"
 
+#include <algorithm>
+
 #include "common.h"
 
 namespace beop {
 
-ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMode mode_) : B(B_), T(T_), mode(mode_) {
+ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMode mode_, AttentionSaves saves_,
+                                   size_t elem_bytes_)
+    : B(B_), T(T_), mode(mode_), saves(saves_), elem_bytes(elem_bytes_) {
   cfg.validate();
   BEOP_CHECK(B > 0, "batch size must be positive, got ", B);
   BEOP_CHECK(T > 0 && T <= cfg.max_seq_len, "sequence length ", T, " is outside 1..", cfg.max_seq_len,
              " (the model's max_seq_len)");
+  BEOP_CHECK(elem_bytes == 2 || elem_bytes == 4 || elem_bytes == 8, "activation element of ", elem_bytes,
+             " bytes: expected 2, 4 or 8");
   const int64_t C = cfg.d_model, F = cfg.ffn_hidden;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+  // Offsets are rounded up to 16 bytes so that any tensor may be read as float/float4 whatever the element
+  // type (the fp32 logsumexps inside a bf16 plan). item_bytes: the tensor's own element size.
+  const size_t align = 16 / std::min<size_t>(elem_bytes, 16);
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, size_t item_bytes = 0) {
+    if (item_bytes == 0) item_bytes = elem_bytes;
     size_t n = 1;
     for (int64_t d : shape) n *= size_t(d);
+    const size_t bytes = n * item_bytes;
+    total = (total + align - 1) / align * align;
     size_t off = total;
-    total += n;
-    table.add(name, shape, n * sizeof(float));
+    total += (bytes + elem_bytes - 1) / elem_bytes;
+    table.add(name, shape, bytes);
     return off;
   };
+  const bool lse = saves == AttentionSaves::kLogsumexp;
+  const int64_t H = cfg.n_heads;
   const bool train = mode == ActMode::kTrain;
   // Outside training nothing is kept for a backward pass, so all layers share one set of buffers (layer l+1
   // overwrites its input buffer only after layer l no longer needs it).
@@ -28,7 +42,9 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMo
     o.xn_attn = add(p + "xn_attn", {B, T, C});
     o.rstd_attn = add(p + "rstd_attn", {B, T});
     o.qkv = add(p + "qkv", {B, T, cfg.qkv_dim()});
-    o.att = mode == ActMode::kInfer ? size_t(-1) : add(p + "att", {B, cfg.n_heads, T, T});
+    o.att = mode == ActMode::kInfer ? size_t(-1)
+            : lse                   ? add(p + "att_lse (fp32)", {B, H, T}, sizeof(float))
+                                    : add(p + "att", {B, H, T, T});
     o.attn_y = add(p + "attn_y", {B, T, cfg.q_dim()});
     o.resid_mid = add(p + "resid_mid", {B, T, C});
     o.xn_mlp = add(p + "xn_mlp", {B, T, C});
@@ -48,7 +64,7 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMo
     d_resid = add("d_resid", {B, T, C});
     d_xn = add("d_xn", {B, T, C});
     d_qkv = add("d_qkv", {B, T, cfg.qkv_dim()});
-    d_att = add("d_att", {B, cfg.n_heads, T, T});
+    d_att = lse ? add("d_att_rowdot (fp32)", {B, H, T}, sizeof(float)) : add("d_att", {B, H, T, T});
     d_attn_y = add("d_attn_y", {B, T, cfg.q_dim()});
     d_gate_up = add("d_gate_up", {B, T, 2 * F});
     d_act = add("d_act", {B, T, F});

@@ -23,16 +23,26 @@ struct LayerActOffsets {
 //         the last position of each row (B, Vp).
 enum class ActMode { kTrain, kEval, kInfer };
 
+// What a backend's attention forward saves for its backward pass (Ops::attention_saves()):
+// kProbabilities: the softmax P (B, H, T, T), and the backward needs a (B, H, T, T) dP/dS scratch — the CPU
+//                 reference and the cuBLAS-GEMM CUDA attention (cpu/attention.h, cuda/kernels/attention.cuh).
+// kLogsumexp:     one fp32 logsumexp per (b, h, t) (B, H, T), and a (B, H, T) fp32 scratch for the backward's
+//                 row dots — the flash kernels (cuda/kernels/attention_flash*.cuh), which rebuild P on the fly.
+enum class AttentionSaves { kProbabilities, kLogsumexp };
+
 struct ActivationLayout {
   int B = 0, T = 0;
   ActMode mode = ActMode::kTrain;
-  size_t total = 0;  // elements
+  AttentionSaves saves = AttentionSaves::kProbabilities;
+  size_t elem_bytes = sizeof(float);  // bytes of one element of the backend's activation type
+  size_t total = 0;  // elements; every tensor starts on a 16-byte boundary
   std::vector<LayerActOffsets> layers;
   size_t resid_out, xn_final, rstd_final, logits, losses;       // forward
   size_t d_resid, d_xn, d_qkv, d_att, d_attn_y, d_gate_up, d_act;  // backward scratch
   MemoryTable table{"activations"};
 
-  ActivationLayout(const ModelConfig& cfg, int B, int T, ActMode mode = ActMode::kTrain);
+  ActivationLayout(const ModelConfig& cfg, int B, int T, ActMode mode = ActMode::kTrain,
+                   AttentionSaves saves = AttentionSaves::kProbabilities, size_t elem_bytes = sizeof(float));
 };
 
 template <typename T>
@@ -41,7 +51,8 @@ struct LayerActs {
   T* xn_attn;    // (B, T, C)      RMSNorm(resid_in) * attn_norm
   T* rstd_attn;  // (B, T)         1 / sqrt(mean(x^2) + eps), saved for the backward pass
   T* qkv;        // (B, T, (H+2KV)*D)  q | k | v per token; q and k after RoPE
-  T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0); null in kInfer
+  T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0); or, with
+                 //                AttentionSaves::kLogsumexp, (B, H, T) fp32 logsumexps; null in kInfer
   T* attn_y;     // (B, T, H*D)    attention output before o_proj
   T* resid_mid;  // (B, T, C)      resid_in + o_proj(attn_y)
   T* xn_mlp;     // (B, T, C)      RMSNorm(resid_mid) * mlp_norm
@@ -62,7 +73,7 @@ struct Acts {
   T* d_resid;     // (B, T, C)   gradient flowing along the residual stream
   T* d_xn;        // (B, T, C)
   T* d_qkv;       // (B, T, (H+2KV)*D)
-  T* d_att;       // (B, H, T, T)
+  T* d_att;       // (B, H, T, T), or (B, H, T) fp32 with AttentionSaves::kLogsumexp
   T* d_attn_y;    // (B, T, H*D)
   T* d_gate_up;   // (B, T, 2F)
   T* d_act;       // (B, T, F)

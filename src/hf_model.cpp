@@ -321,7 +321,7 @@ void export_hf_model(const ModelConfig& cfg, const float* params, const std::str
   tc["tokenizer_class"] = "PreTrainedTokenizerFast";
   if (bos >= 0) tc["bos_token"] = kBeginOfText;
   if (tok.eot_id() >= 0) tc["eos_token"] = kEndOfTurn;
-  else if (tok.eos_id() >= 0) tc["eos_token"] = kEndOfText;
+  else if (tok.eos_id() >= 0) tc["eos_token"] = tok.eos_token();
   tc["model_max_length"] = cfg.max_seq_len;
   tc["clean_up_tokenization_spaces"] = false;
   const bool chat_ok = tok.bos_id() >= 0 && tok.start_header_id() >= 0 && tok.end_header_id() >= 0 && tok.eot_id() >= 0;
@@ -335,17 +335,38 @@ void export_hf_model(const ModelConfig& cfg, const float* params, const std::str
 
 // ------------------------------------------------------------------------------------------------ memory
 
+// What one training backend keeps resident (src/model.h allocates exactly these; check_fits in cuda/backend.cu
+// uses the same formula before a GPU run).
+struct BackendMemory {
+  const char* name;
+  size_t master_bytes, work_bytes;  // per parameter: master weights (and AdamW m, v), working copy/grads
+  bool mixed;                       // a separate working copy of the weights
+  AttentionSaves saves;
+};
+
 std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq) {
   const ParamLayout lay(cfg);
-  const ActivationLayout act(cfg, batch, seq, ActMode::kTrain);
-  const size_t P = lay.total * sizeof(float), A = act.total * sizeof(float);
-  MemoryTable t(cat("training ", cfg.name, " in float32 (beop's CPU/CUDA Model), batch ", batch, " x seq ", seq));
-  t.add("parameters", {int64_t(lay.total)}, P);
-  t.add("gradients", {int64_t(lay.total)}, P);
-  t.add("adamw m, v", {2, int64_t(lay.total)}, 2 * P);
-  t.add(cat("activations B=", batch, " T=", seq), {int64_t(act.total)}, A);
-  std::string out = cfg.summary() + "\n" + format_param_table(lay, sizeof(float)) + act.table.str(false) + t.str(true);
-  out += cat("weights alone: ", human_bytes(double(P)), " in float32, ", human_bytes(double(lay.total) * 2),
+  const BackendMemory backends[] = {
+      {"cpu (fp32, gemm attention)", 4, 4, false, AttentionSaves::kProbabilities},
+      {"cuda-fp32 (flash attention)", 4, 4, false, AttentionSaves::kLogsumexp},
+      {"cuda (bf16 mixed, flash attention)", 4, 2, true, AttentionSaves::kLogsumexp},
+  };
+  std::string out = cfg.summary() + "\n" + format_param_table(lay, sizeof(float));
+  std::string totals = cat("training ", cfg.name, ", batch ", batch, " x seq ", seq, ", per backend (--device):\n");
+  for (const BackendMemory& b : backends) {
+    const ActivationLayout act(cfg, batch, seq, ActMode::kTrain, b.saves, b.work_bytes);
+    const size_t n = lay.total;
+    MemoryTable t(b.name);
+    t.add("parameters (master)", {int64_t(n)}, n * b.master_bytes);
+    if (b.mixed) t.add("working copy (bf16)", {int64_t(n)}, n * b.work_bytes);
+    t.add("gradients", {int64_t(n)}, n * b.work_bytes);
+    t.add("adamw m, v", {2, int64_t(n)}, 2 * n * b.master_bytes);
+    t.add(cat("activations B=", batch, " T=", seq), {int64_t(act.total)}, act.total * b.work_bytes);
+    totals += t.str(true);
+    if (b.mixed) out += act.table.str(false);  // the plan a GPU run allocates
+  }
+  out += totals;
+  out += cat("weights alone: ", human_bytes(double(lay.total) * 4), " in float32, ", human_bytes(double(lay.total) * 2),
              " in bfloat16 (HF export / inference)\n");
   return out;
 }

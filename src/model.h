@@ -136,8 +136,9 @@ class Model {
   // only when the shape or mode changes.
   void reserve(int B, int Tn, ActMode mode = ActMode::kTrain) {
     BEOP_CHECK(mode != ActMode::kInfer, "reserve(): use infer_reserve() for generation");
-    if (plan_ && plan_->B == B && plan_->T == Tn && plan_->mode == mode) return;
-    plan_.reset(new ActivationLayout(cfg_, B, Tn, mode));
+    const AttentionSaves saves = ops_.attention_saves();  // the backend's attention decides its saved state
+    if (plan_ && plan_->B == B && plan_->T == Tn && plan_->mode == mode && plan_->saves == saves) return;
+    plan_.reset(new ActivationLayout(cfg_, B, Tn, mode, saves, sizeof(T)));
     if (acts_buf_) ops_.release(acts_buf_), ops_.release(tokens_), ops_.release(targets_), ops_.release(mask_);
     acts_buf_ = ops_.template alloc<T>(plan_->total);
     tokens_ = ops_.template alloc<int32_t>(size_t(B) * Tn);
@@ -152,7 +153,7 @@ class Model {
                cfg_.max_seq_len);
     if (infer_plan_ && infer_plan_->B == B && infer_plan_->T == Tmax) return;
     release_infer();
-    infer_plan_.reset(new ActivationLayout(cfg_, B, Tmax, ActMode::kInfer));
+    infer_plan_.reset(new ActivationLayout(cfg_, B, Tmax, ActMode::kInfer, ops_.attention_saves(), sizeof(T)));
     infer_buf_ = ops_.template alloc<T>(infer_plan_->total);
     infer_acts_ = bind_acts(*infer_plan_, infer_buf_);
     infer_tokens_ = ops_.template alloc<int32_t>(size_t(B) * Tmax);

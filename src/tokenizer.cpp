@@ -1,11 +1,13 @@
-// Byte-level BPE (GPT-2 / Llama-3 family): encoder, decoder, trainer and HF tokenizer.json load/save.
+// Byte-level BPE (GPT-2 / Llama-3 / Qwen2 family): encoder, decoder, trainer and HF tokenizer.json load/save.
 //
 // Representation: every token is its raw byte string. The GPT-2 byte-to-unicode alphabet (bytes -> printable
 // code points, so "Ġ" is a space) only appears at the tokenizer.json boundary. Byte b's token is byte_id[b];
 // a merge (left id, right id) -> (rank, new id) lives in an open-addressing hash map keyed by the pair.
 //
-// encode(): UTF-8 check -> (allow_special) split on added tokens, leftmost-longest like HF's Aho-Corasick ->
-// Llama-3 pre-tokenizer (unicode.cpp) -> per piece: thread-local cache piece bytes -> ids, else BPE with a
+// encode(): UTF-8 check -> (allow_special) split on the normalized=false added tokens, leftmost-longest like
+// HF's Aho-Corasick -> per stretch between them: NFC (nfc.cpp) when the tokenizer has that normalizer -> split
+// on the normalized=true added tokens (their content normalized too), as HF's AddedVocabulary does -> Llama-3
+// or Qwen2 pre-tokenizer (unicode.cpp) -> per piece: thread-local cache piece bytes -> ids, else BPE with a
 // min-heap over (rank, position), the same order HF's Word::merge_all applies merges in.
 #include "tokenizer.h"
 
@@ -22,6 +24,7 @@
 
 #include "common.h"
 #include "io.h"
+#include "nfc.h"
 #include "unicode.h"
 
 namespace beop {
@@ -195,6 +198,8 @@ struct Tokenizer::Impl {
     bool in_model = false;  // in model.vocab (else only in added_tokens)
     bool raw = false;       // model.vocab string that is not in the byte-level alphabet (kept verbatim)
     bool added = false, special = false;
+    bool normalized = false;  // added token: matched after normalization (HF "normalized"), else in the raw text
+    std::string match;        // added token: what is matched (content, NFC'd when normalized under NFC)
   };
   std::vector<Tok> toks;                                  // [n_ids]
   std::unordered_map<std::string, int32_t> model_by_bytes;  // byte-level model tokens, bytes -> id
@@ -202,24 +207,34 @@ struct Tokenizer::Impl {
   PairMap merges;
   std::vector<std::pair<int32_t, int32_t>> merge_list;  // by rank (for save)
   bool ignore_merges = false;                           // HF BPE option (Llama 3 sets it): whole-piece lookup first
+  PreTokenizer pre = PreTokenizer::kLlama3;
+  bool nfc = false;  // normalizer NFC (Qwen2)
   std::unordered_map<std::string, int32_t> added_by_content;
-  std::vector<int32_t> added_by_first[256];  // added ids by first byte, longest first (leftmost-longest match)
+  // Added ids by the first byte of their match string, longest first (leftmost-longest): normalized=false
+  // tokens (matched in the raw text) and normalized=true ones (matched in normalized text).
+  std::vector<int32_t> raw_by_first[256], norm_by_first[256];
+  bool has_norm_added = false;
   uint64_t uid = g_next_uid++;
 
   void finalize() {  // builds the lookup structures from toks / merge_list
     model_by_bytes.clear();
     added_by_content.clear();
-    for (auto& v : added_by_first) v.clear();
+    for (auto& v : raw_by_first) v.clear();
+    for (auto& v : norm_by_first) v.clear();
+    has_norm_added = false;
     for (int32_t id = 0; id < int32_t(toks.size()); id++) {
-      const Tok& t = toks[id];
+      Tok& t = toks[id];
       if (t.in_model && !t.raw) model_by_bytes.emplace(t.bytes, id);
       if (t.added && !t.bytes.empty()) {
         added_by_content[t.bytes] = id;
-        added_by_first[uint8_t(t.bytes[0])].push_back(id);
+        t.match = t.normalized && nfc ? beop::nfc(t.bytes) : t.bytes;
+        (t.normalized ? norm_by_first : raw_by_first)[uint8_t(t.match[0])].push_back(id);
+        has_norm_added |= t.normalized;
       }
     }
-    for (auto& v : added_by_first)
-      std::stable_sort(v.begin(), v.end(), [&](int32_t a, int32_t b) { return toks[a].bytes.size() > toks[b].bytes.size(); });
+    auto longest_first = [&](int32_t a, int32_t b) { return toks[a].match.size() > toks[b].match.size(); };
+    for (auto& v : raw_by_first) std::stable_sort(v.begin(), v.end(), longest_first);
+    for (auto& v : norm_by_first) std::stable_sort(v.begin(), v.end(), longest_first);
     for (int b = 0; b < 256; b++) {
       auto it = model_by_bytes.find(std::string(1, char(b)));
       byte_id[b] = it == model_by_bytes.end() ? -1 : it->second;
@@ -239,6 +254,34 @@ struct Tokenizer::Impl {
 
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_stretch(std::string_view text, bool match_added, std::vector<int32_t>& out) const;
+
+  // Leftmost-longest matching of the added tokens in `by_first` over s: their ids go to `out`, the text
+  // between matches to gap(sub).
+  template <class Gap>
+  void split_added(std::string_view s, const std::vector<int32_t> (&by_first)[256], std::vector<int32_t>& out,
+                   Gap&& gap) const {
+    size_t seg = 0, i = 0;
+    while (i < s.size()) {
+      int32_t hit = -1;
+      for (int32_t id : by_first[uint8_t(s[i])]) {
+        const std::string& c = toks[id].match;
+        if (s.compare(i, c.size(), c) == 0) {
+          hit = id;
+          break;
+        }
+      }
+      if (hit < 0) {
+        i++;
+        continue;
+      }
+      gap(s.substr(seg, i - seg));
+      out.push_back(hit);
+      i += toks[hit].match.size();
+      seg = i;
+    }
+    gap(s.substr(seg));
+  }
 };
 
 // BPE of one pre-tokenized piece. Merges are applied lowest rank first, leftmost first among equal ranks,
@@ -298,7 +341,7 @@ void Tokenizer::Impl::encode_ordinary(std::string_view text, std::vector<int32_t
   thread_local std::vector<size_t> ends;
   thread_local PieceCache cache;
   ends.clear();
-  llama3_split(text, &ends);
+  pre_tokenize(text, pre, &ends);
   if (cache.owner != uid) cache.reset(uid);
   size_t start = 0;
   for (size_t e : ends) {
@@ -331,35 +374,27 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
+// One stretch of text between normalized=false added tokens: normalize, then (match_added) split on the
+// normalized=true added tokens, then BPE. Stretches are normalized separately, as in HF.
+void Tokenizer::Impl::encode_stretch(std::string_view text, bool match_added, std::vector<int32_t>& out) const {
+  std::string normalized;
+  if (nfc && nfc_normalize(text, &normalized)) text = normalized;
+  if (match_added && has_norm_added)
+    split_added(text, norm_by_first, out, [&](std::string_view g) { encode_ordinary(g, out); });
+  else
+    encode_ordinary(text, out);
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool allow_special) const {
   utf8_check(text, "encode");
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 8);
   const Impl& im = *impl_;
   if (!allow_special || im.added_by_content.empty()) {
-    im.encode_ordinary(text, out);
+    im.encode_stretch(text, false, out);
     return out;
   }
-  size_t seg = 0, i = 0;
-  while (i < text.size()) {
-    int32_t hit = -1;
-    for (int32_t id : im.added_by_first[uint8_t(text[i])]) {
-      const std::string& c = im.toks[id].bytes;
-      if (text.compare(i, c.size(), c) == 0) {
-        hit = id;
-        break;
-      }
-    }
-    if (hit < 0) {
-      i++;
-      continue;
-    }
-    im.encode_ordinary(text.substr(seg, i - seg), out);
-    out.push_back(hit);
-    i += im.toks[hit].bytes.size();
-    seg = i;
-  }
-  im.encode_ordinary(text.substr(seg), out);
+  im.split_added(text, im.raw_by_first, out, [&](std::string_view g) { im.encode_stretch(g, true, out); });
   return out;
 }
 
@@ -376,6 +411,8 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
 std::string Tokenizer::token_text(int32_t id) const { return decode({id}); }
 
 int Tokenizer::vocab_size() const { return int(impl_->toks.size()); }
+PreTokenizer Tokenizer::pre_tokenizer() const { return impl_->pre; }
+bool Tokenizer::normalizes_nfc() const { return impl_->nfc; }
 
 int32_t Tokenizer::token_id(std::string_view tok) const {
   auto it = impl_->added_by_content.find(std::string(tok));
@@ -388,25 +425,51 @@ int32_t Tokenizer::token_id(std::string_view tok) const {
 namespace {
 const char* kSplitBehavior = "Isolated";
 
-// Checks the pre_tokenizer is Llama 3's: Sequence[Split(Regex, Isolated), ByteLevel(no prefix space, no regex)].
-void check_pre_tokenizer(const nlohmann::json& pt, const std::string& path) {
+// The pre_tokenizer must be Llama 3's or Qwen2's: Sequence[Split(Regex=<Llama-3 or Qwen2 pattern>, Isolated),
+// ByteLevel(no prefix space, no regex)]. Returns which.
+PreTokenizer check_pre_tokenizer(const nlohmann::json& pt, const std::string& path) {
   auto bad = [&](const std::string& why) {
-    fail(path, ": unsupported pre_tokenizer (", why, "); beop implements only Llama 3's Sequence[Split(Regex=<Llama-3 "
-         "pattern>, Isolated), ByteLevel(add_prefix_space=false, use_regex=false)], got ", preview(pt));
+    fail(path, ": unsupported pre_tokenizer (", why, "); beop implements only Llama 3's and Qwen2's "
+         "Sequence[Split(Regex=<Llama-3 or Qwen2 pattern>, Isolated), ByteLevel(add_prefix_space=false, "
+         "use_regex=false)], got ", preview(pt));
   };
   if (!pt.is_object() || pt.value("type", "") != "Sequence") bad("not a Sequence");
   const auto& seq = pt.at("pretokenizers");
   if (!seq.is_array() || seq.size() != 2) bad("not 2 steps");
   const auto& sp = seq[0];
   if (sp.value("type", "") != "Split") bad("first step is not Split");
-  if (!sp.contains("pattern") || !sp["pattern"].contains("Regex") || sp["pattern"]["Regex"] != kLlama3Pattern)
-    bad("Split pattern is not the Llama-3 regex");
+  if (!sp.contains("pattern") || !sp["pattern"].contains("Regex") || !sp["pattern"]["Regex"].is_string())
+    bad("Split pattern is not a Regex");
+  const std::string re = sp["pattern"]["Regex"].get<std::string>();
+  PreTokenizer kind;
+  if (re == kLlama3Pattern) kind = PreTokenizer::kLlama3;
+  else if (re == kQwen2Pattern) kind = PreTokenizer::kQwen2;
+  else bad("Split pattern is neither the Llama-3 nor the Qwen2 regex");
   if (sp.value("behavior", "") != kSplitBehavior) bad("Split behavior is not Isolated");
   if (sp.value("invert", false)) bad("Split invert=true");
   const auto& bl = seq[1];
   if (bl.value("type", "") != "ByteLevel") bad("second step is not ByteLevel");
   if (bl.value("add_prefix_space", true)) bad("ByteLevel add_prefix_space=true");
   if (bl.value("use_regex", true)) bad("ByteLevel use_regex=true");
+  return kind;
+}
+
+// The normalizer: none (Llama 3) -> false, NFC or a Sequence of only NFC steps (Qwen2) -> true; any other is an
+// Error naming its type.
+bool check_normalizer(const nlohmann::json& n, const std::string& path) {
+  if (n.is_null()) return false;
+  auto type = [](const nlohmann::json& x) {
+    return x.is_object() && x.contains("type") && x["type"].is_string() ? x["type"].get<std::string>() : preview(x);
+  };
+  auto bad = [&](const nlohmann::json& x) {
+    fail(path, ": normalizer '", type(x), "' is not supported (beop implements NFC, as Qwen2 uses, or none, as "
+         "Llama 3): ", preview(n));
+  };
+  if (type(n) == "NFC") return true;
+  if (type(n) != "Sequence" || !n.contains("normalizers") || !n["normalizers"].is_array()) bad(n);
+  for (const auto& step : n["normalizers"])
+    if (type(step) != "NFC") bad(step);
+  return !n["normalizers"].empty();
 }
 
 void append_json_string(std::string& out, const std::string& s) { out += nlohmann::json(s).dump(); }
@@ -437,10 +500,9 @@ Tokenizer Tokenizer::load(const std::string& path) {
         fail(path, ": BPE ", k, "=", model[k].dump(), " is not supported by byte-level BPE");
     if (model.value("byte_fallback", false)) fail(path, ": BPE byte_fallback=true is not supported by byte-level BPE");
     im.ignore_merges = model.value("ignore_merges", false);
-    if (j.contains("normalizer") && !j["normalizer"].is_null())
-      fail(path, ": normalizer ", preview(j["normalizer"]), " is not supported (Llama 3 has none)");
+    if (j.contains("normalizer")) im.nfc = check_normalizer(j["normalizer"], path);
     if (!j.contains("pre_tokenizer")) fail(path, ": no pre_tokenizer");
-    check_pre_tokenizer(j["pre_tokenizer"], path);
+    im.pre = check_pre_tokenizer(j["pre_tokenizer"], path);
     if (j.contains("decoder") && !j["decoder"].is_null() && j["decoder"].value("type", "") != "ByteLevel")
       fail(path, ": decoder ", preview(j["decoder"]), " is not supported (ByteLevel expected)");
 
@@ -461,7 +523,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
     struct Added {
       int32_t id;
       std::string content;
-      bool special;
+      bool special, normalized;
     };
     std::vector<Added> added;
     if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
@@ -489,7 +551,9 @@ Tokenizer Tokenizer::load(const std::string& path) {
         }
         seen[content] = id;
         max_added = std::max(max_added, id);
-        added.push_back(Added{id, content, a.value("special", false)});
+        const bool special = a.value("special", false);
+        // HF requires the field; where it is missing, HF's AddedToken::from default (special ones are not).
+        added.push_back(Added{id, content, special, a.value("normalized", !special)});
       }
       for (const auto& a : added) max_id = std::max(max_id, a.id);
     }
@@ -508,6 +572,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
       t.exists = true;
       t.added = true;
       t.special = a.special;
+      t.normalized = a.normalized;
       t.bytes = a.content;
     }
     // Merges: "a b" strings (older files) or ["a", "b"] pairs (tokenizers >= 0.20).
@@ -555,13 +620,14 @@ std::string Tokenizer::to_json() const {
     first = false;
     o += "    {\"id\": " + std::to_string(id) + ", \"content\": ";
     append_json_string(o, t.bytes);
-    o += ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": ";
+    o += ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": ";
+    o += t.normalized ? "true, \"special\": " : "false, \"special\": ";
     o += t.special ? "true}" : "false}";
   }
   o += first ? "],\n" : "\n  ],\n";
-  o += "  \"normalizer\": null,\n";
+  o += im.nfc ? "  \"normalizer\": {\"type\": \"NFC\"},\n" : "  \"normalizer\": null,\n";
   o += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ";
-  append_json_string(o, kLlama3Pattern);
+  append_json_string(o, pre_tokenizer_pattern(im.pre));
   o += "}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
        "\"trim_offsets\": true, \"use_regex\": false}]},\n";
   o += "  \"post_processor\": null,\n";

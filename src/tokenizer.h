@@ -1,9 +1,12 @@
-// Byte-level BPE tokenizer (GPT-2 / Llama-3 family), compatible with Hugging Face `tokenizer.json`.
+// Byte-level BPE tokenizer (GPT-2 / Llama-3 / Qwen2 family), compatible with Hugging Face `tokenizer.json`.
 //
-// Pipeline for encode(): special tokens are matched first (only when allow_special) -> the Llama-3
-// pre-tokenizer regex splits the text into pieces (from Unicode properties, so Hangul, Hanja and Latin
-// split correctly) -> each piece's UTF-8 bytes are mapped to the GPT-2 byte-to-unicode alphabet -> BPE merges
-// by rank -> ids. decode() is the exact inverse: decode(encode(x)) == x for every valid UTF-8 string.
+// Pipeline for encode(), HF's order: added tokens with normalized=false are matched in the raw text (only when
+// allow_special) -> each stretch between them is normalized (NFC for Qwen2; Llama 3 has no normalizer) ->
+// added tokens with normalized=true are matched in the normalized stretch -> the pre-tokenizer regex (Llama-3
+// or Qwen2, from Unicode properties, so Hangul, Hanja and Latin split correctly) splits the rest into pieces
+// -> each piece's UTF-8 bytes are mapped to the GPT-2 byte-to-unicode alphabet -> BPE merges by rank -> ids.
+// decode() is the inverse: decode(encode(x)) == x for every valid UTF-8 string (== NFC(x) with the NFC
+// normalizer).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -11,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "unicode.h"
 
 namespace beop {
 
@@ -20,6 +25,8 @@ inline constexpr const char* kEndOfText = "<|end_of_text|>";
 inline constexpr const char* kStartHeader = "<|start_header_id|>";
 inline constexpr const char* kEndHeader = "<|end_header_id|>";
 inline constexpr const char* kEndOfTurn = "<|eot_id|>";
+// The end-of-document token of GPT-2 / Qwen2 vocabularies, used when a file has no <|end_of_text|>.
+inline constexpr const char* kEndOfTextQwen = "<|endoftext|>";
 
 struct BpeTrainOptions {
   int vocab_size = 8192;  // total, including the 256 byte tokens and the special tokens
@@ -38,7 +45,9 @@ class Tokenizer {
   // Trains on the UTF-8 text of `files` (invalid UTF-8 -> Error naming the file and byte offset).
   static Tokenizer train(const std::vector<std::string>& files, const BpeTrainOptions& opt);
   static Tokenizer train_from_texts(const std::vector<std::string>& texts, const BpeTrainOptions& opt);
-  // Loads / saves a Hugging Face tokenizer.json (model type BPE, ByteLevel, added tokens). Save is atomic.
+  // Loads / saves a Hugging Face tokenizer.json (model type BPE, ByteLevel, added tokens): the Llama-3 layout
+  // (no normalizer, Llama-3 regex) or the Qwen2 one (NFC normalizer, Qwen2 regex); anything else is an Error
+  // naming what is unsupported. Save is atomic and writes the same normalizer and regex back.
   static Tokenizer load(const std::string& tokenizer_json_path);
   void save(const std::string& tokenizer_json_path) const;
   std::string to_json() const;
@@ -50,9 +59,15 @@ class Tokenizer {
   std::string token_text(int32_t id) const;                   // the decoded bytes of one token
 
   int vocab_size() const;                      // number of ids (ordinary + special)
+  PreTokenizer pre_tokenizer() const;          // the split regex (trained tokenizers: Llama-3)
+  bool normalizes_nfc() const;                 // normalizer {"type": "NFC"} (Qwen2)
   int32_t token_id(std::string_view tok) const;  // id of a special/added token, or -1
   int32_t bos_id() const { return token_id(kBeginOfText); }
-  int32_t eos_id() const { return token_id(kEndOfText); }
+  // End of document: <|end_of_text|> (Llama 3, beop), else <|endoftext|> (Qwen2, GPT-2); "" / -1 if neither.
+  std::string eos_token() const {
+    return token_id(kEndOfText) >= 0 ? kEndOfText : token_id(kEndOfTextQwen) >= 0 ? kEndOfTextQwen : "";
+  }
+  int32_t eos_id() const { return token_id(eos_token()); }
   int32_t eot_id() const { return token_id(kEndOfTurn); }
   int32_t start_header_id() const { return token_id(kStartHeader); }
   int32_t end_header_id() const { return token_id(kEndHeader); }

@@ -111,6 +111,7 @@ class Trainer {
     BEOP_CHECK(o_.seq <= cfg_.max_seq_len, "--seq ", o_.seq, " exceeds the model's max_seq_len ", cfg_.max_seq_len);
 
     model_.reset(new ModelT(cfg_));
+    model_->ops().set_attention(o_.attention);  // before reserve(): it decides what attention saves
     if (ck.params.empty()) {
       model_->init_random(o_.seed);
     } else {

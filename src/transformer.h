@@ -108,7 +108,7 @@ struct Transformer {
       ops.rmsnorm_backward(a.d_resid, lg.mlp_norm, a.d_xn, la.resid_mid, lw.mlp_norm, la.rstd_mlp, N, C);
       // attention block; d_resid = d(resid_mid)
       ops.linear_backward(a.d_attn_y, lg.wo, a.d_resid, la.attn_y, lw.wo, N, HD, C, false);
-      ops.attention_backward(a.d_qkv, a.d_att, a.d_attn_y, la.att, la.qkv, B, Tn, H, KV, D);
+      ops.attention_backward(a.d_qkv, a.d_att, a.d_attn_y, la.attn_y, la.att, la.qkv, B, Tn, H, KV, D);
       ops.rope_backward(a.d_qkv, B, Tn, H, KV, D, 0);
       if (lg.bq) ops.bias_backward(lg.bq, a.d_qkv, N, QKV);
       ops.linear_backward(a.d_xn, lg.wq, a.d_qkv, la.xn_attn, lw.wq, N, C, QKV, false);

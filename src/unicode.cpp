@@ -1,4 +1,4 @@
-// UTF-8 handling, Unicode character classes and the hand-written Llama-3 pre-tokenizer. See unicode.h.
+// UTF-8 handling, Unicode character classes and the hand-written Llama-3 / Qwen2 pre-tokenizers. See unicode.h.
 #include "unicode.h"
 
 #include <memory>
@@ -31,6 +31,13 @@ const uint8_t* class_table() {
 const char* const kLlama3Pattern =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const char* const kQwen2Pattern =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+const char* pre_tokenizer_pattern(PreTokenizer kind) {
+  return kind == PreTokenizer::kQwen2 ? kQwen2Pattern : kLlama3Pattern;
+}
 
 CharClass char_class(uint32_t cp) {
   return cp < 0x110000 ? CharClass(class_table()[cp]) : kClassOther;
@@ -165,9 +172,10 @@ struct Scanner {
     return 0;
   }
 };
-}  // namespace
 
-void llama3_split(std::string_view text, std::vector<size_t>* ends) {
+// The two regexes differ only in the digit alternative: \p{N}{1,kMaxDigits}.
+template <int kMaxDigits>
+void split(std::string_view text, std::vector<size_t>* ends) {
   const Scanner sc{text.data(), text.size(), class_table()};
   const size_t n = text.size();
   size_t i = 0;
@@ -185,9 +193,9 @@ void llama3_split(std::string_view text, std::vector<size_t>* ends) {
       // 2. with the one-character prefix (space, tab, punctuation, symbol, ...)
       e = sc.letters_end(i + c.len);
     } else if (c.cls == kClassNumber) {
-      // 3. \p{N}{1,3}
+      // 3. \p{N}{1,3} (Llama-3) or \p{N} (Qwen2)
       e = i + c.len;
-      for (int k = 0; k < 2 && e < n; k++) {
+      for (int k = 1; k < kMaxDigits && e < n; k++) {
         const Ch d = sc.at(e);
         if (d.cls != kClassNumber) break;
         e += d.len;
@@ -223,10 +231,17 @@ void llama3_split(std::string_view text, std::vector<size_t>* ends) {
   }
 }
 
-std::vector<std::string> llama3_split_strings(std::string_view text) {
-  utf8_check(text, "llama3_split");
+}  // namespace
+
+void pre_tokenize(std::string_view text, PreTokenizer kind, std::vector<size_t>* ends) {
+  if (kind == PreTokenizer::kQwen2) split<1>(text, ends);
+  else split<3>(text, ends);
+}
+
+std::vector<std::string> pre_tokenize_strings(std::string_view text, PreTokenizer kind) {
+  utf8_check(text, "pre_tokenize");
   std::vector<size_t> ends;
-  llama3_split(text, &ends);
+  pre_tokenize(text, kind, &ends);
   std::vector<std::string> out;
   size_t start = 0;
   for (size_t e : ends) {

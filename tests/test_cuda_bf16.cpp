@@ -180,9 +180,16 @@ TEST_CASE("bf16 rope, attention (GEMM + softmax) and flash / KV-cache attention 
   cpu::attention_backward(gq.data(), gatt.data(), gy.f.data(), att_b.data(), qkv.f.data(), B, T, H, KV, D);
   CHECK(rel_err(dgq.get(), gq) <= kTolBf16);
 
-  Dev<bf16> dyf(ny);
-  cuda::attention_forward_flash(dyf.p, dq.p, B, T, H, KV, D);
+  // flash forward (saving the fp32 logsumexp) and backward: the gradient reference is the CPU backward on the
+  // exact probabilities, since the flash backward rebuilds P in fp32 from bf16 q, k and the fp32 lse
+  Dev<bf16> dyf(ny), dgqf(nqkv);
+  Dev<float> lse(size_t(B) * H * T), delta(size_t(B) * H * T);
+  cuda::attention_forward_flash(dyf.p, lse.p, dq.p, B, T, H, KV, D);
   CHECK(rel_err(dyf.get(), y) <= kTolBf16);
+  cuda::attention_backward_flash(dgqf.p, delta.p, dgy.p, dyf.p, lse.p, dq.p, B, T, H, KV, D);
+  std::vector<float> gqf(nqkv), gattf(natt);
+  cpu::attention_backward(gqf.data(), gattf.data(), gy.f.data(), att.data(), qkv.f.data(), B, T, H, KV, D);
+  CHECK(rel_err(dgqf.get(), gqf) <= kTolBf16);
   // prefill 20 tokens, then 3 single-token steps through the cache
   const int Tmax = T, W = KV * D, row = (H + 2 * KV) * D;
   Dev<bf16> kc(size_t(B) * Tmax * W), vc(size_t(B) * Tmax * W);

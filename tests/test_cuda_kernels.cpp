@@ -6,6 +6,7 @@
 // Tolerance: tests/cuda_check.h (kTolF32, one place, with its derivation).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -225,7 +226,7 @@ TEST_CASE("cuda flash attention forward, kv_store and cached attention match cpu
     const size_t nqkv = size_t(s.B) * s.T * (s.H + 2 * s.KV) * s.D, ny = size_t(s.B) * s.T * s.H * s.D;
     auto qkv = randn<float>(nqkv, 55 + s.T);
     Dev<float> dqkv(qkv), dy(ny);
-    cuda::attention_forward_flash(dy.p, dqkv.p, s.B, s.T, s.H, s.KV, s.D);
+    cuda::attention_forward_flash(dy.p, static_cast<float*>(nullptr), dqkv.p, s.B, s.T, s.H, s.KV, s.D);
     std::vector<float> y(ny), att(size_t(s.B) * s.H * s.T * s.T);
     cpu::attention_forward(y.data(), att.data(), qkv.data(), s.B, s.T, s.H, s.KV, s.D);
     CHECK(rel_err(dy.get(), y) <= kTolF32);
@@ -262,6 +263,63 @@ TEST_CASE("cuda flash attention forward, kv_store and cached attention match cpu
             REQUIRE(std::isnan(kg[j]));
           }
         }
+  }
+}
+
+TEST_CASE("cuda flash attention backward (from the saved logsumexp) matches cpu/attention.h") {
+  // The training pair: forward saving lse (B, H, T), backward rebuilding P from it. Shapes: GQA 2:1, 3:1,
+  // 1:1 and 4:1 (every head of a group adds into one dk/dv), T = 13 (a partial 8-query tile), 37 and 41
+  // (several 32-wide tiles in both kernels; key tiles that start mid-way through a query tile), D = 6 (< a
+  // warp), 40 (2 values per lane) and 200 (> 48 KiB of dynamic shared memory: the opt-in path).
+  struct S { int B, T, H, KV, D; };
+  for (S s : {S{2, 13, 4, 2, 8}, S{1, 37, 3, 1, 6}, S{2, 9, 2, 2, 40}, S{1, 41, 4, 1, 200}}) {
+    CAPTURE(s.B); CAPTURE(s.T); CAPTURE(s.H); CAPTURE(s.KV); CAPTURE(s.D);
+    const size_t nqkv = size_t(s.B) * s.T * (s.H + 2 * s.KV) * s.D, ny = size_t(s.B) * s.T * s.H * s.D;
+    const size_t nrow = size_t(s.B) * s.H * s.T, natt = nrow * s.T;
+    auto qkv = randn<float>(nqkv, 70 + s.T), gy = randn<float>(ny, 71 + s.T);
+    Dev<float> dqkv(qkv), dy(ny), dlse(nrow);
+    cuda::attention_forward_flash(dy.p, dlse.p, dqkv.p, s.B, s.T, s.H, s.KV, s.D);
+    std::vector<float> y(ny), att(natt);
+    cpu::attention_forward(y.data(), att.data(), qkv.data(), s.B, s.T, s.H, s.KV, s.D);
+    CHECK(rel_err(dy.get(), y) <= kTolF32);
+    // lse = log sum_{s<=t} exp(q_t.k_s / sqrt(D)), computed here in double from its definition
+    std::vector<double> lse_ref(nrow);
+    const int row = (s.H + 2 * s.KV) * s.D;
+    for (int b = 0; b < s.B; b++)
+      for (int h = 0; h < s.H; h++)
+        for (int t = 0; t < s.T; t++) {
+          const float* q = &qkv[(size_t(b) * s.T + t) * row + size_t(h) * s.D];
+          const int kvh = h / (s.H / s.KV);
+          std::vector<double> sc;
+          for (int j = 0; j <= t; j++) {
+            const float* k = &qkv[(size_t(b) * s.T + j) * row + size_t(s.H + kvh) * s.D];
+            double dot = 0;
+            for (int d = 0; d < s.D; d++) dot += double(q[d]) * k[d];
+            sc.push_back(dot / std::sqrt(double(s.D)));
+          }
+          const double mx = *std::max_element(sc.begin(), sc.end());
+          double sum = 0;
+          for (double x : sc) sum += std::exp(x - mx);
+          lse_ref[(size_t(b) * s.H + h) * s.T + t] = mx + std::log(sum);
+        }
+    CHECK(rel_err(dlse.get(), lse_ref) <= kTolF32);
+
+    Dev<float> dgy(gy), dgqkv(nqkv), ddelta(nrow);
+    cuda::attention_backward_flash(dgqkv.p, ddelta.p, dgy.p, dy.p, dlse.p, dqkv.p, s.B, s.T, s.H, s.KV, s.D);
+    std::vector<float> gqkv(nqkv), gatt(natt);
+    cpu::attention_backward(gqkv.data(), gatt.data(), gy.data(), att.data(), qkv.data(), s.B, s.T, s.H, s.KV, s.D);
+    const auto got = dgqkv.get();  // started as NaN: q, k and v slots must all be written
+    CHECK(rel_err(got, gqkv) <= kTolF32);
+    // and per slot, so a small dq error cannot hide behind larger dk/dv values
+    for (int part = 0; part < 3; part++) {
+      CAPTURE(part);
+      const int lo = part == 0 ? 0 : part == 1 ? s.H * s.D : (s.H + s.KV) * s.D;
+      const int hi = part == 0 ? s.H * s.D : part == 1 ? (s.H + s.KV) * s.D : row;
+      std::vector<float> a, r;
+      for (size_t i = 0; i < nqkv; i++)
+        if (int(i % row) >= lo && int(i % row) < hi) a.push_back(got[i]), r.push_back(gqkv[i]);
+      CHECK(rel_err(a, r) <= kTolF32);
+    }
   }
 }
 
@@ -363,7 +421,7 @@ TEST_CASE("cuda AdamW, scale, sum and sum_squares match cpu/adamw.h and CpuOps::
 }
 
 TEST_CASE("cuda kernels do not depend on the thread schedule (no atomics, fixed reduction order)") {
-  // Attention backward, rmsnorm backward (two-stage dw), embedding backward, cross-entropy and the sums,
+  // Attention backward (GEMM and flash), rmsnorm backward (two-stage dw), embedding backward, cross-entropy and the sums,
   // run under three SIMT schedules: the results must be bit-identical.
   const int B = 2, T = 13, H = 4, KV = 2, D = 8, C = 7, N = B * T, V = 37, Vp = 128;
   const size_t nqkv = size_t(B) * T * (H + 2 * KV) * D, ny = size_t(B) * T * H * D, natt = size_t(B) * H * T * T;
@@ -376,6 +434,9 @@ TEST_CASE("cuda kernels do not depend on the thread schedule (no atomics, fixed 
     Dev<float> dqkv(qkv), dy(ny), datt(natt), dgy(gy), dgqkv(nqkv), dgatt(natt);
     cuda::attention_forward(dy.p, datt.p, dqkv.p, B, T, H, KV, D);
     cuda::attention_backward(dgqkv.p, dgatt.p, dgy.p, datt.p, dqkv.p, B, T, H, KV, D);
+    Dev<float> fy(ny), flse(size_t(B) * H * T), fdelta(size_t(B) * H * T), fgqkv(nqkv);
+    cuda::attention_forward_flash(fy.p, flse.p, dqkv.p, B, T, H, KV, D);
+    cuda::attention_backward_flash(fgqkv.p, fdelta.p, dgy.p, fy.p, flse.p, dqkv.p, B, T, H, KV, D);
     Dev<float> dx(x), dw(w), out(size_t(N) * C), rstd(static_cast<size_t>(N)), ddx(size_t(N) * C), ddw(static_cast<size_t>(C));
     ops.zero(ddx.p, N * C), ops.zero(ddw.p, C);
     ops.rmsnorm_forward(out.p, rstd.p, dx.p, dw.p, N, C, 1e-5f);
@@ -388,7 +449,7 @@ TEST_CASE("cuda kernels do not depend on the thread schedule (no atomics, fixed 
     ops.cross_entropy_forward(dloss.p, dl.p, dtok.p, nullptr, N, V, Vp);
     ops.cross_entropy_backward(dl.p, dtok.p, nullptr, N, V, Vp, 0.25f);
     std::vector<float> all;
-    for (const Dev<float>* d : {&dy, &datt, &dgqkv, &dgatt, &out, &rstd, &ddx, &ddw, &demb, &dloss, &dl}) {
+    for (const Dev<float>* d : {&dy, &datt, &dgqkv, &dgatt, &fy, &flse, &fgqkv, &out, &rstd, &ddx, &ddw, &demb, &dloss, &dl}) {
       auto h = d->get();
       all.insert(all.end(), h.begin(), h.end());
     }

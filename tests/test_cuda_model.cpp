@@ -82,16 +82,20 @@ double train_step(M& m, const Batch& b, int B, int T, double lr) {
 }  // namespace
 
 TEST_CASE("CudaModel forward/backward match CpuModel: logits, loss, every gradient") {
-  struct V { bool tied, bias; int T; };  // Llama untied / tied, Qwen2-style q/k/v biases, odd T = 13
-  for (V v : {V{false, false, 16}, V{true, false, 13}, V{false, true, 16}}) {
+  // Llama untied / tied, Qwen2-style q/k/v biases, odd T = 13; training attention: the flash kernels (the
+  // default) and the cuBLAS-GEMM + softmax kernels.
+  struct V { bool tied, bias; int T; bool flash; };
+  for (V v : {V{false, false, 16, true}, V{true, false, 13, true}, V{false, true, 16, true}, V{false, false, 13, false},
+              V{true, true, 16, false}}) {
     {
       const bool tied = v.tied;
       const int T = v.T;
-      CAPTURE(tied); CAPTURE(v.bias); CAPTURE(T);
+      CAPTURE(tied); CAPTURE(v.bias); CAPTURE(T); CAPTURE(v.flash);
       const ModelConfig cfg = small_config(tied, v.bias);
       const int B = 2;
       CpuModel cpu(cfg);
       CudaModel gpu(cfg);
+      gpu.ops().flash_attention = v.flash;
       cpu.init_random(7);
       gpu.init_random(7);
       poison_activations(gpu, B, T);

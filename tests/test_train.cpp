@@ -194,9 +194,12 @@ TEST_CASE("bad input: missing data, other config, corrupt checkpoint, unwritable
   CHECK(r.rc == 0);
   for (const char* flag : {"--preset", "--init", "--stage", "--data", "--val", "--batch", "--seq", "--grad-accum",
                            "--steps", "--tokens", "--lr", "--schedule", "--warmup", "--weight-decay", "--clip",
-                           "--seed", "--threads", "--out", "--resume", "--skip-bad-steps"})
+                           "--seed", "--threads", "--out", "--resume", "--skip-bad-steps", "--attention"})
     CHECK(r.out.find(flag) != std::string::npos);
   r = sh(train_cmd(kDir + "/dev", "--steps 1 --device cuda"));
   CHECK(r.rc == 1);
   CHECK(r.out.find("--device cuda") != std::string::npos);
+  r = sh(train_cmd(kDir + "/flashcpu", "--steps 1 --attention flash"));  // flash is a CUDA kernel
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("--attention flash: the cpu backend has only 'gemm' attention") != std::string::npos);
 }

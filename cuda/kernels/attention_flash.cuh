@@ -1,8 +1,8 @@
 // Fused causal GQA attention forward with an online softmax (flash-style): the T x T score matrix is never
-// materialised and no probabilities are saved, so it serves inference — full-sequence forward (K/V read in
-// place from the fused qkv buffer) and KV-cache attention (K/V read from the cache, cpu/kv_cache.h) — and
-// the key/value cache store. References: cpu/attention.h (y only), cpu/kv_cache.h.
-// Tests: tests/test_cuda_kernels.cpp.
+// materialised. It serves training (full-sequence forward, K/V read in place from the fused qkv buffer,
+// saving only each query's logsumexp for the backward pass in attention_flash_backward.cuh) and inference
+// (the same kernel over the KV cache, cpu/kv_cache.h), and holds the key/value cache store.
+// References: cpu/attention.h (y), cpu/kv_cache.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
 #include "common.cuh"
 
@@ -26,11 +26,12 @@ inline size_t flash_smem_bytes(int D) {
 // (lane j holds output dims j, j+32, ...), adding p_k * V[k] for the 32 keys in order:
 //   y = sum_s exp(S_s - m) v_s / l  over s <= pos0 + t.
 //   q: row (b, t) at q + b*q_bs + t*q_ts, head h at + h*D;  k/v: position s of row b at k + b*kv_bs + s*kv_ts,
-//   kv head at + kvh*D;  y (B, Tn, H*D).
+//   kv head at + kvh*D;  y (B, Tn, H*D);  lse (B, H, Tn) fp32 = m + log(l), the log of the softmax
+//   denominator in scaled-score units (what the backward pass needs to rebuild P), or null.
 template <typename T>
-__global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v,
-                                               int64_t kv_bs, int64_t kv_ts, int B, int Tn, int H, int KV, int D,
-                                               int pos0, float scale) {
+__global__ void flash_attention_forward_kernel(T* y, float* lse, const T* q, int64_t q_bs, int64_t q_ts, const T* k,
+                                               const T* v, int64_t kv_bs, int64_t kv_ts, int B, int Tn, int H, int KV,
+                                               int D, int pos0, float scale) {
   BEOP_DYNAMIC_SHARED(float, smem);
   float* Ks = smem;                           // (32, D+1)
   float* Vs = Ks + kFlashKeys * (D + 1);      // (32, D)
@@ -91,6 +92,7 @@ __global__ void flash_attention_forward_kernel(T* y, const T* q, int64_t q_bs, i
     const int d = lane + 32 * j;
     if (d < D) yr[d] = T(acc[j] * inv);
   }
+  if (lse && lane == 0) lse[(int64_t(b) * H + h) * Tn + t] = m + logf(l);
 }
 
 // k_cache/v_cache (B, Tmax, KV, D) rows pos0 .. pos0+Tn-1 <- k, v of qkv (B, Tn, (H+2KV)*D). One thread per
@@ -117,7 +119,7 @@ inline void flash_check(int H, int KV, int D) {
 
 // Full causal self-attention forward of qkv (B, T, (H+2KV)*D) into y (B, T, H*D); no probabilities saved.
 template <typename T>
-void flash_launch(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v, int64_t kv_bs, int64_t kv_ts,
+void flash_launch(T* y, float* lse, const T* q, int64_t q_bs, int64_t q_ts, const T* k, const T* v, int64_t kv_bs, int64_t kv_ts,
                   int B, int Tn, int H, int KV, int D, int pos0, cudaStream_t s) {
   flash_check(H, KV, D);
   BEOP_CHECK(H <= 65535 && B <= 65535, "flash attention: grid of ", H, " heads x ", B, " rows too large");
@@ -126,16 +128,18 @@ void flash_launch(T* y, const T* q, int64_t q_bs, int64_t q_ts, const T* k, cons
     BEOP_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_forward_kernel<T>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const dim3 grid(ceil_div(Tn, kFlashQueries), H, B);
-  BEOP_LAUNCH(flash_attention_forward_kernel<T>, grid, 32 * kFlashQueries, smem, s, y, q, q_bs, q_ts, k, v, kv_bs,
+  BEOP_LAUNCH(flash_attention_forward_kernel<T>, grid, 32 * kFlashQueries, smem, s, y, lse, q, q_bs, q_ts, k, v, kv_bs,
               kv_ts, B, Tn, H, KV, D, pos0, 1.0f / sqrtf(float(D)));
   BEOP_CUDA_LAUNCHED();
 }
 
-// Full causal self-attention forward of qkv (B, T, (H+2KV)*D) into y (B, T, H*D); no probabilities saved.
+// Full causal self-attention forward of qkv (B, T, (H+2KV)*D) into y (B, T, H*D). lse (B, H, T) fp32: saved
+// for attention_backward_flash, or null (inference, benchmarks).
 template <typename T>
-void attention_forward_flash(T* y, const T* qkv, int B, int Tn, int H, int KV, int D, cudaStream_t s = 0) {
+void attention_forward_flash(T* y, float* lse, const T* qkv, int B, int Tn, int H, int KV, int D,
+                             cudaStream_t s = 0) {
   const int64_t row = int64_t(H + 2 * KV) * D;
-  flash_launch(y, qkv, Tn * row, row, qkv + int64_t(H) * D, qkv + int64_t(H + KV) * D, Tn * row, row, B, Tn, H, KV,
+  flash_launch(y, lse, qkv, Tn * row, row, qkv + int64_t(H) * D, qkv + int64_t(H + KV) * D, Tn * row, row, B, Tn, H, KV,
                D, 0, s);
 }
 
@@ -155,7 +159,7 @@ template <typename T>
 void attention_cached(T* y, const T* qkv, const T* k_cache, const T* v_cache, int B, int Tn, int H, int KV, int D,
                       int pos0, int Tmax, cudaStream_t s = 0) {
   const int64_t row = int64_t(H + 2 * KV) * D, kvrow = int64_t(KV) * D;
-  flash_launch(y, qkv, Tn * row, row, k_cache, v_cache, Tmax * kvrow, kvrow, B, Tn, H, KV, D, pos0, s);
+  flash_launch(y, static_cast<float*>(nullptr), qkv, Tn * row, row, k_cache, v_cache, Tmax * kvrow, kvrow, B, Tn, H, KV, D, pos0, s);
 }
 
 BEOP_CUDA_NAMESPACE_END

@@ -100,7 +100,7 @@ int prep_chat_main(int argc, char** argv) {
   // 1. Read, validate, encode everything before writing anything.
   Tokenizer tok = Tokenizer::load(tok_path);
   const int32_t pad = tok.eos_id();
-  if (pad < 0) fail(tok_path, ": tokenizer has no ", kEndOfText, " token (the padding token)");
+  if (pad < 0) fail(tok_path, ": tokenizer has no ", kEndOfText, " or ", kEndOfTextQwen, " token (the padding token)");
   const int64_t vocab = tok.vocab_size();
   std::vector<EncodedChat> enc[2];  // train, val
   std::vector<std::array<int64_t, 2>> per_file(files.size(), {0, 0});

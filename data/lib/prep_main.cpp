@@ -143,7 +143,7 @@ int prep_tokenizer_main(int argc, char** argv) {
 int prep_shards_main(int argc, char** argv) {
   Flags f("prep shards", "--tokenizer tok.json --out-prefix PREFIX [flags] FILES...",
           "Splits FILES into documents, assigns each to train or val by a hash of (seed, file name, document\n"
-          "index in its file), encodes it with <|end_of_text|> appended, and writes PREFIX_train_NNN.bin and\n"
+          "index in its file), encodes it with <|end_of_text|> (Qwen2: <|endoftext|>) appended, and writes PREFIX_train_NNN.bin and\n"
           "PREFIX_val_NNN.bin token shards (docs/FORMATS.md). Nothing is written unless every input is valid.");
   f.add("tokenizer", "", "tokenizer.json to encode with", true);
   f.add("out-prefix", "", "output prefix, e.g. data/build/legal", true);
@@ -188,7 +188,7 @@ int prep_shards_main(int argc, char** argv) {
   // 2. Encode in parallel; each thread has its own tokenizer so nothing shared is mutated.
   Tokenizer tok0 = Tokenizer::load(tok_path);
   const int32_t eos = tok0.eos_id();
-  if (eos < 0) fail(tok_path, ": tokenizer has no ", kEndOfText, " token");
+  if (eos < 0) fail(tok_path, ": tokenizer has no end-of-document token (", kEndOfText, " or ", kEndOfTextQwen, ")");
   const int64_t vocab = tok0.vocab_size();
   threads = (int)std::min<size_t>((size_t)threads, std::max<size_t>(1, docs.size() / 4));
   std::vector<std::unique_ptr<Tokenizer>> toks;
