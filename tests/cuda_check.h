@@ -46,6 +46,18 @@ double rel_err(const std::vector<T>& got, const std::vector<U>& ref) {
   return den == 0 ? num : num / den;
 }
 
+// The elements of one slot of a (B, T, (H+2KV)*D) q|k|v tensor: part 0 = q, 1 = k, 2 = v. Attention
+// gradients are compared per slot, so that a small error in dq cannot hide behind larger dk/dv values.
+inline std::vector<float> qkv_slot(const std::vector<float>& v, int H, int KV, int D, int part) {
+  const int row = (H + 2 * KV) * D;
+  const int lo = part == 0 ? 0 : part == 1 ? H * D : (H + KV) * D;
+  const int hi = part == 0 ? H * D : part == 1 ? (H + KV) * D : row;
+  std::vector<float> out;
+  for (size_t i = 0; i < v.size(); i++)
+    if (int(i % row) >= lo && int(i % row) < hi) out.push_back(v[i]);
+  return out;
+}
+
 // A "device" buffer (cudaMalloc; host memory under SIMT). Made from host data, or of n elements filled
 // with 0xFF bytes = NaN for float (-1 for int): the poison that catches elements a kernel does not write.
 template <typename T>

@@ -215,6 +215,67 @@ TEST_CASE("bf16 rope, attention (GEMM + softmax) and flash / KV-cache attention 
   }
 }
 
+TEST_CASE("bf16 tensor-core flash attention (wmma) forward, backward and cached prefill match cpu/attention.h") {
+  // D = 16, 64, 128 (every wmma width the dispatch serves); T = 16 (one partial 64-row tile), 80 and 130 (tiles
+  // that straddle the causal diagonal and the end); GQA 2:1, 1:1 and 4:1.
+  struct S { int B, T, H, KV, D; };
+  for (S s : {S{1, 16, 2, 1, 16}, S{2, 80, 4, 2, 64}, S{1, 130, 2, 2, 128}, S{1, 70, 4, 1, 32}}) {
+    CAPTURE(s.B); CAPTURE(s.T); CAPTURE(s.H); CAPTURE(s.KV); CAPTURE(s.D);
+    REQUIRE(cuda::flash_tc_eligible<bf16>(s.D, s.T));
+    const size_t nqkv = size_t(s.B) * s.T * (s.H + 2 * s.KV) * s.D, ny = size_t(s.B) * s.T * s.H * s.D;
+    const size_t nrow = size_t(s.B) * s.H * s.T, natt = nrow * s.T;
+    auto qkv = rand_pair(nqkv, 80 + s.D), gy = rand_pair(ny, 81 + s.D);
+    Dev<bf16> dq(qkv.b), dy(ny), dgy(gy.b), dgq(nqkv);
+    Dev<float> lse(nrow), delta(nrow);
+    cuda::attention_forward_flash(dy.p, lse.p, dq.p, s.B, s.T, s.H, s.KV, s.D);
+#if !defined(__CUDACC__)  // the tensor-core kernel ran: 64-query blocks, not the scalar kernel's 8
+    CHECK(simt::last_launch_stats().blocks == uint64_t((s.T + 63) / 64) * s.H * s.B);
+#endif
+    std::vector<float> y(ny), att(natt);
+    cpu::attention_forward(y.data(), att.data(), qkv.f.data(), s.B, s.T, s.H, s.KV, s.D);
+    CHECK(rel_err(dy.get(), y) <= kTolBf16);
+    cuda::attention_backward_flash(dgq.p, delta.p, dgy.p, dy.p, lse.p, dq.p, s.B, s.T, s.H, s.KV, s.D);
+#if !defined(__CUDACC__)  // the last launch is the dk/dv kernel: 64-key blocks per kv head
+    CHECK(simt::last_launch_stats().blocks == uint64_t((s.T + 63) / 64) * s.KV * s.B);
+#endif
+    std::vector<float> gq(nqkv), gatt(natt);
+    cpu::attention_backward(gq.data(), gatt.data(), gy.f.data(), att.data(), qkv.f.data(), s.B, s.T, s.H, s.KV, s.D);
+    const auto got = widen(dgq.get());  // poisoned: the q, k and v slots must all be written
+    const int row = (s.H + 2 * s.KV) * s.D;
+    for (int part = 0; part < 3; part++) {  // dq, dk, dv each against its own scale
+      CAPTURE(part);
+      CHECK(rel_err(cudatest::qkv_slot(got, s.H, s.KV, s.D, part), cudatest::qkv_slot(gq, s.H, s.KV, s.D, part)) <=
+            kTolBf16);
+    }
+
+    // KV-cache prefill of the last Tn >= 16 tokens after a cached prefix of P (tensor cores with pos0 = P)
+    const int P = s.T / 3, Tn = s.T - P, W = s.KV * s.D;
+    if (!cuda::flash_tc_eligible<bf16>(s.D, Tn)) continue;
+    std::vector<bf16> kc_h(size_t(s.B) * s.T * W), vc_h(kc_h.size());
+    std::vector<float> kc_f(kc_h.size()), vc_f(kc_h.size());
+    for (int b = 0; b < s.B; b++)
+      for (int t = 0; t < s.T; t++)
+        for (int i = 0; i < W; i++) {
+          const size_t src = (size_t(b) * s.T + t) * row, dst = (size_t(b) * s.T + t) * W + i;
+          kc_h[dst] = qkv.b[src + s.H * s.D + i], vc_h[dst] = qkv.b[src + (s.H + s.KV) * s.D + i];
+          kc_f[dst] = qkv.f[src + s.H * s.D + i], vc_f[dst] = qkv.f[src + (s.H + s.KV) * s.D + i];
+        }
+    std::vector<bf16> chunk_b;
+    std::vector<float> chunk_f;
+    for (int b = 0; b < s.B; b++)
+      for (int t = P; t < s.T; t++)
+        for (int i = 0; i < row; i++) {
+          chunk_b.push_back(qkv.b[(size_t(b) * s.T + t) * row + i]);
+          chunk_f.push_back(qkv.f[(size_t(b) * s.T + t) * row + i]);
+        }
+    Dev<bf16> dkc(kc_h), dvc(vc_h), dchunk(chunk_b), dyc(size_t(s.B) * Tn * s.H * s.D);
+    cuda::attention_cached(dyc.p, dchunk.p, dkc.p, dvc.p, s.B, Tn, s.H, s.KV, s.D, P, s.T);
+    std::vector<float> yc(size_t(s.B) * Tn * s.H * s.D);
+    cpu::attention_cached(yc.data(), chunk_f.data(), kc_f.data(), vc_f.data(), s.B, Tn, s.H, s.KV, s.D, P, s.T);
+    CHECK(rel_err(dyc.get(), yc) <= kTolBf16);
+  }
+}
+
 TEST_CASE("bf16 fused classifier matches cpu/cross_entropy.h; padding and masked rows exactly 0") {
   const int N = 13, V = 300, Vp = 384;
   auto logits = rand_pair(size_t(N) * Vp, 40, 4.0);
@@ -305,10 +366,11 @@ TEST_CASE("stochastic rounding to bf16 is unbiased") {
 
 namespace {
 
-ModelConfig small_config(bool tied) {
+// head_dim 8: the scalar flash kernels; 16: the tensor-core ones (attention_flash_tc.cuh, at T >= 16).
+ModelConfig small_config(bool tied, int head_dim = 8) {
   ModelConfig c;
   c.name = "cuda-bf16-test";
-  c.vocab_size = 300, c.d_model = 32, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 8;
+  c.vocab_size = 300, c.d_model = 32, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = head_dim;
   c.ffn_hidden = 40, c.max_seq_len = 16, c.tied_embeddings = tied;
   return c;
 }
@@ -339,9 +401,11 @@ double train_step(M& m, const Batch& b, int B, int T, double lr) {
 }  // namespace
 
 TEST_CASE("CudaBf16Model: loss and logits within kTolBf16 of the fp32 CpuModel; gradients close") {
-  for (bool tied : {false, true}) {
-    CAPTURE(tied);
-    const ModelConfig cfg = small_config(tied);
+  struct V { bool tied; int D; };
+  for (V v : {V{false, 8}, V{true, 8}, V{false, 16}}) {
+    const bool tied = v.tied;
+    CAPTURE(tied); CAPTURE(v.D);
+    const ModelConfig cfg = small_config(tied, v.D);
     const int B = 2, T = 16;
     CpuModel cpu(cfg);
     CudaBf16Model gpu(cfg);

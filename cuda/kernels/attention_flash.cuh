@@ -4,6 +4,7 @@
 // (the same kernel over the KV cache, cpu/kv_cache.h), and holds the key/value cache store.
 // References: cpu/attention.h (y), cpu/kv_cache.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
+#include "attention_flash_tc.cuh"
 #include "common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
@@ -123,6 +124,10 @@ void flash_launch(T* y, float* lse, const T* q, int64_t q_bs, int64_t q_ts, cons
                   int B, int Tn, int H, int KV, int D, int pos0, cudaStream_t s) {
   flash_check(H, KV, D);
   BEOP_CHECK(H <= 65535 && B <= 65535, "flash attention: grid of ", H, " heads x ", B, " rows too large");
+  if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+    if (flash_tc_eligible<T>(D, Tn))  // bf16 with D in {16, 32, 64, 128}: tensor cores (attention_flash_tc.cuh)
+      return flash_tc_forward(y, lse, q, q_bs, q_ts, k, v, kv_bs, kv_ts, B, Tn, H, KV, D, pos0, s);
+  }
   const size_t smem = flash_smem_bytes(D);
   if (smem > 48 * 1024)  // above the default dynamic shared memory limit: opt in (D > 160)
     BEOP_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_forward_kernel<T>,

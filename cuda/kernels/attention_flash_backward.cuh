@@ -209,6 +209,10 @@ void attention_backward_flash(T* d_qkv, float* delta, const T* d_y, const T* y, 
   BEOP_LAUNCH(flash_row_dot_kernel<T>, ceil_div(int64_t(B) * Tn * H, kFlashBwdRowsPerBlock),
               32 * kFlashBwdRowsPerBlock, 0, s, delta, d_y, y, B, Tn, H, D);
   BEOP_CUDA_LAUNCHED();
+  if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+    if (flash_tc_eligible<T>(D, Tn))  // bf16 with D in {16, 32, 64, 128}: tensor cores (attention_flash_tc.cuh)
+      return flash_tc_backward(d_qkv, delta, d_y, lse, qkv, B, Tn, H, KV, D, s);
+  }
   const size_t smem_q = flash_dq_smem_bytes(D), smem_kv = flash_dkv_smem_bytes(D);
   if (smem_q > 48 * 1024)  // above the default dynamic shared memory limit: opt in (D > ~150)
     BEOP_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_backward_dq_kernel<T>,

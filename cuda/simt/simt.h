@@ -21,9 +21,10 @@
   kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
 
 // One untyped extern array (templates instantiated with different T would otherwise redeclare the same
-// extern __shared__ symbol with different types, which nvcc rejects), viewed as T*.
-#define BEOP_DYNAMIC_SHARED(T, name)                                  \
-  extern __shared__ __align__(16) unsigned char beop_dynamic_smem_[]; \
+// extern __shared__ symbol with different types, which nvcc rejects), viewed as T*. 128-byte aligned (like
+// the SIMT runtime's buffer): wmma tiles need 32-byte aligned pointers.
+#define BEOP_DYNAMIC_SHARED(T, name)                                   \
+  extern __shared__ __align__(128) unsigned char beop_dynamic_smem_[]; \
   T* name = reinterpret_cast<T*>(beop_dynamic_smem_)
 
 #include <cstdint>

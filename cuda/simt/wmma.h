@@ -1,0 +1,135 @@
+// Warp matrix multiply-accumulate (tensor cores) for shared kernel files: `nvcuda::wmma` from <mma.h> under
+// nvcc, and under the host compiler an emulation on top of the SIMT runtime with the same API, for the one
+// shape beop uses: m16n16k16, bf16 A/B (row- or column-major), fp32 accumulator.
+//
+// On a GPU a fragment's elements are spread over the 32 lanes in an unspecified way (8 per lane here), so a
+// correct kernel only ever (a) loads, stores and multiplies whole fragments with all 32 lanes of the warp,
+// and (b) applies the same element-wise operation to every element (`for i < num_elements: x[i] *= s`).
+// The emulation gives every lane a full copy of the tile (num_elements = 256), which satisfies both, and it
+// models what a kernel may NOT rely on, so that such bugs fail on the CPU as they would on a GPU:
+//   - load/store/mma are warp-collective: each starts with a __syncwarp over the full warp (a lane that skips
+//     the call, or calls it on another path, deadlocks the warp and the SIMT runtime reports it);
+//   - load_matrix_sync reads the whole tile between two warp barriers (the instruction is convergent: every
+//     lane reads before any lane goes on);
+//   - store_matrix_sync has no barrier after it, and the tile appears in memory only when the LAST lane of the
+//     warp executes the store (a legal outcome on a GPU, where the other lanes' writes need not be visible
+//     before a __syncwarp()): any lane that reads the stored tile without a __syncwarp() first sees the old
+//     contents, whatever order the SIMT scheduler runs the lanes in;
+//   - the documented preconditions are checked: the pointer 32-byte aligned, ldm a multiple of 16 bytes.
+// Arithmetic: each product is accumulated in fp32, k in ascending order (tensor cores also accumulate in
+// fp32, in an unspecified order — the tests' bf16 tolerance covers the difference).
+#pragma once
+
+#include "cuda/simt/simt.h"
+
+#if defined(__CUDACC__)
+
+#include <mma.h>
+
+#else
+
+#include <cstdint>
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+namespace detail {
+template <class Use, int M, int N, int K>
+struct Shape {
+  static_assert(M == 16 && N == 16 && K == 16, "beop's wmma emulation implements m16n16k16 only");
+  static constexpr int rows = std::is_same<Use, matrix_b>::value ? K : M;
+  static constexpr int cols = std::is_same<Use, matrix_a>::value ? K : N;
+};
+[[noreturn]] inline void misuse(const char* what, const char* why, const char* file, int line) {
+  beop::fail("wmma::", what, " at ", file, ":", line, ": ", why);
+}
+inline void check_ptr(const void* p, unsigned ldm, size_t elem_bytes, const char* what, const char* file, int line) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0) misuse(what, "pointer not 32-byte aligned", file, line);
+  if ((size_t(ldm) * elem_bytes) % 16 != 0) misuse(what, "ldm not a multiple of 16 bytes", file, line);
+}
+}  // namespace detail
+
+// Logical row-major storage of the whole tile (every lane holds all of it).
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static constexpr int rows = detail::Shape<Use, M, N, K>::rows;
+  static constexpr int cols = detail::Shape<Use, M, N, K>::cols;
+  static constexpr int num_elements = rows * cols;
+  T x[num_elements];
+};
+
+template <class Use, int M, int N, int K, class T, class Layout>
+inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, T v) {
+  for (int i = 0; i < f.num_elements; i++) f.x[i] = v;
+}
+
+// A or B operand: layout from the fragment type. Element (r, c) of the tile is p[r*ldm + c] (row_major)
+// or p[c*ldm + r] (col_major).
+template <class Use, class Layout>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout>& f, const __nv_bfloat16* p,
+                             unsigned ldm, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  static_assert(std::is_same<Layout, row_major>::value || std::is_same<Layout, col_major>::value,
+                "an A/B fragment needs row_major or col_major");
+  __syncwarp(0xffffffffu, file, line);
+  detail::check_ptr(p, ldm, 2, "load_matrix_sync", file, line);
+  constexpr bool row = std::is_same<Layout, row_major>::value;
+  for (int r = 0; r < f.rows; r++)
+    for (int c = 0; c < f.cols; c++) f.x[r * f.cols + c] = row ? p[r * ldm + c] : p[c * ldm + r];
+  __syncwarp(0xffffffffu, file, line);
+}
+
+// Accumulator: layout given at run time.
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm, layout_t l,
+                             const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  __syncwarp(0xffffffffu, file, line);
+  detail::check_ptr(p, ldm, 4, "load_matrix_sync", file, line);
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 16; c++) f.x[r * 16 + c] = l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
+  __syncwarp(0xffffffffu, file, line);
+}
+
+// The tile is written by the last of the warp's lanes to get here; no barrier after: __syncwarp() before
+// reading it from another lane (or at all, from any lane but the last).
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t l,
+                              const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  __syncwarp(0xffffffffu, file, line);
+  detail::check_ptr(p, ldm, 4, "store_matrix_sync", file, line);
+  // Lanes of this warp that have passed the barrier above: the count restarts when all 32 have (one block
+  // runs at a time, on one OS thread, and every lane of a warp calls this store before any calls the next).
+  // `need` is taken by the first lane to run after the barrier, before any lane of the warp can have exited.
+  static thread_local unsigned arrived[32] = {}, need[32] = {};  // per warp of the block (<= 1024 threads)
+  const unsigned w = threadIdx.x / 32 % 32;
+  if (arrived[w] == 0) need[w] = unsigned(__builtin_popcount(__activemask()));
+  if (++arrived[w] < need[w]) return;
+  arrived[w] = 0;
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 16; c++) (l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
+}
+
+// d = a·b + c (d may alias c), fp32 accumulation, k ascending.
+template <class LA, class LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
+                     const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA>& a,
+                     const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
+                     const fragment<accumulator, 16, 16, 16, float>& c, const char* file = __builtin_FILE(),
+                     int line = __builtin_LINE()) {
+  __syncwarp(0xffffffffu, file, line);
+  float out[256];
+  for (int r = 0; r < 16; r++)
+    for (int n = 0; n < 16; n++) {
+      float s = c.x[r * 16 + n];
+      for (int k = 0; k < 16; k++) s += float(a.x[r * 16 + k]) * float(b.x[k * 16 + n]);
+      out[r * 16 + n] = s;
+    }
+  for (int i = 0; i < 256; i++) d.x[i] = out[i];
+}
+
+}  // namespace nvcuda::wmma
+
+#endif
