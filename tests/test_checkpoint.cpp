@@ -335,6 +335,19 @@ TEST_CASE("load_checkpoint reports each kind of damage in one line") {
     patch(d + "/optim.bin", 0, "BEOPMDL\0", 8);
     CHECK(load_err(d) == cat(d, "/optim.bin: not a beop optimizer file (bad magic)"));
   }
+  SUBCASE("a checkpoint of another precision (dtype bf16) or an unknown dtype is refused by name") {
+    // A well-formed bf16 file: dtype 1 and a payload of n * 2 bytes (+ the two checksums), so the size check
+    // passes and the dtype itself is what is refused — never read as if it were f32.
+    std::string d = fresh();
+    const uint32_t bf16_code = 1;
+    patch(d + "/model.bin", 16, &bf16_code, 4);
+    fs::resize_file(d + "/model.bin", hb + n * 2 + 8);
+    CHECK(load_err(d) == cat(d, "/model.bin: dtype bf16 is not supported by this build (it reads f32 checkpoints)"));
+    d = fresh();
+    const uint32_t unknown = 7;
+    patch(d + "/model.bin", 16, &unknown, 4);
+    CHECK(load_err(d) == cat(d, "/model.bin: unknown dtype code 7"));
+  }
   SUBCASE("tensor table that does not match the config (checksums recomputed, so only the table is wrong)") {
     std::string d = fresh();
     std::string b = read_file(d + "/model.bin");
