@@ -9,8 +9,10 @@
 //
 // Under nvcc: cuBLASLt (cublasLtMatmul, strided batch through the matrix layouts) with CUBLAS_COMPUTE_32F —
 // fp32 (or bf16) inputs, fp32 accumulation, no TF32 — and the heuristic's first algorithm for a 32 MiB workspace;
-// cublasGemmStridedBatchedEx (same contract) only where cuBLASLt offers no algorithm. Both are deterministic
-// run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the same algorithm).
+// cublasGemmStridedBatchedEx (same contract) only where cuBLASLt offers no algorithm. The heuristic is told
+// each operand's real alignment (operand_alignment), since callers pass column slices of wider buffers. Both
+// are deterministic run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the
+// same algorithm).
 // Descriptors are created per call (a few microseconds; caching them per shape is a later optimisation).
 // Under g++ (the SIMT CPU build) it is Eigen, like cpu/linear.h: "device" memory is host memory there.
 #pragma once
@@ -32,6 +34,16 @@
 #endif
 
 BEOP_CUDA_NAMESPACE_BEGIN
+
+// The alignment in bytes (a power of two, at most 256) that every batch entry base + i * stride shares.
+// cuBLASLt's heuristic assumes 256-byte aligned operands unless told otherwise, and gemm() is called with
+// column slices (one attention head of the fused qkv buffer: a 128-byte offset at D = 64 in bf16), so the
+// real alignment goes into the preference and only algorithms that can handle it are offered.
+inline uint32_t operand_alignment(const void* p, int64_t stride_bytes, int batch) {
+  uint64_t bits = uint64_t(reinterpret_cast<uintptr_t>(p)) | 256u;
+  if (batch > 1) bits |= uint64_t(stride_bytes);
+  return uint32_t(bits & (~bits + 1));  // lowest set bit
+}
 
 #if defined(__CUDACC__)
 
@@ -101,6 +113,17 @@ void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const T* A, int ld
   BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                          &st.workspace_bytes, sizeof(st.workspace_bytes)));
+  const uint32_t align_a = operand_alignment(B, strideB * int64_t(sizeof(T)), batch);  // cuBLASLt's A is our B
+  const uint32_t align_b = operand_alignment(A, strideA * int64_t(sizeof(T)), batch);
+  const uint32_t align_c = operand_alignment(C, strideC * int64_t(sizeof(T)), batch);
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                                         sizeof(align_a)));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                                         sizeof(align_b)));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                                         sizeof(align_c)));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                                         sizeof(align_c)));
   cublasLtMatmulHeuristicResult_t heur = {};
   int found = 0;
   cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.lt, desc, la, lb, lc, lc, pref, 1, &heur, &found);

@@ -16,8 +16,9 @@
 #   2. the three test binaries on the GPU;
 #   3. the benchmark: bf16 GEMM rate, bf16 training of 125m and 1b (tokens/s, MFU), flash vs cuBLAS
 #      attention at T = 2048, 1b decode tokens/s;
-#   4. compute-sanitizer memcheck (kernels, bf16 tests) and racecheck (kernels; the bf16 tensor-core attention
-#      test: shared-memory races between the wmma stores and the lanes' reads) — last, so a slow sanitizer
+#   4. compute-sanitizer memcheck (kernels, bf16 tests), racecheck (kernels; the bf16 tensor-core attention
+#      test: shared-memory races between the wmma stores and the lanes' reads) and synccheck (that test: wmma and
+#      __syncwarp called by the whole warp) — last, so a slow sanitizer
 #      cannot cost the benchmark numbers.
 # Prints one table; writes everything under $OUT (default build/gpu_check/out): summary.txt (the table),
 # bench.jsonl, build.log and one log per step. Exit 0 only if every step passed; otherwise non-zero with a
@@ -155,6 +156,7 @@ if [ -n "$SANITIZER" ]; then
   step "memcheck test_cuda_bf16" 75 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_bf16"
   step "racecheck test_cuda_kernels" 90 "${SAN[@]}" --tool racecheck "$W/test_cuda_kernels"
   step "racecheck tensor-core attention" 60 "${SAN[@]}" --tool racecheck "$W/test_cuda_bf16" -tc="*tensor-core*"
+  step "synccheck tensor-core attention" 60 "${SAN[@]}" --tool synccheck "$W/test_cuda_bf16" -tc="*tensor-core*"
 elif [ "${GPU_CHECK_ALLOW_NO_SANITIZER:-0}" = 1 ]; then
   ROWS+=("$(printf '| %-40s | %12s | %-9s | %s |' "compute-sanitizer" "skipped" "" "not installed (allowed by GPU_CHECK_ALLOW_NO_SANITIZER=1)")")
 else

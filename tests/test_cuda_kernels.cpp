@@ -98,6 +98,16 @@ TEST_CASE("cuda rmsnorm forward/backward match cpu/rmsnorm.h") {
   }
 }
 
+TEST_CASE("gemm operand alignment told to cuBLASLt: the largest power of two <= 256 shared by every batch entry") {
+  auto at = [](uintptr_t a) { return reinterpret_cast<const void*>(a); };
+  CHECK(cuda::operand_alignment(at(0x10000), 0, 1) == 256);      // an allocation: capped at 256
+  CHECK(cuda::operand_alignment(at(0x10080), 0, 1) == 128);      // head 1 of qkv at D = 64, bf16 (128 bytes in)
+  CHECK(cuda::operand_alignment(at(0x10000 + 6), 0, 1) == 2);    // one bf16 element past a boundary
+  CHECK(cuda::operand_alignment(at(0x10000), 96, 4) == 32);      // batch entries 96 bytes apart share 32
+  CHECK(cuda::operand_alignment(at(0x10000), 96, 1) == 256);     // ... but a single entry ignores the stride
+  CHECK(cuda::operand_alignment(at(0x10040), 1024, 8) == 64);    // the base decides when the stride is wider
+}
+
 TEST_CASE("cuda gemm wrapper: linear forward/backward match cpu/linear.h; transposes, batches, beta") {
   struct S { int N, IC, OC; };
   for (S s : {S{13, 7, 5}, S{16, 32, 96}, S{33, 65, 17}}) {

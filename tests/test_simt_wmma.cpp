@@ -40,7 +40,7 @@ __global__ void mma_kernel(float* d, const bf16* a, const bf16* b, const float* 
 }
 
 // Stores a tile of 1s, then every lane sums the whole tile: 256 with the __syncwarp; without it, every lane
-// but the last to store sees the old contents (0): the race a GPU has, made certain.
+// but the last to store sees the tile unwritten (0): the race a GPU has, made certain.
 __global__ void store_then_read_kernel(float* out, int sync) {
   __shared__ __align__(32) float tile[16 * 16];
   const int lane = int(threadIdx.x);
@@ -53,6 +53,35 @@ __global__ void store_then_read_kernel(float* out, int sync) {
   float s = 0;
   for (int i = 0; i < 256; i++) s += tile[i];
   out[lane] = s;
+}
+
+// Each lane writes one row of a bf16 tile in shared memory, then the warp loads it as an A operand and stores
+// A·I: with the __syncwarp every lane holds the same fragment; without it the first lanes load a partly
+// written tile (static shared memory keeps the previous launch's values, which differ by 100 * sync), and the
+// store reports that the lanes disagree.
+__global__ void write_then_load_kernel(float* out, int sync) {
+  __shared__ __align__(32) bf16 a[16 * 16];
+  __shared__ __align__(32) bf16 eye[16 * 16];
+  const int lane = int(threadIdx.x);
+  if (lane < 16)
+    for (int c = 0; c < 16; c++) a[lane * 16 + c] = bf16(float(lane + c + 100 * sync)), eye[lane * 16 + c] = bf16(lane == c);
+  if (sync) __syncwarp();
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> fc;
+  wmma::fill_fragment(fc, 0.0f);
+  wmma::load_matrix_sync(fa, a, 16);
+  wmma::load_matrix_sync(fb, eye, 16);
+  wmma::mma_sync(fc, fa, fb, fc);
+  wmma::store_matrix_sync(out, fc, 16, wmma::mem_row_major);
+}
+
+// Lanes 16..31 return, then the rest call wmma: undefined on a GPU, an error here.
+__global__ void half_warp_kernel(float* out) {
+  if (threadIdx.x >= 16) return;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> fc;
+  wmma::fill_fragment(fc, 1.0f);
+  wmma::store_matrix_sync(out, fc, 16, wmma::mem_row_major);
 }
 
 __global__ void misaligned_kernel(const bf16* a, unsigned ld) {
@@ -119,4 +148,20 @@ TEST_CASE("wmma preconditions: a misaligned pointer or an ldm that is not a mult
                        beop::Error);
   CHECK_THROWS_WITH_AS(BEOP_LAUNCH(misaligned_kernel, 1, 32, 0, 0, a.p, 20u), doctest::Contains("ldm"), beop::Error);
   BEOP_LAUNCH(misaligned_kernel, 1, 32, 0, 0, a.p + 16, 24u);  // 32 bytes in, 48-byte rows: fine
+}
+
+TEST_CASE("wmma: a shared-memory write not ordered before a load makes the lanes disagree (an error); lanes exited") {
+  Buf<float> out(256);
+  BEOP_LAUNCH(write_then_load_kernel, 1, 32, 0, 0, out.p, 1);
+  std::vector<float> h(256);
+  cudaMemcpy(h.data(), out.p, 256 * sizeof(float), cudaMemcpyDeviceToHost);
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 16; c++) CHECK(h[r * 16 + c] == float(r + c + 100));  // A·I = A
+  CHECK_THROWS_WITH_AS(BEOP_LAUNCH(write_then_load_kernel, 1, 32, 0, 0, out.p, 0),
+                       doctest::Contains("hold different fragments"), beop::Error);
+  CHECK_THROWS_WITH_AS(BEOP_LAUNCH(half_warp_kernel, 1, 32, 0, 0, out.p), doctest::Contains("exited or inactive"),
+                       beop::Error);
+  BEOP_LAUNCH(write_then_load_kernel, 1, 32, 0, 0, out.p, 1);  // and the emulation's state is clean afterwards
+  cudaMemcpy(h.data(), out.p, 256 * sizeof(float), cudaMemcpyDeviceToHost);
+  CHECK(h[17] == 102.0f);
 }

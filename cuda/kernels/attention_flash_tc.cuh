@@ -65,11 +65,14 @@ __device__ __forceinline__ X* carve(unsigned char*& p, size_t bytes) {
   return r;
 }
 
-// 16 bytes (8 bf16) from src to dst. A vector load on the GPU; memcpy on the host (no aliasing games).
+// 16 bytes (8 bf16) from src to dst. A vector load on the GPU, where a misaligned address faults; memcpy on
+// the host (no aliasing games), with the alignment the GPU needs checked.
 __device__ __forceinline__ void copy16(bf16* dst, const bf16* src) {
 #if defined(__CUDACC__)
   *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
 #else
+  if ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % 16 != 0)
+    fail("flash attention (tensor cores): a 16-byte vector copy at a misaligned address");
   std::memcpy(dst, src, 16);
 #endif
 }
@@ -77,6 +80,8 @@ __device__ __forceinline__ void zero16(bf16* dst) {
 #if defined(__CUDACC__)
   *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
 #else
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0)
+    fail("flash attention (tensor cores): a 16-byte vector store at a misaligned address");
   std::memset(dst, 0, 16);
 #endif
 }
@@ -344,11 +349,36 @@ __global__ void flash_tc_backward_dkv_kernel(__nv_bfloat16* d_qkv, const __nv_bf
 
 // ---- dispatch -------------------------------------------------------------------------------------------------
 
-// The tensor-core kernels serve bf16 with D in {16, 32, 64, 128} and at least 16 query rows (a single decode
-// row would waste 63/64 of every tile: the scalar kernel serves it).
+// The largest dynamic shared memory a block may opt in to on the current device: 227 KiB on sm_90, 163 KiB
+// on sm_80, 99 KiB on sm_86/sm_89 — where D = 128 (up to 121 KiB) does not fit. Under SIMT: the runtime's
+// own limit (sm_90's).
+inline size_t flash_tc_device_smem_limit() {
+#if defined(__CUDACC__)
+  static const size_t limit = [] {
+    int dev = 0, v = 0;
+    BEOP_CUDA_CHECK(cudaGetDevice(&dev));
+    BEOP_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return size_t(v);
+  }();
+  return limit;
+#else
+  return size_t(227) * 1024;
+#endif
+}
+
+inline size_t flash_tc_max_smem(int D) {
+  const size_t f = tc::forward_smem(D), q = tc::dq_smem(D), kv = tc::dkv_smem(D);
+  return f > q ? (f > kv ? f : kv) : (q > kv ? q : kv);
+}
+
+// The tensor-core kernels serve bf16 with D in {16, 32, 64, 128}, at least 16 query rows (a single decode row
+// would waste 63/64 of every tile: the scalar kernel serves it), and all three kernels' shared memory within
+// the device's limit (smem_limit, 0 = the current device's); everything else falls back to the scalar kernels.
 template <typename T>
-inline bool flash_tc_eligible(int D, int Tn) {
-  return std::is_same<T, __nv_bfloat16>::value && (D == 16 || D == 32 || D == 64 || D == 128) && Tn >= 16;
+inline bool flash_tc_eligible(int D, int Tn, size_t smem_limit = 0) {
+  if (!std::is_same<T, __nv_bfloat16>::value || !(D == 16 || D == 32 || D == 64 || D == 128) || Tn < 16)
+    return false;
+  return flash_tc_max_smem(D) <= (smem_limit ? smem_limit : flash_tc_device_smem_limit());
 }
 
 template <typename K>
@@ -383,18 +413,18 @@ void flash_tc_backward_d(__nv_bfloat16* d_qkv, const float* delta, const __nv_bf
   BEOP_CUDA_LAUNCHED();
 }
 
-// The 16-byte vector loads need 16-byte aligned rows: base pointers and row strides (in bytes).
-inline void flash_tc_check_alignment(const void* p, int64_t stride_elems, const char* what) {
-  BEOP_CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0 && (stride_elems * 2) % 16 == 0, "flash attention (tensor cores): ",
-             what, " is not 16-byte aligned");
+// The 16-byte vector loads need 16-byte aligned rows: base pointers, row strides and batch strides (bytes).
+inline void flash_tc_check_alignment(const void* p, int64_t row_stride, int64_t batch_stride, const char* what) {
+  BEOP_CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0 && (row_stride * 2) % 16 == 0 && (batch_stride * 2) % 16 == 0,
+             "flash attention (tensor cores): ", what, " is not 16-byte aligned");
 }
 
 inline void flash_tc_forward(__nv_bfloat16* y, float* lse, const __nv_bfloat16* q, int64_t q_bs, int64_t q_ts,
                              const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t kv_bs, int64_t kv_ts, int B, int Tn,
                              int H, int KV, int D, int pos0, cudaStream_t s) {
-  flash_tc_check_alignment(q, q_ts, "q");
-  flash_tc_check_alignment(k, kv_ts, "k");
-  flash_tc_check_alignment(v, kv_ts, "v");
+  flash_tc_check_alignment(q, q_ts, q_bs, "q");
+  flash_tc_check_alignment(k, kv_ts, kv_bs, "k");
+  flash_tc_check_alignment(v, kv_ts, kv_bs, "v");
   switch (D) {
     case 16: return flash_tc_forward_d<16>(y, lse, q, q_bs, q_ts, k, v, kv_bs, kv_ts, B, Tn, H, KV, pos0, s);
     case 32: return flash_tc_forward_d<32>(y, lse, q, q_bs, q_ts, k, v, kv_bs, kv_ts, B, Tn, H, KV, pos0, s);
@@ -406,8 +436,8 @@ inline void flash_tc_forward(__nv_bfloat16* y, float* lse, const __nv_bfloat16* 
 
 inline void flash_tc_backward(__nv_bfloat16* d_qkv, const float* delta, const __nv_bfloat16* d_y, const float* lse,
                               const __nv_bfloat16* qkv, int B, int Tn, int H, int KV, int D, cudaStream_t s) {
-  flash_tc_check_alignment(qkv, int64_t(H + 2 * KV) * D, "qkv");
-  flash_tc_check_alignment(d_y, int64_t(H) * D, "d_y");
+  flash_tc_check_alignment(qkv, int64_t(H + 2 * KV) * D, int64_t(Tn) * (H + 2 * KV) * D, "qkv");
+  flash_tc_check_alignment(d_y, int64_t(H) * D, int64_t(Tn) * H * D, "d_y");
   switch (D) {
     case 16: return flash_tc_backward_d<16>(d_qkv, delta, d_y, lse, qkv, B, Tn, H, KV, s);
     case 32: return flash_tc_backward_d<32>(d_qkv, delta, d_y, lse, qkv, B, Tn, H, KV, s);

@@ -7,14 +7,15 @@
 // and (b) applies the same element-wise operation to every element (`for i < num_elements: x[i] *= s`).
 // The emulation gives every lane a full copy of the tile (num_elements = 256), which satisfies both, and it
 // models what a kernel may NOT rely on, so that such bugs fail on the CPU as they would on a GPU:
-//   - load/store/mma are warp-collective: each starts with a __syncwarp over the full warp (a lane that skips
-//     the call, or calls it on another path, deadlocks the warp and the SIMT runtime reports it);
-//   - load_matrix_sync reads the whole tile between two warp barriers (the instruction is convergent: every
-//     lane reads before any lane goes on);
+//   - every call needs all 32 lanes of the warp active (a call after some lanes returned is an error);
+//   - the `.sync` of the instructions orders nothing: load_matrix_sync does NOT wait for the other lanes
+//     before reading, so a lane reads the tile as it is when that lane arrives (shared-memory writes by other
+//     lanes without a __syncwarp() before the load may be missing) and only waits for the others afterwards;
 //   - store_matrix_sync has no barrier after it, and the tile appears in memory only when the LAST lane of the
-//     warp executes the store (a legal outcome on a GPU, where the other lanes' writes need not be visible
-//     before a __syncwarp()): any lane that reads the stored tile without a __syncwarp() first sees the old
-//     contents, whatever order the SIMT scheduler runs the lanes in;
+//     warp executes the store (legal on a GPU, where other lanes' writes need not be visible before a
+//     __syncwarp()): a lane reading the stored tile without a __syncwarp() sees the old contents;
+//   - since every lane holds the whole tile, the store checks that all 32 lanes hold the same fragment: lanes
+//     that loaded different data (a race before a load) fail there, whatever the schedule;
 //   - the documented preconditions are checked: the pointer 32-byte aligned, ldm a multiple of 16 bytes.
 // Arithmetic: each product is accumulated in fp32, k in ascending order (tensor cores also accumulate in
 // fp32, in an unspecified order — the tests' bf16 tolerance covers the difference).
@@ -28,7 +29,9 @@
 
 #else
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace nvcuda::wmma {
 
@@ -48,6 +51,9 @@ struct Shape {
 };
 [[noreturn]] inline void misuse(const char* what, const char* why, const char* file, int line) {
   beop::fail("wmma::", what, " at ", file, ":", line, ": ", why);
+}
+inline void check_warp(const char* what, const char* file, int line) {
+  if (__activemask() != 0xffffffffu) misuse(what, "called with lanes of the warp exited or inactive", file, line);
 }
 inline void check_ptr(const void* p, unsigned ldm, size_t elem_bytes, const char* what, const char* file, int line) {
   if (reinterpret_cast<uintptr_t>(p) % 32 != 0) misuse(what, "pointer not 32-byte aligned", file, line);
@@ -76,7 +82,7 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout>& f
                              unsigned ldm, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   static_assert(std::is_same<Layout, row_major>::value || std::is_same<Layout, col_major>::value,
                 "an A/B fragment needs row_major or col_major");
-  __syncwarp(0xffffffffu, file, line);
+  detail::check_warp("load_matrix_sync", file, line);
   detail::check_ptr(p, ldm, 2, "load_matrix_sync", file, line);
   constexpr bool row = std::is_same<Layout, row_major>::value;
   for (int r = 0; r < f.rows; r++)
@@ -87,26 +93,40 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout>& f
 // Accumulator: layout given at run time.
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm, layout_t l,
                              const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-  __syncwarp(0xffffffffu, file, line);
+  detail::check_warp("load_matrix_sync", file, line);
   detail::check_ptr(p, ldm, 4, "load_matrix_sync", file, line);
   for (int r = 0; r < 16; r++)
     for (int c = 0; c < 16; c++) f.x[r * 16 + c] = l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
   __syncwarp(0xffffffffu, file, line);
 }
 
-// The tile is written by the last of the warp's lanes to get here; no barrier after: __syncwarp() before
-// reading it from another lane (or at all, from any lane but the last).
+// Warp-collective: a barrier before it (the instruction is convergent), none after. The tile is written when
+// the last lane executes the store, and every lane's fragment must equal the first lane's. __syncwarp() after
+// it before reading the tile.
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t l,
                               const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  detail::check_warp("store_matrix_sync", file, line);  // before the barrier: no lane has passed this store yet
   __syncwarp(0xffffffffu, file, line);
   detail::check_ptr(p, ldm, 4, "store_matrix_sync", file, line);
-  // Lanes of this warp that have passed the barrier above: the count restarts when all 32 have (one block
-  // runs at a time, on one OS thread, and every lane of a warp calls this store before any calls the next).
-  // `need` is taken by the first lane to run after the barrier, before any lane of the warp can have exited.
-  static thread_local unsigned arrived[32] = {}, need[32] = {};  // per warp of the block (<= 1024 threads)
+  // Per warp of the current block: lanes that have executed the store, and the first lane's fragment. Reset
+  // for every block (and so after a launch that failed half-way).
+  static thread_local uint64_t serial = ~uint64_t(0);
+  static thread_local unsigned arrived[32];
+  static thread_local float first[32][256];
+  if (serial != beop::simt::block_serial()) {
+    serial = beop::simt::block_serial();
+    for (unsigned& a : arrived) a = 0;
+  }
   const unsigned w = threadIdx.x / 32 % 32;
-  if (arrived[w] == 0) need[w] = unsigned(__builtin_popcount(__activemask()));
-  if (++arrived[w] < need[w]) return;
+  if (arrived[w] == 0) {
+    std::memcpy(first[w], f.x, sizeof f.x);
+  } else if (std::memcmp(first[w], f.x, sizeof f.x) != 0) {
+    detail::misuse("store_matrix_sync",
+                   "the lanes of the warp hold different fragments: they loaded different data (a shared-memory "
+                   "write not ordered by __syncwarp() before a load_matrix_sync?)",
+                   file, line);
+  }
+  if (++arrived[w] < 32) return;
   arrived[w] = 0;
   for (int r = 0; r < 16; r++)
     for (int c = 0; c < 16; c++) (l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
@@ -119,6 +139,7 @@ inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
                      const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
                      const fragment<accumulator, 16, 16, 16, float>& c, const char* file = __builtin_FILE(),
                      int line = __builtin_LINE()) {
+  detail::check_warp("mma_sync", file, line);
   __syncwarp(0xffffffffu, file, line);
   float out[256];
   for (int r = 0; r < 16; r++)
