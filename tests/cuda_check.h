@@ -1,4 +1,4 @@
-// Shared by the CUDA backend tests (tests/test_cuda_kernels.cpp, tests/test_cuda_model.cpp): the ONE fp32
+// Shared by the CUDA backend tests (tests/test_cuda_{kernels,model,bf16}.cpp): the ONE fp32
 // tolerance, the error measure, and device buffers that start POISONED.
 #pragma once
 #include <doctest/doctest.h>

@@ -25,12 +25,18 @@
 #include "cpu/swiglu.h"
 #include "cuda/model_cuda.h"
 #include "cuda_check.h"
+#include "cuda_model_check.h"
 #include "src/rng.h"
 #include "src/rope.h"
 #include "test_util.h"
 
 using namespace beop;
+using beop::cudatest::Batch;
 using beop::cudatest::Dev;
+using beop::cudatest::random_batch;
+using beop::cudatest::random_ids;
+using beop::cudatest::rope_config;
+using beop::cudatest::train_step;
 using beop::cudatest::kTolBf16;
 using beop::cudatest::kTolF32;
 using beop::cudatest::rel_err;
@@ -53,19 +59,6 @@ Pair rand_pair(size_t n, uint64_t seed, double std = 1.0) {
 }
 std::vector<float> widen(const std::vector<bf16>& v) { return std::vector<float>(v.begin(), v.end()); }
 
-std::vector<int32_t> random_ids(int n, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> v(n);
-  for (auto& x : v) x = int32_t(r.below(uint64_t(V)));
-  return v;
-}
-
-ModelConfig rope_config(int D, int max_T) {
-  ModelConfig c;
-  c.vocab_size = 10, c.d_model = 8, c.n_layers = 1, c.n_heads = 1, c.n_kv_heads = 1, c.head_dim = D;
-  c.ffn_hidden = 8, c.max_seq_len = max_T, c.rope_theta = 10000.0f;
-  return c;
-}
 
 }  // namespace
 
@@ -376,29 +369,6 @@ ModelConfig small_config(bool tied, int head_dim = 8) {
   c.ffn_hidden = 40, c.max_seq_len = 16, c.tied_embeddings = tied;
   return c;
 }
-struct Batch {
-  std::vector<int32_t> x, y;
-  std::vector<uint8_t> mask;
-};
-Batch random_batch(const ModelConfig& c, int B, int T, uint64_t seed) {
-  Rng r(seed);
-  Batch b;
-  for (int i = 0; i < B * T; i++) {
-    b.x.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.y.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.mask.push_back(r.uniform() < 0.75 ? 1 : 0);
-  }
-  return b;
-}
-template <class M>
-double train_step(M& m, const Batch& b, int B, int T, double lr) {
-  m.zero_grad();
-  const LossSum ls = m.forward(b.x.data(), b.y.data(), b.mask.data(), B, T);
-  m.backward(1.0 / double(ls.count));
-  AdamWConfig opt;
-  m.step(opt, lr);
-  return ls.mean();
-}
 
 }  // namespace
 
@@ -467,21 +437,7 @@ TEST_CASE("CudaBf16Model KV-cache decode matches CpuModel; training is schedule-
   cpu.init_random(5);
   gpu.init_random(5);
   const int B = 2, Tmax = 12, P = 5;
-  const Batch b = random_batch(cfg, B, Tmax, 21);
-  cpu.infer_reserve(B, Tmax);
-  gpu.infer_reserve(B, Tmax);
-  std::vector<int32_t> prompt;
-  for (int r = 0; r < B; r++)
-    for (int t = 0; t < P; t++) prompt.push_back(b.x[size_t(r) * Tmax + t]);
-  CHECK(rel_err(gpu.download_logits(gpu.infer_step(prompt.data(), B, P, 0), B),
-                cpu.download_logits(cpu.infer_step(prompt.data(), B, P, 0), B)) <= kTolBf16);
-  for (int pos = P; pos < Tmax; pos++) {
-    CAPTURE(pos);
-    std::vector<int32_t> tok;
-    for (int r = 0; r < B; r++) tok.push_back(b.x[size_t(r) * Tmax + pos]);
-    CHECK(rel_err(gpu.download_logits(gpu.infer_step(tok.data(), B, 1, pos), B),
-                  cpu.download_logits(cpu.infer_step(tok.data(), B, 1, pos), B)) <= kTolBf16);
-  }
+  cudatest::check_kv_decode(cpu, gpu, cfg, B, Tmax, P, kTolBf16);
 
   auto run = [&](simt::Order order, uint64_t seed) {
     simt::set_order(order, seed);

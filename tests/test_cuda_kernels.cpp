@@ -24,31 +24,21 @@
 #include "cpu/swiglu.h"
 #include "cuda/ops_cuda.h"
 #include "cuda_check.h"
+#include "cuda_model_check.h"
 #include "src/rng.h"
 #include "src/rope.h"
 #include "test_util.h"
 
 using namespace beop;
 using beop::cudatest::Dev;
+using beop::cudatest::random_ids;
+using beop::cudatest::rope_config;
 using beop::cudatest::kTolF32;
 using beop::cudatest::rel_err;
 using beop::test::randn;
 
 namespace {
 
-std::vector<int32_t> random_ids(int n, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> v(n);
-  for (auto& x : v) x = int32_t(r.below(uint64_t(V)));
-  return v;
-}
-
-ModelConfig rope_config(int D, int max_T) {
-  ModelConfig c;
-  c.vocab_size = 10, c.d_model = 8, c.n_layers = 1, c.n_heads = 1, c.n_kv_heads = 1, c.head_dim = D;
-  c.ffn_hidden = 8, c.max_seq_len = max_T, c.rope_theta = 10000.0f;
-  return c;
-}
 
 }  // namespace
 

@@ -13,11 +13,15 @@
 #include "cpu/model_cpu.h"
 #include "cuda/model_cuda.h"
 #include "cuda_check.h"
+#include "cuda_model_check.h"
 #include "src/rng.h"
 
 using namespace beop;
+using beop::cudatest::Batch;
 using beop::cudatest::kTolF32;
+using beop::cudatest::random_batch;
 using beop::cudatest::rel_err;
+using beop::cudatest::train_step;
 
 namespace {
 
@@ -39,21 +43,6 @@ ModelConfig small_config(bool tied, bool attn_bias = false) {
   return c;
 }
 
-struct Batch {
-  std::vector<int32_t> x, y;
-  std::vector<uint8_t> mask;
-};
-Batch random_batch(const ModelConfig& c, int B, int T, uint64_t seed) {
-  Rng r(seed);
-  Batch b;
-  for (int i = 0; i < B * T; i++) {
-    b.x.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.y.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.mask.push_back(r.uniform() < 0.75 ? 1 : 0);
-  }
-  return b;
-}
-
 template <class M>
 std::vector<float> host(M& m, const float* p, size_t n) {
   std::vector<float> h(n);
@@ -68,16 +57,6 @@ void poison_activations(CudaModel& m, int B, int T) {
   REQUIRE(cudaMemset(const_cast<float*>(base), 0xFF, m.plan()->total * sizeof(float)) == cudaSuccess);
 }
 
-// One training step (zero_grad, forward, backward, AdamW); returns the mean loss.
-template <class M>
-double train_step(M& m, const Batch& b, int B, int T, double lr) {
-  m.zero_grad();
-  const LossSum ls = m.forward(b.x.data(), b.y.data(), b.mask.data(), B, T);
-  m.backward(1.0 / double(ls.count));
-  AdamWConfig opt;
-  m.step(opt, lr);
-  return ls.mean();
-}
 
 }  // namespace
 
@@ -167,21 +146,7 @@ TEST_CASE("CudaModel KV-cache inference (prefill + decode) matches CpuModel") {
   cpu.init_random(5);
   gpu.init_random(5);
   const int B = 2, Tmax = 12, P = 5;
-  const Batch b = random_batch(cfg, B, Tmax, 21);
-  cpu.infer_reserve(B, Tmax);
-  gpu.infer_reserve(B, Tmax);
-  std::vector<int32_t> prompt;
-  for (int r = 0; r < B; r++)
-    for (int t = 0; t < P; t++) prompt.push_back(b.x[size_t(r) * Tmax + t]);
-  CHECK(rel_err(gpu.download_logits(gpu.infer_step(prompt.data(), B, P, 0), B),
-                cpu.download_logits(cpu.infer_step(prompt.data(), B, P, 0), B)) <= kTolF32);
-  for (int pos = P; pos < Tmax; pos++) {
-    CAPTURE(pos);
-    std::vector<int32_t> tok;
-    for (int r = 0; r < B; r++) tok.push_back(b.x[size_t(r) * Tmax + pos]);
-    CHECK(rel_err(gpu.download_logits(gpu.infer_step(tok.data(), B, 1, pos), B),
-                  cpu.download_logits(cpu.infer_step(tok.data(), B, 1, pos), B)) <= kTolF32);
-  }
+  cudatest::check_kv_decode(cpu, gpu, cfg, B, Tmax, P, kTolF32);
 }
 
 TEST_CASE("CudaModel training is bit-for-bit deterministic, whatever the thread schedule") {
