@@ -1,63 +1,59 @@
 // Tensor-core flash attention (bf16, head_dim D in {16, 32, 64, 128}): the forward and backward of
-// attention_flash.cuh / attention_flash_backward.cuh with every matrix product on wmma m16n16k16 tiles (bf16
-// in, fp32 accumulate), for the bf16 backend. The scalar kernels remain the fp32 path, the fallback for other
-// head dims, and the decode path (a single query row). Same definitions, same saved state (fp32 lse and Δ),
-// same fixed summation order (no float atomics):
+// attention_flash.cuh / attention_flash_backward.cuh with every matrix product on mma.sync m16n8k16 (bf16 in,
+// fp32 accumulate), FlashAttention-2 style, for the bf16 backend. The scalar kernels remain the fp32 path,
+// the fallback for other head dims, and the decode path (a single query row). Same definitions, same saved
+// state (fp32 lse and Δ), same fixed summation order (no float atomics):
 //   forward  O_t = Σ_{s<=t} exp(scale·q_t·k_s − m_t) v_s / l_t,   lse_t = m_t + log l_t
 //   dq_t = scale Σ_s dS[t,s] k_s;  dk_s = scale Σ_h Σ_t dS[t,s] q_t;  dv_s = Σ_h Σ_t P[t,s] dy_t
 //   with P = exp(scale·q·k − lse), dS = P (dy·v − Δ).
 // Launch: 4 warps per block; a block owns 64 rows (queries for the forward and dq, keys for dk/dv), a warp 16
-// of them, and walks the other side in tiles of 64 staged in shared memory (bf16, rows padded by 8 elements
-// against bank conflicts). A warp computes its 16 x 64 score tile with wmma into shared memory (fp32), where
-// its lanes apply the mask and the softmax (2 lanes per row, 32 columns each); P or dS go back to shared
-// memory as bf16 for the next product. The forward keeps its running output in shared memory (fp32) so
-// that the online-softmax rescale is a plain element-wise op (a fragment's element-to-row map is
-// unspecified); dq, dk and dv stay in accumulator fragments for the whole walk.
-// Tests: tests/test_cuda_bf16.cpp (through the wmma emulation of cuda/simt/wmma.h).
+// of them, and walks the other side in tiles staged in shared memory (bf16, rows padded by 8 elements so
+// that the 8 row addresses of an ldmatrix hit 32 different banks). Operands reach the tensor cores through
+// ldmatrix (cuda/simt/mma.h); score tiles, P and dS never leave registers: an accumulator's (row, 2 columns)
+// pairs are exactly the A operand's, so exp(S) packed to bf16 is the next product's A (FlashAttention-2).
+// Each lane owns two rows of its warp's 16 (g = lane/4 and g + 8) and two adjacent columns of every 8-column
+// slice, so a row's max and sum need two shuffles (the 4 lanes of a group).
+// Tests: tests/test_cuda_bf16.cpp (through the emulation of cuda/simt/mma.h on the CPU; natively on a GPU).
 #pragma once
 #include <type_traits>
 
 #include <cstring>
 
 #include "common.cuh"
-#include "cuda/simt/wmma.h"
+#include "cuda/simt/mma.h"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 
 namespace tc {
 
-namespace wmma = nvcuda::wmma;
 using bf16 = __nv_bfloat16;
-using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
-using FragBRow = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
-using FragBCol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
-using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+using beop::mma::ldmatrix_x4;
+using beop::mma::ldmatrix_x4_trans;
+using beop::mma::mma_bf16_16816;
+using beop::mma::pack_bf16x2;
 
-constexpr int kRows = 64;   // rows per block (queries: forward, dq; keys: dk/dv)
-constexpr int kCols = 64;   // columns per tile (keys: forward, dq; queries: dk/dv)
-constexpr int kWarps = 4;   // 16 rows each
-constexpr int kLdS = kCols + 4;  // fp32 score tiles (16 x 64): 272-byte rows
-constexpr int kLdP = kCols + 8;  // bf16 P / dS tiles (16 x 64): 144-byte rows
+constexpr int kRows = 64;     // rows per block (queries: forward, dq; keys: dk/dv)
+constexpr int kWarps = 4;     // 16 rows each
+constexpr int kKeyTile = 64;  // keys per tile (forward, dq)
+// Queries per tile of the dk/dv kernel: its lanes hold dk and dv (2·D/8·4 fp32 registers) plus the k·q and
+// v·dy tiles (2·tile/8·4), which at D = 128 and 64 queries would come close to the 255-register limit.
+__host__ __device__ constexpr int dkv_query_tile(int D) { return D >= 128 ? 32 : 64; }
 
-// Row pitch of a bf16 (rows, D) tile and of the forward's fp32 (16, D) output tile; every region below is a
-// multiple of 32 bytes, so all wmma pointers are 32-byte aligned.
+// Row pitch of a bf16 (rows, D) tile: D + 8 elements, so rows start 16 bytes apart modulo 128 (no bank
+// conflicts for ldmatrix) and every row address is 16-byte aligned.
 __host__ __device__ constexpr int ld_tile(int D) { return D + 8; }
-__host__ __device__ constexpr int ld_out(int D) { return D + 4; }
-__host__ __device__ constexpr size_t tile_bytes(int D) { return size_t(kRows) * ld_tile(D) * sizeof(bf16); }
-constexpr size_t kScoreBytes = size_t(kWarps) * 16 * kLdS * sizeof(float);  // one fp32 16 x 64 tile per warp
-constexpr size_t kPBytes = size_t(kWarps) * 16 * kLdP * sizeof(bf16);       // one bf16 16 x 64 tile per warp
+__host__ __device__ constexpr size_t tile_bytes(int rows, int D) { return size_t(rows) * ld_tile(D) * sizeof(bf16); }
 
-inline size_t forward_smem(int D) {  // Q, K, V tiles; S; P; O
-  return 3 * tile_bytes(D) + kScoreBytes + kPBytes + size_t(kWarps) * 16 * ld_out(D) * sizeof(float);
-}
-inline size_t dq_smem(int D) { return 4 * tile_bytes(D) + 2 * kScoreBytes + kPBytes; }  // Q, dY, K, V; S, dP; dS
-inline size_t dkv_smem(int D) {  // K, V, Q, dY tiles; lse, Δ of the query tile; S^T, dP^T; P^T, dS^T
-  return 4 * tile_bytes(D) + 2 * kCols * sizeof(float) + 2 * kScoreBytes + 2 * kPBytes;
+inline size_t forward_smem(int D) { return 3 * tile_bytes(kRows, D); }  // Q, K, V tiles
+inline size_t dq_smem(int D) { return 4 * tile_bytes(kRows, D); }       // Q, dY, K, V tiles
+inline size_t dkv_smem(int D) {  // K, V (64 rows); Q, dY, lse, Δ of the query tile
+  const int nq = dkv_query_tile(D);
+  return 2 * tile_bytes(kRows, D) + 2 * tile_bytes(nq, D) + 2 * size_t(nq) * sizeof(float);
 }
 
 __host__ __device__ constexpr int imin(int a, int b) { return a < b ? a : b; }
 
-// Hands out consecutive regions of the block's dynamic shared memory (each size a multiple of 32 bytes).
+// Hands out consecutive regions of the block's dynamic shared memory (each size a multiple of 16 bytes).
 template <class X>
 __device__ __forceinline__ X* carve(unsigned char*& p, size_t bytes) {
   X* r = reinterpret_cast<X*>(p);
@@ -85,12 +81,23 @@ __device__ __forceinline__ void zero16(bf16* dst) {
   std::memset(dst, 0, 16);
 #endif
 }
+// Two adjacent outputs (4-byte aligned: even column, even row stride).
+__device__ __forceinline__ void store2(bf16* dst, float a, float b) {
+#if defined(__CUDACC__)
+  *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
+#else
+  dst[0] = bf16(a);
+  dst[1] = bf16(b);
+#endif
+}
 
 // Block-wide: rows 0..rows-1 of a (rows, D) smem tile (pitch ld) <- src rows (stride src_stride elements);
-// rows >= valid are zero-filled. D % 8 == 0 and 16-byte aligned rows (checked by the launchers).
-__device__ __forceinline__ void load_tile(bf16* dst, int ld, const bf16* src, int64_t src_stride, int valid, int D) {
+// rows >= valid are zero-filled (so that masked products see 0, never stale NaNs). D % 8 == 0 and 16-byte
+// aligned rows (checked by the launchers).
+__device__ __forceinline__ void load_tile(bf16* dst, int ld, const bf16* src, int64_t src_stride, int valid, int rows,
+                                          int D) {
   const int chunks = D / 8;
-  for (int i = threadIdx.x; i < kRows * chunks; i += blockDim.x) {
+  for (int i = threadIdx.x; i < rows * chunks; i += blockDim.x) {
     const int r = i / chunks, c = (i % chunks) * 8;
     if (r < valid)
       copy16(dst + r * ld + c, src + r * src_stride + c);
@@ -99,259 +106,300 @@ __device__ __forceinline__ void load_tile(bf16* dst, int ld, const bf16* src, in
   }
 }
 
-// out (16 x 64, fp32, pitch kLdS) = A (16 x D, row-major, pitch lda) · B^T where B is (64, D) row-major with
-// pitch ldb (read as a col_major (D x 64) operand): the score tile of 16 rows against 64 columns.
-template <int D>
-__device__ __forceinline__ void scores_16x64(float* out, const bf16* A, int lda, const bf16* B, int ldb) {
+// ---- warp-level products (layouts: cuda/simt/mma.h) ----------------------------------------------------------
+// A fragment: rows r0..r0+15, columns c0..c0+15 of a row-major tile.
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const bf16* tile, int ld, int r0, int c0) {
+  const int l = threadIdx.x % 32;
+  ldmatrix_x4(a, tile + (r0 + l % 16) * ld + c0 + (l / 16) * 8);
+}
+// B fragments of two 8-column slices (n0.., n0+8..) x 16 k (k0..) of B = X^T, X a row-major (n, k) tile (keys
+// as stored, for q·k): b[0], b[1] the first slice, b[2], b[3] the second.
+__device__ __forceinline__ void load_b_of_transposed(uint32_t (&b)[4], const bf16* x, int ld, int n0, int k0) {
+  const int l = threadIdx.x % 32;
+  ldmatrix_x4(b, x + (n0 + l % 8 + (l / 16) * 8) * ld + k0 + (l / 8 % 2) * 8);
+}
+// The same from B itself, a row-major (k, n) tile (values as stored, for P·v): ldmatrix's transpose.
+__device__ __forceinline__ void load_b(uint32_t (&b)[4], const bf16* x, int ld, int k0, int n0) {
+  const int l = threadIdx.x % 32;
+  ldmatrix_x4_trans(b, x + (k0 + l % 16) * ld + n0 + (l / 16) * 8);
+}
+
+// acc (16 x N, N/8 slices) += A · X^T: A the 16 rows from r0 of a (rows, K) tile, X an (N, K) tile — a warp's
+// score tile (q·k, dy·v, k·q, v·dy).
+template <int K, int N>
+__device__ __forceinline__ void product_abt(float (&acc)[N / 8][4], const bf16* A, int lda, int r0, const bf16* X,
+                                            int ldx) {
   BEOP_UNROLL
-  for (int j = 0; j < kCols / 16; j++) {
-    FragC acc;
-    wmma::fill_fragment(acc, 0.0f);
+  for (int kk = 0; kk < K; kk += 16) {
+    uint32_t a[4];
+    load_a(a, A, lda, r0, kk);
     BEOP_UNROLL
-    for (int kk = 0; kk < D; kk += 16) {
-      FragA a;
-      FragBCol b;
-      wmma::load_matrix_sync(a, A + kk, lda);
-      wmma::load_matrix_sync(b, B + j * 16 * ldb + kk, ldb);
-      wmma::mma_sync(acc, a, b, acc);
+    for (int n = 0; n < N; n += 16) {
+      uint32_t b[4];
+      load_b_of_transposed(b, X, ldx, n, kk);
+      mma_bf16_16816(acc[n / 8], a, b[0], b[1]);
+      mma_bf16_16816(acc[n / 8 + 1], a, b[2], b[3]);
     }
-    wmma::store_matrix_sync(out + j * 16, acc, kLdS, wmma::mem_row_major);
   }
 }
 
-// acc[j] += P (16 x 64 bf16, pitch kLdP) · M[:, 16j:16j+16] where M is (64, D) row-major with pitch ldm.
-template <int D>
-__device__ __forceinline__ void accumulate_16xD(FragC (&acc)[D / 16], const bf16* P, const bf16* M, int ldm) {
+// acc (16 x D) += P · M: P (16 x N) in registers in accumulator layout (rounded to bf16 here), M an (N, D)
+// row-major tile.
+template <int N, int D>
+__device__ __forceinline__ void product_pm(float (&acc)[D / 8][4], const float (&p)[N / 8][4], const bf16* M,
+                                           int ldm) {
   BEOP_UNROLL
-  for (int kk = 0; kk < kCols; kk += 16) {
-    FragA a;
-    wmma::load_matrix_sync(a, P + kk, kLdP);
+  for (int c = 0; c < N / 16; c++) {
+    const uint32_t a[4] = {pack_bf16x2(p[2 * c][0], p[2 * c][1]), pack_bf16x2(p[2 * c][2], p[2 * c][3]),
+                           pack_bf16x2(p[2 * c + 1][0], p[2 * c + 1][1]),
+                           pack_bf16x2(p[2 * c + 1][2], p[2 * c + 1][3])};
     BEOP_UNROLL
-    for (int j = 0; j < D / 16; j++) {
-      FragBRow b;
-      wmma::load_matrix_sync(b, M + kk * ldm + j * 16, ldm);
-      wmma::mma_sync(acc[j], a, b, acc[j]);
+    for (int n = 0; n < D; n += 16) {
+      uint32_t b[4];
+      load_b(b, M, ldm, 16 * c, n);
+      mma_bf16_16816(acc[n / 8], a, b[0], b[1]);
+      mma_bf16_16816(acc[n / 8 + 1], a, b[2], b[3]);
     }
   }
 }
 
-// Writes a warp's 16 x D accumulators times `mul` as bf16 rows: row i (< valid) to out + i*stride, staged 16 x
-// 16 at a time through the warp's fp32 tile `stage` (pitch kLdS).
+// Writes a warp's 16 x D accumulator rows: local row r (< valid) to out + r*stride, times mul[0] for this
+// lane's first row (g) and mul[1] for its second (g + 8).
 template <int D>
-__device__ __forceinline__ void write_rows(bf16* out, int64_t stride, int valid, FragC (&acc)[D / 16], float mul,
-                                           float* stage) {
-  const int lane = threadIdx.x % 32;
+__device__ __forceinline__ void write_rows(bf16* out, int64_t stride, int valid, const float (&acc)[D / 8][4],
+                                           float mul0, float mul1) {
+  const int g = threadIdx.x % 32 / 4, c = threadIdx.x % 4 * 2;
   BEOP_UNROLL
-  for (int j = 0; j < D / 16; j++) {
-    wmma::store_matrix_sync(stage, acc[j], kLdS, wmma::mem_row_major);
-    __syncwarp();
-    for (int i = lane; i < 256; i += 32) {
-      const int r = i / 16, c = i % 16;
-      if (r < valid) out[r * stride + j * 16 + c] = bf16(stage[r * kLdS + c] * mul);
-    }
-    __syncwarp();  // the next store overwrites the stage
+  for (int j = 0; j < D / 8; j++) {
+    if (g < valid) store2(out + g * stride + 8 * j + c, acc[j][0] * mul0, acc[j][1] * mul0);
+    if (g + 8 < valid) store2(out + (g + 8) * stride + 8 * j + c, acc[j][2] * mul1, acc[j][3] * mul1);
   }
+}
+
+template <int N>
+__device__ __forceinline__ void zero(float (&x)[N][4]) {
+  BEOP_UNROLL
+  for (int j = 0; j < N; j++) x[j][0] = x[j][1] = x[j][2] = x[j][3] = 0.0f;
+}
+
+// Max / sum over the 4 lanes of a group (the lanes that share a row).
+__device__ __forceinline__ float group_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
+  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
+}
+__device__ __forceinline__ float group_sum(float v) {
+  v += __shfl_xor_sync(kFullMask, v, 1);
+  return v + __shfl_xor_sync(kFullMask, v, 2);
 }
 
 }  // namespace tc
 
 // Forward. grid (⌈Tn/64⌉, H, B), 128 threads. Strides and pos0 as flash_attention_forward_kernel: query t of
-// row b sits at position pos0 + t and attends to keys 0 .. pos0 + t.
+// row b sits at position pos0 + t and attends to keys 0 .. pos0 + t. Blocks take query tiles last-first: the
+// causal work of a tile grows with its position, and the longest should start first.
 template <int D>
-__global__ void flash_tc_forward_kernel(__nv_bfloat16* y, float* lse, const __nv_bfloat16* q, int64_t q_bs,
-                                        int64_t q_ts, const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t kv_bs,
-                                        int64_t kv_ts, int Tn, int H, int KV, int pos0, float scale) {
+__global__ void __launch_bounds__(128)
+    flash_tc_forward_kernel(__nv_bfloat16* y, float* lse, const __nv_bfloat16* q, int64_t q_bs, int64_t q_ts,
+                            const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t kv_bs, int64_t kv_ts, int Tn,
+                            int H, int KV, int pos0, float scale) {
   using namespace tc;
-  constexpr int ldb = ld_tile(D), ldo = ld_out(D);
+  constexpr int ld = ld_tile(D), NK = kKeyTile;
   BEOP_DYNAMIC_SHARED(unsigned char, smem);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  bf16* Qs = carve<bf16>(smem, tile_bytes(D));                       // (64, D) the block's queries
-  bf16* Ks = carve<bf16>(smem, tile_bytes(D));                       // (64, D) key tile
-  bf16* Vs = carve<bf16>(smem, tile_bytes(D));                       // (64, D) value tile
-  float* S = carve<float>(smem, kScoreBytes) + warp * 16 * kLdS;     // (16, 64) this warp's scores
-  bf16* P = carve<bf16>(smem, kPBytes) + warp * 16 * kLdP;           // (16, 64) its probabilities
-  float* O = reinterpret_cast<float*>(smem) + warp * 16 * ldo;       // (16, D) its running output
+  bf16* Qs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) the block's queries
+  bf16* Ks = carve<bf16>(smem, tile_bytes(NK, D));     // (64, D) key tile
+  bf16* Vs = carve<bf16>(smem, tile_bytes(NK, D));     // (64, D) value tile
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
-  const int t0 = blockIdx.x * kRows, nq = imin(kRows, Tn - t0);
-  const int wt0 = t0 + warp * 16;                      // the warp's first query
+  const int t0 = (gridDim.x - 1 - blockIdx.x) * kRows, nq = imin(kRows, Tn - t0);
+  const int wt0 = t0 + warp * 16;                        // the warp's first query
   const int w_last_key = pos0 + imin(wt0 + 15, Tn - 1);  // the last key any of its queries sees
-  const int last_key = pos0 + t0 + nq - 1;              // ... and of the block
-  load_tile(Qs, ldb, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq, D);
-  for (int i = lane; i < 16 * ldo; i += 32) O[i] = 0.0f;
-  // lane -> row r (query t), columns [32·half, 32·half + 32) of each score tile, dims [D/2·half, D/2·(half+1))
-  const int r = lane / 2, half = lane % 2, t = wt0 + r, my_last = pos0 + t;
-  const bool row_ok = t < Tn;
-  float m = -INFINITY, l = 0.0f;
+  const int last_key = pos0 + t0 + nq - 1;               // ... and of the block
+  const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};  // this lane's two queries
+  load_tile(Qs, ld, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq, kRows, D);
+  float o[D / 8][4];        // (16, D) running output, unnormalised
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // running max and sum of the lane's two rows
+  zero(o);
   const bf16* kb = k + b * kv_bs + int64_t(kvh) * D;
   const bf16* vb = v + b * kv_bs + int64_t(kvh) * D;
-  for (int k0 = 0; k0 <= last_key; k0 += kCols) {
+  for (int k0 = 0; k0 <= last_key; k0 += NK) {
     __syncthreads();  // the previous K/V tile is consumed (first time: Qs is written)
-    const int nk = imin(kCols, last_key + 1 - k0);
-    load_tile(Ks, ldb, kb + k0 * kv_ts, kv_ts, nk, D);
-    load_tile(Vs, ldb, vb + k0 * kv_ts, kv_ts, nk, D);
+    const int nk = imin(NK, last_key + 1 - k0);
+    load_tile(Ks, ld, kb + k0 * kv_ts, kv_ts, nk, NK, D);
+    load_tile(Vs, ld, vb + k0 * kv_ts, kv_ts, nk, NK, D);
     __syncthreads();
     if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform: no live (query, key) pair in this tile
-    scores_16x64<D>(S, Qs + warp * 16 * ldb, ldb, Ks, ldb);
-    __syncwarp();
-    float mx = -INFINITY;
-    for (int c = half * 32; c < half * 32 + 32; c++)
-      if (row_ok && k0 + c <= my_last) mx = fmaxf(mx, S[r * kLdS + c] * scale);
-    mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 1));
-    const float m_new = fmaxf(m, mx);
-    const float corr = m_new == -INFINITY ? 1.0f : expf(m - m_new);  // 0 on a row's first live tile
-    float sum = 0.0f;
-    for (int c = half * 32; c < half * 32 + 32; c++) {
-      const float p = row_ok && k0 + c <= my_last ? expf(S[r * kLdS + c] * scale - m_new) : 0.0f;
-      P[r * kLdP + c] = bf16(p);
-      sum += p;
-    }
-    sum += __shfl_xor_sync(kFullMask, sum, 1);
-    l = l * corr + sum;
-    m = m_new;
-    for (int d = half * (D / 2); d < (half + 1) * (D / 2); d++) O[r * ldo + d] *= corr;
-    __syncwarp();
+    float s[NK / 8][4];  // (16, 64) scores, then probabilities
+    zero(s);
+    product_abt<D, NK>(s, Qs, ld, warp * 16, Ks, ld);
+    float mx[2] = {-INFINITY, -INFINITY};
     BEOP_UNROLL
-    for (int j = 0; j < D / 16; j++) {  // O[:, 16j..] += P · V[:, 16j..], accumulated through the fp32 tile
-      FragC acc;
-      wmma::load_matrix_sync(acc, O + j * 16, ldo, wmma::mem_row_major);
+    for (int j = 0; j < NK / 8; j++)
       BEOP_UNROLL
-      for (int kk = 0; kk < kCols; kk += 16) {
-        FragA a;
-        FragBRow bv;
-        wmma::load_matrix_sync(a, P + kk, kLdP);
-        wmma::load_matrix_sync(bv, Vs + kk * ldb + j * 16, ldb);
-        wmma::mma_sync(acc, a, bv, acc);
+      for (int i = 0; i < 4; i++) {
+        const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
+        s[j][i] = t < Tn && key <= pos0 + t ? s[j][i] * scale : -INFINITY;
+        mx[i / 2] = fmaxf(mx[i / 2], s[j][i]);
       }
-      wmma::store_matrix_sync(O + j * 16, acc, ldo, wmma::mem_row_major);
+    float corr[2], sum[2] = {0.0f, 0.0f};
+    BEOP_UNROLL
+    for (int r = 0; r < 2; r++) {
+      const float m_new = fmaxf(m[r], group_max(mx[r]));
+      corr[r] = m_new == -INFINITY ? 1.0f : expf(m[r] - m_new);  // 0 on a row's first live tile
+      m[r] = m_new;
     }
-    __syncwarp();
-  }
-  if (!row_ok) return;
-  bf16* yr = y + (int64_t(b) * Tn + t) * H * D + int64_t(h) * D;
-  const float inv = 1.0f / l;
-  for (int d = half * (D / 2); d < (half + 1) * (D / 2); d++) yr[d] = bf16(O[r * ldo + d] * inv);
-  if (lse && half == 0) lse[(int64_t(b) * H + h) * Tn + t] = m + logf(l);
-}
-
-// dq. grid (⌈T/64⌉, H, B), 128 threads; q, k, v in place in qkv (B, T, (H+2KV)*D). Writes the q slot of d_qkv.
-template <int D>
-__global__ void flash_tc_backward_dq_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv, const __nv_bfloat16* dy,
-                                            const float* lse, const float* delta, int Tn, int H, int KV, float scale) {
-  using namespace tc;
-  constexpr int ldb = ld_tile(D);
-  BEOP_DYNAMIC_SHARED(unsigned char, smem);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  bf16* Qs = carve<bf16>(smem, tile_bytes(D));                    // (64, D) the block's queries
-  bf16* dYs = carve<bf16>(smem, tile_bytes(D));                   // (64, D) their dy
-  bf16* Ks = carve<bf16>(smem, tile_bytes(D));                    // (64, D) key tile
-  bf16* Vs = carve<bf16>(smem, tile_bytes(D));                    // (64, D) value tile
-  float* S = carve<float>(smem, kScoreBytes) + warp * 16 * kLdS;  // (16, 64) this warp's q·k
-  float* dP = carve<float>(smem, kScoreBytes) + warp * 16 * kLdS; // (16, 64) its dy·v
-  bf16* dS = carve<bf16>(smem, kPBytes) + warp * 16 * kLdP;       // (16, 64) its dS
-  const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
-  const int64_t row = int64_t(H + 2 * KV) * D;
-  const bf16* base = qkv + int64_t(b) * Tn * row;
-  const int t0 = blockIdx.x * kRows, nq = imin(kRows, Tn - t0), wt0 = t0 + warp * 16;
-  const int last_key = t0 + nq - 1, w_last_key = imin(wt0 + 15, Tn - 1);
-  load_tile(Qs, ldb, base + t0 * row + int64_t(h) * D, row, nq, D);
-  load_tile(dYs, ldb, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, D);
-  const int r = lane / 2, half = lane % 2, t = wt0 + r;
-  const bool row_ok = t < Tn;
-  const float lse_t = row_ok ? lse[(int64_t(b) * H + h) * Tn + t] : 0.0f;
-  const float delta_t = row_ok ? delta[(int64_t(b) * H + h) * Tn + t] : 0.0f;
-  FragC acc[D / 16];
-  BEOP_UNROLL
-  for (int j = 0; j < D / 16; j++) wmma::fill_fragment(acc[j], 0.0f);
-  for (int k0 = 0; k0 <= last_key; k0 += kCols) {
-    __syncthreads();
-    const int nk = imin(kCols, last_key + 1 - k0);
-    load_tile(Ks, ldb, base + k0 * row + int64_t(H + kvh) * D, row, nk, D);
-    load_tile(Vs, ldb, base + k0 * row + int64_t(H + KV + kvh) * D, row, nk, D);
-    __syncthreads();
-    if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform
-    scores_16x64<D>(S, Qs + warp * 16 * ldb, ldb, Ks, ldb);    // q·k
-    scores_16x64<D>(dP, dYs + warp * 16 * ldb, ldb, Vs, ldb);  // dy·v
-    __syncwarp();
-    for (int c = half * 32; c < half * 32 + 32; c++) {
-      const bool live = row_ok && k0 + c <= t;
-      const float p = live ? expf(S[r * kLdS + c] * scale - lse_t) : 0.0f;
-      dS[r * kLdP + c] = bf16(p * (dP[r * kLdS + c] - delta_t));
-    }
-    __syncwarp();
-    accumulate_16xD<D>(acc, dS, Ks, ldb);  // dq += dS · K
+    BEOP_UNROLL
+    for (int j = 0; j < NK / 8; j++)
+      BEOP_UNROLL
+      for (int i = 0; i < 4; i++) {
+        s[j][i] = s[j][i] == -INFINITY ? 0.0f : expf(s[j][i] - m[i / 2]);
+        sum[i / 2] += s[j][i];
+      }
+    BEOP_UNROLL
+    for (int r = 0; r < 2; r++) l[r] = l[r] * corr[r] + group_sum(sum[r]);
+    BEOP_UNROLL
+    for (int j = 0; j < D / 8; j++)
+      BEOP_UNROLL
+      for (int i = 0; i < 4; i++) o[j][i] *= corr[i / 2];
+    product_pm<NK, D>(o, s, Vs, ld);  // O += P · V
   }
   if (wt0 >= Tn) return;
-  write_rows<D>(d_qkv + (int64_t(b) * Tn + wt0) * row + int64_t(h) * D, row, imin(16, Tn - wt0), acc, scale, S);
+  write_rows<D>(y + (int64_t(b) * Tn + wt0) * H * D + int64_t(h) * D, int64_t(H) * D, imin(16, Tn - wt0), o,
+                row[0] < Tn ? 1.0f / l[0] : 0.0f, row[1] < Tn ? 1.0f / l[1] : 0.0f);
+  if (lse && lane % 4 == 0) {
+    BEOP_UNROLL
+    for (int r = 0; r < 2; r++)
+      if (row[r] < Tn) lse[(int64_t(b) * H + h) * Tn + row[r]] = m[r] + logf(l[r]);
+  }
+}
+
+// dq. grid (⌈T/64⌉, H, B), 128 threads, query tiles last-first; q, k, v in place in qkv (B, T, (H+2KV)*D).
+// Writes the q slot of d_qkv.
+template <int D>
+__global__ void __launch_bounds__(128)
+    flash_tc_backward_dq_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv, const __nv_bfloat16* dy,
+                                const float* lse, const float* delta, int Tn, int H, int KV, float scale) {
+  using namespace tc;
+  constexpr int ld = ld_tile(D), NK = kKeyTile;
+  BEOP_DYNAMIC_SHARED(unsigned char, smem);
+  bf16* Qs = carve<bf16>(smem, tile_bytes(kRows, D));   // (64, D) the block's queries
+  bf16* dYs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) their dy
+  bf16* Ks = carve<bf16>(smem, tile_bytes(NK, D));      // (64, D) key tile
+  bf16* Vs = carve<bf16>(smem, tile_bytes(NK, D));      // (64, D) value tile
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
+  const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
+  const int64_t stride = int64_t(H + 2 * KV) * D;
+  const bf16* base = qkv + int64_t(b) * Tn * stride;
+  const int t0 = (gridDim.x - 1 - blockIdx.x) * kRows, nq = imin(kRows, Tn - t0), wt0 = t0 + warp * 16;
+  const int last_key = t0 + nq - 1, w_last_key = imin(wt0 + 15, Tn - 1);
+  load_tile(Qs, ld, base + t0 * stride + int64_t(h) * D, stride, nq, kRows, D);
+  load_tile(dYs, ld, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, kRows, D);
+  const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};
+  float lse_r[2], delta_r[2];
+  BEOP_UNROLL
+  for (int r = 0; r < 2; r++) {
+    lse_r[r] = row[r] < Tn ? lse[(int64_t(b) * H + h) * Tn + row[r]] : 0.0f;
+    delta_r[r] = row[r] < Tn ? delta[(int64_t(b) * H + h) * Tn + row[r]] : 0.0f;
+  }
+  float dq[D / 8][4];
+  zero(dq);
+  for (int k0 = 0; k0 <= last_key; k0 += NK) {
+    __syncthreads();
+    const int nk = imin(NK, last_key + 1 - k0);
+    load_tile(Ks, ld, base + k0 * stride + int64_t(H + kvh) * D, stride, nk, NK, D);
+    load_tile(Vs, ld, base + k0 * stride + int64_t(H + KV + kvh) * D, stride, nk, NK, D);
+    __syncthreads();
+    if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform
+    float s[NK / 8][4], dp[NK / 8][4];  // (16, 64) q·k, then dS; dy·v
+    zero(s);
+    zero(dp);
+    product_abt<D, NK>(s, Qs, ld, warp * 16, Ks, ld);
+    product_abt<D, NK>(dp, dYs, ld, warp * 16, Vs, ld);
+    BEOP_UNROLL
+    for (int j = 0; j < NK / 8; j++)
+      BEOP_UNROLL
+      for (int i = 0; i < 4; i++) {
+        const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
+        const float p = t < Tn && key <= t ? expf(s[j][i] * scale - lse_r[i / 2]) : 0.0f;
+        s[j][i] = p * (dp[j][i] - delta_r[i / 2]);
+      }
+    product_pm<NK, D>(dq, s, Ks, ld);  // dq += dS · K
+  }
+  if (wt0 >= Tn) return;
+  write_rows<D>(d_qkv + (int64_t(b) * Tn + wt0) * stride + int64_t(h) * D, stride, imin(16, Tn - wt0), dq, scale,
+                scale);
 }
 
 // dk, dv. grid (⌈T/64⌉, KV, B), 128 threads: a block owns 64 keys of kv head kvh (a warp 16), and walks the
-// group's query heads (ascending) and, for each, the query tiles from its first key on (ascending).
+// group's query heads (ascending) and, for each, the query tiles from its first key on (ascending). The first
+// key tiles have the most queries and run first.
 template <int D>
-__global__ void flash_tc_backward_dkv_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv,
-                                             const __nv_bfloat16* dy, const float* lse, const float* delta, int Tn,
-                                             int H, int KV, float scale) {
+__global__ void __launch_bounds__(128)
+    flash_tc_backward_dkv_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv, const __nv_bfloat16* dy,
+                                 const float* lse, const float* delta, int Tn, int H, int KV, float scale) {
   using namespace tc;
-  constexpr int ldb = ld_tile(D);
+  constexpr int ld = ld_tile(D), NQ = dkv_query_tile(D);
   BEOP_DYNAMIC_SHARED(unsigned char, smem);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  bf16* Ks = carve<bf16>(smem, tile_bytes(D));                      // (64, D) the block's keys
-  bf16* Vs = carve<bf16>(smem, tile_bytes(D));                      // (64, D) their values
-  bf16* Qs = carve<bf16>(smem, tile_bytes(D));                      // (64, D) query tile
-  bf16* dYs = carve<bf16>(smem, tile_bytes(D));                     // (64, D) its dy
-  float* Ls = carve<float>(smem, kCols * sizeof(float));            // (64) its lse
-  float* Ds = carve<float>(smem, kCols * sizeof(float));            // (64) its Δ
-  float* St = carve<float>(smem, kScoreBytes) + warp * 16 * kLdS;   // (16, 64) k·q of the warp's keys
-  float* dPt = carve<float>(smem, kScoreBytes) + warp * 16 * kLdS;  // (16, 64) v·dy
-  bf16* Pt = carve<bf16>(smem, kPBytes) + warp * 16 * kLdP;         // (16, 64) P^T
-  bf16* dSt = carve<bf16>(smem, kPBytes) + warp * 16 * kLdP;        // (16, 64) dS^T
+  bf16* Ks = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) the block's keys
+  bf16* Vs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) their values
+  bf16* Qs = carve<bf16>(smem, tile_bytes(NQ, D));     // (NQ, D) query tile
+  bf16* dYs = carve<bf16>(smem, tile_bytes(NQ, D));    // (NQ, D) its dy
+  float* Ls = carve<float>(smem, NQ * sizeof(float));  // (NQ) its lse
+  float* Ds = carve<float>(smem, NQ * sizeof(float));  // (NQ) its Δ
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
   const int kvh = blockIdx.y, b = blockIdx.z, group = H / KV;
-  const int64_t row = int64_t(H + 2 * KV) * D;
-  const bf16* base = qkv + int64_t(b) * Tn * row;
+  const int64_t stride = int64_t(H + 2 * KV) * D;
+  const bf16* base = qkv + int64_t(b) * Tn * stride;
   const int s0 = blockIdx.x * kRows, nk = imin(kRows, Tn - s0), ws0 = s0 + warp * 16;
-  load_tile(Ks, ldb, base + s0 * row + int64_t(H + kvh) * D, row, nk, D);
-  load_tile(Vs, ldb, base + s0 * row + int64_t(H + KV + kvh) * D, row, nk, D);
-  const int r = lane / 2, half = lane % 2, s = ws0 + r;
-  FragC dk[D / 16], dv[D / 16];
-  BEOP_UNROLL
-  for (int j = 0; j < D / 16; j++) wmma::fill_fragment(dk[j], 0.0f), wmma::fill_fragment(dv[j], 0.0f);
+  load_tile(Ks, ld, base + s0 * stride + int64_t(H + kvh) * D, stride, nk, kRows, D);
+  load_tile(Vs, ld, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk, kRows, D);
+  const int key[2] = {ws0 + lane / 4, ws0 + lane / 4 + 8};  // this lane's two keys
+  float dk[D / 8][4], dv[D / 8][4];
+  zero(dk);
+  zero(dv);
   for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-    for (int q0 = s0; q0 < Tn; q0 += kCols) {  // queries before s0 never see the block's keys
+    for (int q0 = s0; q0 < Tn; q0 += NQ) {  // queries before s0 never see the block's keys
       __syncthreads();  // the previous tile is consumed (first time: Ks/Vs are written)
-      const int nq = imin(kCols, Tn - q0);
-      load_tile(Qs, ldb, base + q0 * row + int64_t(h) * D, row, nq, D);
-      load_tile(dYs, ldb, dy + (int64_t(b) * Tn + q0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, D);
-      for (int i = threadIdx.x; i < kCols; i += blockDim.x) {
+      const int nq = imin(NQ, Tn - q0);
+      load_tile(Qs, ld, base + q0 * stride + int64_t(h) * D, stride, nq, NQ, D);
+      load_tile(dYs, ld, dy + (int64_t(b) * Tn + q0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, NQ, D);
+      for (int i = threadIdx.x; i < NQ; i += blockDim.x) {
         Ls[i] = i < nq ? lse[(int64_t(b) * H + h) * Tn + q0 + i] : 0.0f;
         Ds[i] = i < nq ? delta[(int64_t(b) * H + h) * Tn + q0 + i] : 0.0f;
       }
       __syncthreads();
-      if (ws0 >= Tn) continue;  // warp-uniform: the warp's keys are past the end
-      scores_16x64<D>(St, Ks + warp * 16 * ldb, ldb, Qs, ldb);    // k·q
-      scores_16x64<D>(dPt, Vs + warp * 16 * ldb, ldb, dYs, ldb);  // v·dy
-      __syncwarp();
-      for (int c = half * 32; c < half * 32 + 32; c++) {
-        const int qi = q0 + c;
-        const bool live = s < Tn && qi < Tn && qi >= s;
-        const float p = live ? expf(St[r * kLdS + c] * scale - Ls[c]) : 0.0f;
-        Pt[r * kLdP + c] = bf16(p);
-        dSt[r * kLdP + c] = bf16(p * (dPt[r * kLdS + c] - Ds[c]));
-      }
-      __syncwarp();
-      accumulate_16xD<D>(dv, Pt, dYs, ldb);  // dv += P^T · dY
-      accumulate_16xD<D>(dk, dSt, Qs, ldb);  // dk += dS^T · Q
+      // warp-uniform: the warp's keys are past the end, or every query of the tile precedes them
+      if (ws0 >= Tn || q0 + NQ - 1 < ws0) continue;
+      float st[NQ / 8][4], dpt[NQ / 8][4];  // (16, NQ) k·q, then P^T; v·dy, then dS^T
+      zero(st);
+      zero(dpt);
+      product_abt<D, NQ>(st, Ks, ld, warp * 16, Qs, ld);
+      product_abt<D, NQ>(dpt, Vs, ld, warp * 16, dYs, ld);
+      BEOP_UNROLL
+      for (int j = 0; j < NQ / 8; j++)
+        BEOP_UNROLL
+        for (int i = 0; i < 4; i++) {
+          const int c = 8 * j + col + i % 2, s = key[i / 2], t = q0 + c;
+          const float p = s < Tn && t < Tn && t >= s ? expf(st[j][i] * scale - Ls[c]) : 0.0f;
+          st[j][i] = p;
+          dpt[j][i] = p * (dpt[j][i] - Ds[c]);
+        }
+      product_pm<NQ, D>(dv, st, dYs, ld);   // dv += P^T · dY
+      product_pm<NQ, D>(dk, dpt, Qs, ld);   // dk += dS^T · Q
     }
   }
   if (ws0 >= Tn) return;
   const int valid = imin(16, Tn - ws0);
-  write_rows<D>(d_qkv + (int64_t(b) * Tn + ws0) * row + int64_t(H + kvh) * D, row, valid, dk, scale, St);
-  write_rows<D>(d_qkv + (int64_t(b) * Tn + ws0) * row + int64_t(H + KV + kvh) * D, row, valid, dv, 1.0f, St);
+  bf16* out = d_qkv + (int64_t(b) * Tn + ws0) * stride;
+  write_rows<D>(out + int64_t(H + kvh) * D, stride, valid, dk, scale, scale);
+  write_rows<D>(out + int64_t(H + KV + kvh) * D, stride, valid, dv, 1.0f, 1.0f);
 }
 
 // ---- dispatch -------------------------------------------------------------------------------------------------
 
 // The largest dynamic shared memory a block may opt in to on the current device: 227 KiB on sm_90, 163 KiB
-// on sm_80, 99 KiB on sm_86/sm_89 — where D = 128 (up to 121 KiB) does not fit. Under SIMT: the runtime's
-// own limit (sm_90's).
+// on sm_80, 99 KiB on sm_86/sm_89. The kernels need at most 68 KiB (dq at D = 128), so every sm_80+ GPU
+// fits them; the check stays for devices and future tile sizes that do not. Under SIMT: the runtime's own
+// limit (sm_90's).
 inline size_t flash_tc_device_smem_limit() {
 #if defined(__CUDACC__)
   static const size_t limit = [] {

@@ -22,7 +22,7 @@
 
 // One untyped extern array (templates instantiated with different T would otherwise redeclare the same
 // extern __shared__ symbol with different types, which nvcc rejects), viewed as T*. 128-byte aligned (like
-// the SIMT runtime's buffer): wmma tiles need 32-byte aligned pointers.
+// the SIMT runtime's buffer): ldmatrix rows and vector copies need 16-byte aligned addresses.
 #define BEOP_DYNAMIC_SHARED(T, name)                                   \
   extern __shared__ __align__(128) unsigned char beop_dynamic_smem_[]; \
   T* name = reinterpret_cast<T*>(beop_dynamic_smem_)

@@ -100,9 +100,6 @@ LaunchStats last_launch_stats();
 // every block so that reading it before writing gives NaN / -1 rather than the previous block's data).
 void* dynamic_shared();
 size_t dynamic_shared_bytes();
-// A number that differs for every block run (across launches too): per-block state kept outside the block's
-// own memory (e.g. the wmma emulation's per-warp bookkeeping) resets when it changes.
-uint64_t block_serial();
 
 namespace detail {
 
