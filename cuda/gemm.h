@@ -12,8 +12,7 @@
 // cublasGemmStridedBatchedEx (same contract) only where cuBLASLt offers no algorithm. The heuristic is told
 // each operand's real alignment (operand_alignment), since callers pass column slices of wider buffers. Both
 // are deterministic run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the
-// same algorithm).
-// Descriptors are created per call (a few microseconds; caching them per shape is a later optimisation).
+// same algorithm). Descriptors and the algorithm are made once per call shape and cached (LtPlan).
 // Under g++ (the SIMT CPU build) it is Eigen, like cpu/linear.h: "device" memory is host memory there.
 #pragma once
 #include <cstdint>
@@ -26,7 +25,9 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include <mutex>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #else
 #include <Eigen/Core>
@@ -56,28 +57,111 @@ inline uint32_t operand_alignment(const void* p, int64_t stride_bytes, int batch
                    ") in ", #expr, " at ", __FILE__, ":", __LINE__);                                     \
   } while (0)
 
-// One cuBLASLt handle and one workspace per process (kernels on one stream use the workspace in order).
+// A cuBLASLt plan for one call shape: the descriptors and the heuristic's algorithm (or none: use the
+// cublasGemmStridedBatchedEx fallback). Built once per shape and kept for the life of the process: a model
+// makes the same few dozen GEMM calls every step and every decoded token, and building a plan (descriptor
+// creation plus the heuristic query) costs tens of microseconds of host time — at batch-1 decode, more than
+// the GPU spends on the GEMM itself.
+struct LtPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulAlgo_t algo = {};
+  bool has_algo = false;
+};
+
+// Everything the plan depends on. The pointers enter only through their alignment (the heuristic's
+// preference), so a plan serves every call with the same shape, strides and alignment.
+struct LtKey {
+  int64_t v[15];
+  bool operator==(const LtKey& o) const {
+    for (int i = 0; i < 15; i++)
+      if (v[i] != o.v[i]) return false;
+    return true;
+  }
+};
+struct LtKeyHash {
+  size_t operator()(const LtKey& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
+    for (int64_t x : k.v) h = (h ^ uint64_t(x)) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+
+// One cuBLASLt handle, one workspace and one plan cache per process (kernels on one stream use the workspace
+// in order). The cache is guarded by a mutex; plans are immutable once made.
 struct LtState {
   cublasLtHandle_t lt = nullptr;
   cublasHandle_t blas = nullptr;  // fallback when cuBLASLt's heuristic offers no algorithm
   void* workspace = nullptr;
   size_t workspace_bytes = size_t(32) << 20;
+  std::mutex mu;
+  std::unordered_map<LtKey, LtPlan, LtKeyHash> plans;
 };
 inline LtState& lt_state() {
-  static LtState s = [] {
-    LtState x;
-    BEOP_CUBLAS_CHECK(cublasLtCreate(&x.lt));
-    BEOP_CUBLAS_CHECK(cublasCreate(&x.blas));
-    if (cudaMalloc(&x.workspace, x.workspace_bytes) != cudaSuccess)
-      ::beop::fail("out of device memory allocating the cuBLASLt workspace (", x.workspace_bytes, " bytes)");
+  static LtState* s = [] {
+    auto* x = new LtState;  // never destroyed: the CUDA context may be gone at static destruction
+    BEOP_CUBLAS_CHECK(cublasLtCreate(&x->lt));
+    BEOP_CUBLAS_CHECK(cublasCreate(&x->blas));
+    if (cudaMalloc(&x->workspace, x->workspace_bytes) != cudaSuccess)
+      ::beop::fail("out of device memory allocating the cuBLASLt workspace (", x->workspace_bytes, " bytes)");
     return x;
   }();
-  return s;
+  return *s;
+}
+
+// Number of cached GEMM plans (tests: the same call twice makes one plan).
+inline size_t gemm_plan_count() {
+  LtState& st = lt_state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  return st.plans.size();
 }
 
 template <typename T>
 constexpr cudaDataType_t cuda_dtype() {
   return std::is_same<T, float>::value ? CUDA_R_32F : CUDA_R_16BF;
+}
+
+// Builds the plan of one call shape (see gemm below for the argument meanings).
+inline LtPlan make_lt_plan(LtState& st, cudaDataType_t dt, bool ta, bool tb, int M, int N, int K, int lda,
+                           int64_t strideA, int ldb, int64_t strideB, int ldc, int64_t strideC, int batch,
+                           uint32_t align_a, uint32_t align_b, uint32_t align_c) {
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B goes in cuBLASLt's "A" slot and A in
+  // its "B" slot, with the same transpose flags; a row-major (r x c) matrix is a column-major (c x r) one.
+  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  LtPlan p;
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof(op_a)));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.la, dt, tb ? K : N, tb ? N : K, ldb));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lb, dt, ta ? M : K, ta ? K : M, lda));
+  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lc, dt, N, M, ldc));
+  if (batch > 1) {
+    const int32_t count = batch;
+    const int64_t sa = strideB, sb = strideA, sc = strideC;
+    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{p.la, sa}, {p.lb, sb}, {p.lc, sc}}) {
+      BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      BEOP_CUBLAS_CHECK(
+          cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+    }
+  }
+  cublasLtMatmulPreference_t pref = nullptr;
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                         &st.workspace_bytes, sizeof(st.workspace_bytes)));
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a}, {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_c}, {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_c}};
+  for (const auto& [attr, value] : aligns)
+    BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
+  cublasLtMatmulHeuristicResult_t heur = {};
+  int found = 0;
+  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &heur, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (hs == CUBLAS_STATUS_SUCCESS && found > 0) {
+    p.algo = heur.algo;
+    p.has_algo = true;
+  }
+  return p;
 }
 
 // T = float: fp32 in/out. T = __nv_bfloat16: bf16 A, B, C with fp32 accumulation and fp32 alpha/beta (the
@@ -89,55 +173,28 @@ void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const T* A, int ld
   static_assert(std::is_same<T, float>::value || std::is_same<T, __nv_bfloat16>::value, "gemm: float or bf16");
   LtState& st = lt_state();
   const cudaDataType_t dt = cuda_dtype<T>();
-  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B goes in cuBLASLt's "A" slot and A in
-  // its "B" slot, with the same transpose flags; a row-major (r x c) matrix is a column-major (c x r) one.
-  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  BEOP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof(op_a)));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, dt, tb ? K : N, tb ? N : K, ldb));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, dt, ta ? M : K, ta ? K : M, lda));
-  BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, dt, N, M, ldc));
-  if (batch > 1) {
-    const int32_t count = batch;
-    const int64_t sa = strideB, sb = strideA, sc = strideC;
-    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{la, sa}, {lb, sb}, {lc, sc}}) {
-      BEOP_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-      BEOP_CUBLAS_CHECK(
-          cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
-    }
-  }
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                         &st.workspace_bytes, sizeof(st.workspace_bytes)));
   const uint32_t align_a = operand_alignment(B, strideB * int64_t(sizeof(T)), batch);  // cuBLASLt's A is our B
   const uint32_t align_b = operand_alignment(A, strideA * int64_t(sizeof(T)), batch);
   const uint32_t align_c = operand_alignment(C, strideC * int64_t(sizeof(T)), batch);
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
-                                                         sizeof(align_a)));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
-                                                         sizeof(align_b)));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
-                                                         sizeof(align_c)));
-  BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
-                                                         sizeof(align_c)));
-  cublasLtMatmulHeuristicResult_t heur = {};
-  int found = 0;
-  cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.lt, desc, la, lb, lc, lc, pref, 1, &heur, &found);
+  const LtKey key{{int64_t(dt), ta, tb, M, N, K, lda, strideA, ldb, strideB, ldc, strideC, batch,
+                   int64_t(align_a) | int64_t(align_b) << 16, int64_t(align_c)}};
+  const LtPlan* plan;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    auto it = st.plans.find(key);
+    if (it == st.plans.end())
+      it = st.plans.emplace(key, make_lt_plan(st, dt, ta, tb, M, N, K, lda, strideA, ldb, strideB, ldc, strideC,
+                                              batch, align_a, align_b, align_c))
+               .first;
+    plan = &it->second;  // unordered_map never moves its elements
+  }
   cublasStatus_t rs = CUBLAS_STATUS_NOT_SUPPORTED;
-  if (hs == CUBLAS_STATUS_SUCCESS && found > 0)
-    rs = cublasLtMatmul(st.lt, desc, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &heur.algo, st.workspace,
-                        st.workspace_bytes, stream);
-  cublasLtMatmulPreferenceDestroy(pref);
-  cublasLtMatrixLayoutDestroy(lc);
-  cublasLtMatrixLayoutDestroy(lb);
-  cublasLtMatrixLayoutDestroy(la);
-  cublasLtMatmulDescDestroy(desc);
+  if (plan->has_algo)
+    rs = cublasLtMatmul(st.lt, plan->desc, &alpha, B, plan->la, A, plan->lb, &beta, C, plan->lc, C, plan->lc,
+                        &plan->algo, st.workspace, st.workspace_bytes, stream);
   if (rs == CUBLAS_STATUS_SUCCESS) return;
   // No cuBLASLt algorithm for this shape/stride combination: classic cuBLAS, same arithmetic contract.
+  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   BEOP_CUBLAS_CHECK(cublasSetStream(st.blas, stream));
   const cublasStatus_t bs = cublasGemmStridedBatchedEx(st.blas, op_b, op_a, N, M, K, &alpha, B, dt, ldb, strideB,
                                                        A, dt, lda, strideA, &beta, C, dt, ldc, strideC, batch,

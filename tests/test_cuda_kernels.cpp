@@ -146,6 +146,29 @@ TEST_CASE("cuda gemm wrapper: linear forward/backward match cpu/linear.h; transp
     }
 }
 
+#if defined(__CUDACC__)
+// GPU only (under SIMT gemm is Eigen and has no plans).
+TEST_CASE("cuda gemm plan cache: one cuBLASLt plan per call shape and alignment, reused with identical results") {
+  const int M = 33, N = 65, K = 17;
+  auto A = randn<float>(size_t(M) * K + 1, 40), B = randn<float>(size_t(K) * N, 41);
+  Dev<float> dA(A), dB(B), dC1(size_t(M) * N), dC2(size_t(M) * N);
+  const size_t before = cuda::gemm_plan_count();
+  cuda::gemm(false, false, M, N, K, 1.0f, dA.p, K, 0, dB.p, N, 0, 0.0f, dC1.p, N, 0);
+  CHECK(cuda::gemm_plan_count() == before + 1);
+  cuda::gemm(false, false, M, N, K, 1.0f, dA.p, K, 0, dB.p, N, 0, 0.0f, dC2.p, N, 0);  // other C, same alignment
+  CHECK(cuda::gemm_plan_count() == before + 1);
+  CHECK(dC1.get() == dC2.get());  // the same algorithm on the same inputs
+  // A one float in (4-byte aligned): a plan of its own, whose algorithm accepts that alignment
+  cuda::gemm(false, false, M, N, K, 1.0f, dA.p + 1, K, 0, dB.p, N, 0, 0.0f, dC2.p, N, 0);
+  CHECK(cuda::gemm_plan_count() == before + 2);
+  std::vector<double> ref(size_t(M) * N);
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++)
+      for (int k = 0; k < K; k++) ref[size_t(m) * N + n] += double(A[1 + size_t(m) * K + k]) * B[size_t(k) * N + n];
+  CHECK(rel_err(dC2.get(), ref) <= kTolF32);
+}
+#endif
+
 TEST_CASE("cuda bias forward/backward match cpu/bias.h") {
   struct S { int N, OC; };
   for (S s : {S{13, 7}, S{300, 33}, S{4, 200}}) {
