@@ -101,7 +101,9 @@ struct CudaOps {
     cuda::embedding_forward(o, tok, e, N, C, stream);
   }
   void embedding_backward(Real* de, const Real* dout, const int32_t* tok, int N, int C) {
-    cuda::embedding_backward(de, dout, tok, N, C, stream);
+    // 8-byte sort keys in the float scratch (cudaMalloc'd: aligned for any type)
+    auto* keys = reinterpret_cast<uint64_t*>(scratch(ceil_div(int64_t(embedding_backward_scratch_bytes(N)), 4)));
+    cuda::embedding_backward(de, dout, tok, N, C, keys, stream);
   }
   void rmsnorm_forward(Real* o, Real* rstd, const Real* x, const Real* w, int N, int C, float eps) {
     cuda::rmsnorm_forward(o, rstd, x, w, N, C, eps, stream);

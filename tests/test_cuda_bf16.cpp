@@ -74,7 +74,8 @@ TEST_CASE("bf16 embedding, rmsnorm, bias, swiglu, residual match the fp32 cpu/ r
   CHECK(rel_err(dout.get(), ref) == 0.0);  // a gather of bf16 values: exact
   auto g = rand_pair(size_t(N) * C, 3), de = rand_pair(size_t(Vp) * C, 4);
   Dev<bf16> dg(g.b), dde(de.b);
-  cuda::embedding_backward(dde.p, dg.p, dtok.p, N, C);
+  Dev<uint64_t> keys(static_cast<size_t>(N));
+  cuda::embedding_backward(dde.p, dg.p, dtok.p, N, C, keys.p);
   cpu::embedding_backward(de.f.data(), g.f.data(), tok.data(), N, C);
   CHECK(rel_err(dde.get(), de.f) <= kTolBf16);
 
@@ -209,10 +210,10 @@ TEST_CASE("bf16 rope, attention (GEMM + softmax) and flash / KV-cache attention 
 }
 
 TEST_CASE("bf16 tensor-core flash attention (mma.sync) forward, backward and cached prefill match cpu/attention.h") {
-  // D = 16, 32, 64, 128 (every width the dispatch serves); T = 16 (one partial 64-row tile), 80 and 130 (tiles
-  // that straddle the causal diagonal and the end); GQA 2:1, 1:1 and 4:1.
+  // D = 16, 32, 64, 128 (every width the dispatch serves); T = 16 (one partial 64-row tile), 70, 80, 96 and 130
+  // (tiles that straddle the causal diagonal and the end); GQA 2:1, 1:1 and 4:1.
   struct S { int B, T, H, KV, D; };
-  for (S s : {S{1, 16, 2, 1, 16}, S{2, 80, 4, 2, 64}, S{1, 130, 2, 2, 128}, S{1, 70, 4, 1, 32}}) {
+  for (S s : {S{1, 16, 2, 1, 16}, S{1, 96, 2, 1, 16}, S{2, 80, 4, 2, 64}, S{1, 130, 2, 2, 128}, S{1, 70, 4, 1, 32}}) {
     CAPTURE(s.B); CAPTURE(s.T); CAPTURE(s.H); CAPTURE(s.KV); CAPTURE(s.D);
     REQUIRE(cuda::flash_tc_eligible<bf16>(s.D, s.T));
     // every sm_80+ device holds the tiles (at most 68 KiB: dq at D = 128, within sm_86/sm_89's 99 KiB); a

@@ -58,12 +58,40 @@ TEST_CASE("cuda embedding forward/backward match cpu/embedding.h") {
 
     auto g = randn<float>(size_t(s.N) * s.C, 3);
     auto d_emb = randn<float>(size_t(Vp) * s.C, 4);  // accumulates into existing values
-    Dev<float> dg(g), dd(d_emb);
-    cuda::embedding_backward(dd.p, dg.p, dtok.p, s.N, s.C);
     cpu::embedding_backward(d_emb.data(), g.data(), tok.data(), s.N, s.C);
-    // Same additions in the same (token) order as the reference: bit-identical, not just close.
-    CHECK(rel_err(dd.get(), d_emb) == 0.0);
+    // one chunk (the default), and chunks of 64 and 7 tokens: runs of one id cross chunk boundaries
+    for (int chunk : {cuda::kEmbeddingSortChunk, 64, 7}) {
+      CAPTURE(chunk);
+      Dev<float> dg(g), dd(randn<float>(size_t(Vp) * s.C, 4));
+      Dev<uint64_t> keys(size_t(s.N));
+      cuda::embedding_backward(dd.p, dg.p, dtok.p, s.N, s.C, keys.p, 0, chunk);
+      // Same additions in the same (token) order as the reference: bit-identical, not just close.
+      CHECK(rel_err(dd.get(), d_emb) == 0.0);
+    }
   }
+}
+
+TEST_CASE("cuda embedding backward: skewed ids (one id for half the tokens), sorted keys, bad chunk") {
+  const int N = 1000, C = 130, V = 50, Vp = 128;
+  auto tok = random_ids(N, V, 9);
+  for (int n = 0; n < N; n += 2) tok[size_t(n)] = 3;  // a long run, like a padding or space token
+  auto g = randn<float>(size_t(N) * C, 10), d_emb = randn<float>(size_t(Vp) * C, 11);
+  Dev<int32_t> dtok(tok);
+  Dev<float> dg(g), dd(d_emb);
+  Dev<uint64_t> keys{size_t(N)};
+  cuda::embedding_backward(dd.p, dg.p, dtok.p, N, C, keys.p, 0, 256);
+  cpu::embedding_backward(d_emb.data(), g.data(), tok.data(), N, C);
+  CHECK(rel_err(dd.get(), d_emb) == 0.0);
+  // the keys: each 256-token chunk sorted by (id, position), and a permutation of its tokens
+  const auto k = keys.get();
+  for (int n0 = 0; n0 < N; n0 += 256) {
+    std::vector<uint64_t> want;
+    for (int n = n0; n < std::min(N, n0 + 256); n++) want.push_back(uint64_t(tok[size_t(n)]) << 32 | uint64_t(n));
+    std::sort(want.begin(), want.end());
+    CHECK(std::equal(want.begin(), want.end(), k.begin() + n0));
+  }
+  CHECK_THROWS_WITH_AS(cuda::embedding_backward(dd.p, dg.p, dtok.p, N, C, keys.p, 0, 0), doctest::Contains("chunk 0"),
+                       beop::Error);
 }
 
 TEST_CASE("cuda rmsnorm forward/backward match cpu/rmsnorm.h") {

@@ -35,6 +35,10 @@ using beop::mma::pack_bf16x2;
 constexpr int kRows = 64;     // rows per block (queries: forward, dq; keys: dk/dv)
 constexpr int kWarps = 4;     // 16 rows each
 constexpr int kKeyTile = 64;  // keys per tile (forward, dq)
+// Exponentials in base 2: exp(x) = 2^(x·log2 e). Scores are scaled by scale·log2 e once, exp2f is a single
+// MUFU.EX2 (expf adds range reduction around it), and a masked score of -inf gives 2^-inf = 0 without a
+// branch. The saved lse stays in natural log (the scalar kernels and the GEMM path share it).
+constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
 // Queries per tile of the dk/dv kernel: its lanes hold dk and dv (2·D/8·4 fp32 registers) plus the k·q and
 // v·dy tiles (2·tile/8·4), which at D = 128 and 64 queries would come close to the 255-register limit.
 __host__ __device__ constexpr int dkv_query_tile(int D) { return D >= 128 ? 32 : 64; }
@@ -61,24 +65,26 @@ __device__ __forceinline__ X* carve(unsigned char*& p, size_t bytes) {
   return r;
 }
 
-// 16 bytes (8 bf16) from src to dst. A vector load on the GPU, where a misaligned address faults; memcpy on
-// the host (no aliasing games), with the alignment the GPU needs checked.
-__device__ __forceinline__ void copy16(bf16* dst, const bf16* src) {
+// 16 bytes (8 bf16) through a register. Vector accesses on the GPU, where a misaligned address faults;
+// memcpy on the host (no aliasing games), with the alignment the GPU needs checked.
+__device__ __forceinline__ uint4 load16(const bf16* src) {
 #if defined(__CUDACC__)
-  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+  return *reinterpret_cast<const uint4*>(src);
 #else
-  if ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % 16 != 0)
-    fail("flash attention (tensor cores): a 16-byte vector copy at a misaligned address");
-  std::memcpy(dst, src, 16);
+  if (reinterpret_cast<uintptr_t>(src) % 16 != 0)
+    fail("flash attention (tensor cores): a 16-byte vector load at a misaligned address");
+  uint4 v;
+  std::memcpy(&v, src, 16);
+  return v;
 #endif
 }
-__device__ __forceinline__ void zero16(bf16* dst) {
+__device__ __forceinline__ void store16(bf16* dst, uint4 v) {
 #if defined(__CUDACC__)
-  *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+  *reinterpret_cast<uint4*>(dst) = v;
 #else
   if (reinterpret_cast<uintptr_t>(dst) % 16 != 0)
     fail("flash attention (tensor cores): a 16-byte vector store at a misaligned address");
-  std::memset(dst, 0, 16);
+  std::memcpy(dst, &v, 16);
 #endif
 }
 // Two adjacent outputs (4-byte aligned: even column, even row stride).
@@ -91,18 +97,29 @@ __device__ __forceinline__ void store2(bf16* dst, float a, float b) {
 #endif
 }
 
-// Block-wide: rows 0..rows-1 of a (rows, D) smem tile (pitch ld) <- src rows (stride src_stride elements);
-// rows >= valid are zero-filled (so that masked products see 0, never stale NaNs). D % 8 == 0 and 16-byte
-// aligned rows (checked by the launchers).
-__device__ __forceinline__ void load_tile(bf16* dst, int ld, const bf16* src, int64_t src_stride, int valid, int rows,
-                                          int D) {
-  const int chunks = D / 8;
-  for (int i = threadIdx.x; i < rows * chunks; i += blockDim.x) {
-    const int r = i / chunks, c = (i % chunks) * 8;
-    if (r < valid)
-      copy16(dst + r * ld + c, src + r * src_stride + c);
-    else
-      zero16(dst + r * ld + c);
+// Block-wide (kThreads threads): rows 0..ROWS-1 of a (ROWS, D) smem tile (pitch ld_tile(D)) <- src rows
+// (stride src_stride elements); rows >= valid are zero-filled (so that masked products see 0, never stale
+// NaNs). D % 8 == 0 and 16-byte aligned rows (checked by the launchers). Each thread issues up to 4 global
+// loads before it stores any of them, so that several are in flight at once (a load-store pair per 16
+// bytes would wait out every load's latency in turn).
+constexpr int kThreads = kWarps * 32;
+template <int ROWS, int D>
+__device__ __forceinline__ void load_tile(bf16* dst, const bf16* src, int64_t src_stride, int valid) {
+  constexpr int chunks = D / 8, total = ROWS * chunks, per_thread = (total + kThreads - 1) / kThreads;
+  constexpr int batch = per_thread < 4 ? per_thread : 4;
+  BEOP_UNROLL
+  for (int k0 = 0; k0 < per_thread; k0 += batch) {
+    uint4 v[batch];
+    BEOP_UNROLL
+    for (int k = 0; k < batch; k++) {
+      const int i = int(threadIdx.x) + (k0 + k) * kThreads, r = i / chunks, c = i % chunks * 8;
+      v[k] = i < total && r < valid ? load16(src + r * src_stride + c) : make_uint4(0, 0, 0, 0);
+    }
+    BEOP_UNROLL
+    for (int k = 0; k < batch; k++) {
+      const int i = int(threadIdx.x) + (k0 + k) * kThreads, r = i / chunks, c = i % chunks * 8;
+      if (i < total) store16(dst + r * ld_tile(D) + c, v[k]);
+    }
   }
 }
 
@@ -215,17 +232,18 @@ __global__ void __launch_bounds__(128)
   const int w_last_key = pos0 + imin(wt0 + 15, Tn - 1);  // the last key any of its queries sees
   const int last_key = pos0 + t0 + nq - 1;               // ... and of the block
   const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};  // this lane's two queries
-  load_tile(Qs, ld, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq, kRows, D);
+  load_tile<kRows, D>(Qs, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq);
   float o[D / 8][4];        // (16, D) running output, unnormalised
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // running max and sum of the lane's two rows
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // running max (log2 units) and sum, two rows
+  const float scale2 = scale * kLog2e;
   zero(o);
   const bf16* kb = k + b * kv_bs + int64_t(kvh) * D;
   const bf16* vb = v + b * kv_bs + int64_t(kvh) * D;
   for (int k0 = 0; k0 <= last_key; k0 += NK) {
     __syncthreads();  // the previous K/V tile is consumed (first time: Qs is written)
     const int nk = imin(NK, last_key + 1 - k0);
-    load_tile(Ks, ld, kb + k0 * kv_ts, kv_ts, nk, NK, D);
-    load_tile(Vs, ld, vb + k0 * kv_ts, kv_ts, nk, NK, D);
+    load_tile<NK, D>(Ks, kb + k0 * kv_ts, kv_ts, nk);
+    load_tile<NK, D>(Vs, vb + k0 * kv_ts, kv_ts, nk);
     __syncthreads();
     if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform: no live (query, key) pair in this tile
     float s[NK / 8][4];  // (16, 64) scores, then probabilities
@@ -237,21 +255,22 @@ __global__ void __launch_bounds__(128)
       BEOP_UNROLL
       for (int i = 0; i < 4; i++) {
         const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
-        s[j][i] = t < Tn && key <= pos0 + t ? s[j][i] * scale : -INFINITY;
+        s[j][i] = t < Tn && key <= pos0 + t ? s[j][i] * scale2 : -INFINITY;
         mx[i / 2] = fmaxf(mx[i / 2], s[j][i]);
       }
-    float corr[2], sum[2] = {0.0f, 0.0f};
+    float corr[2], sum[2] = {0.0f, 0.0f}, base[2];
     BEOP_UNROLL
     for (int r = 0; r < 2; r++) {
       const float m_new = fmaxf(m[r], group_max(mx[r]));
-      corr[r] = m_new == -INFINITY ? 1.0f : expf(m[r] - m_new);  // 0 on a row's first live tile
+      base[r] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no live key yet: p = 2^-inf = 0, corr = 0
+      corr[r] = exp2f(m[r] - base[r]);               // 0 on a row's first live tile
       m[r] = m_new;
     }
     BEOP_UNROLL
     for (int j = 0; j < NK / 8; j++)
       BEOP_UNROLL
       for (int i = 0; i < 4; i++) {
-        s[j][i] = s[j][i] == -INFINITY ? 0.0f : expf(s[j][i] - m[i / 2]);
+        s[j][i] = exp2f(s[j][i] - base[i / 2]);
         sum[i / 2] += s[j][i];
       }
     BEOP_UNROLL
@@ -268,7 +287,7 @@ __global__ void __launch_bounds__(128)
   if (lse && lane % 4 == 0) {
     BEOP_UNROLL
     for (int r = 0; r < 2; r++)
-      if (row[r] < Tn) lse[(int64_t(b) * H + h) * Tn + row[r]] = m[r] + logf(l[r]);
+      if (row[r] < Tn) lse[(int64_t(b) * H + h) * Tn + row[r]] = (m[r] + log2f(l[r])) * kLn2;
   }
 }
 
@@ -291,22 +310,23 @@ __global__ void __launch_bounds__(128)
   const bf16* base = qkv + int64_t(b) * Tn * stride;
   const int t0 = (gridDim.x - 1 - blockIdx.x) * kRows, nq = imin(kRows, Tn - t0), wt0 = t0 + warp * 16;
   const int last_key = t0 + nq - 1, w_last_key = imin(wt0 + 15, Tn - 1);
-  load_tile(Qs, ld, base + t0 * stride + int64_t(h) * D, stride, nq, kRows, D);
-  load_tile(dYs, ld, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, kRows, D);
+  load_tile<kRows, D>(Qs, base + t0 * stride + int64_t(h) * D, stride, nq);
+  load_tile<kRows, D>(dYs, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq);
   const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};
   float lse_r[2], delta_r[2];
   BEOP_UNROLL
   for (int r = 0; r < 2; r++) {
-    lse_r[r] = row[r] < Tn ? lse[(int64_t(b) * H + h) * Tn + row[r]] : 0.0f;
+    lse_r[r] = row[r] < Tn ? lse[(int64_t(b) * H + h) * Tn + row[r]] * kLog2e : 0.0f;  // log2 units
     delta_r[r] = row[r] < Tn ? delta[(int64_t(b) * H + h) * Tn + row[r]] : 0.0f;
   }
+  const float scale2 = scale * kLog2e;
   float dq[D / 8][4];
   zero(dq);
   for (int k0 = 0; k0 <= last_key; k0 += NK) {
     __syncthreads();
     const int nk = imin(NK, last_key + 1 - k0);
-    load_tile(Ks, ld, base + k0 * stride + int64_t(H + kvh) * D, stride, nk, NK, D);
-    load_tile(Vs, ld, base + k0 * stride + int64_t(H + KV + kvh) * D, stride, nk, NK, D);
+    load_tile<NK, D>(Ks, base + k0 * stride + int64_t(H + kvh) * D, stride, nk);
+    load_tile<NK, D>(Vs, base + k0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
     __syncthreads();
     if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform
     float s[NK / 8][4], dp[NK / 8][4];  // (16, 64) q·k, then dS; dy·v
@@ -319,7 +339,7 @@ __global__ void __launch_bounds__(128)
       BEOP_UNROLL
       for (int i = 0; i < 4; i++) {
         const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
-        const float p = t < Tn && key <= t ? expf(s[j][i] * scale - lse_r[i / 2]) : 0.0f;
+        const float p = exp2f(t < Tn && key <= t ? s[j][i] * scale2 - lse_r[i / 2] : -INFINITY);
         s[j][i] = p * (dp[j][i] - delta_r[i / 2]);
       }
     product_pm<NK, D>(dq, s, Ks, ld);  // dq += dS · K
@@ -343,16 +363,17 @@ __global__ void __launch_bounds__(128)
   bf16* Vs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) their values
   bf16* Qs = carve<bf16>(smem, tile_bytes(NQ, D));     // (NQ, D) query tile
   bf16* dYs = carve<bf16>(smem, tile_bytes(NQ, D));    // (NQ, D) its dy
-  float* Ls = carve<float>(smem, NQ * sizeof(float));  // (NQ) its lse
+  float* Ls = carve<float>(smem, NQ * sizeof(float));  // (NQ) its lse · log2 e
   float* Ds = carve<float>(smem, NQ * sizeof(float));  // (NQ) its Δ
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
   const int kvh = blockIdx.y, b = blockIdx.z, group = H / KV;
   const int64_t stride = int64_t(H + 2 * KV) * D;
   const bf16* base = qkv + int64_t(b) * Tn * stride;
   const int s0 = blockIdx.x * kRows, nk = imin(kRows, Tn - s0), ws0 = s0 + warp * 16;
-  load_tile(Ks, ld, base + s0 * stride + int64_t(H + kvh) * D, stride, nk, kRows, D);
-  load_tile(Vs, ld, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk, kRows, D);
+  load_tile<kRows, D>(Ks, base + s0 * stride + int64_t(H + kvh) * D, stride, nk);
+  load_tile<kRows, D>(Vs, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
   const int key[2] = {ws0 + lane / 4, ws0 + lane / 4 + 8};  // this lane's two keys
+  const float scale2 = scale * kLog2e;
   float dk[D / 8][4], dv[D / 8][4];
   zero(dk);
   zero(dv);
@@ -360,10 +381,10 @@ __global__ void __launch_bounds__(128)
     for (int q0 = s0; q0 < Tn; q0 += NQ) {  // queries before s0 never see the block's keys
       __syncthreads();  // the previous tile is consumed (first time: Ks/Vs are written)
       const int nq = imin(NQ, Tn - q0);
-      load_tile(Qs, ld, base + q0 * stride + int64_t(h) * D, stride, nq, NQ, D);
-      load_tile(dYs, ld, dy + (int64_t(b) * Tn + q0) * H * D + int64_t(h) * D, int64_t(H) * D, nq, NQ, D);
+      load_tile<NQ, D>(Qs, base + q0 * stride + int64_t(h) * D, stride, nq);
+      load_tile<NQ, D>(dYs, dy + (int64_t(b) * Tn + q0) * H * D + int64_t(h) * D, int64_t(H) * D, nq);
       for (int i = threadIdx.x; i < NQ; i += blockDim.x) {
-        Ls[i] = i < nq ? lse[(int64_t(b) * H + h) * Tn + q0 + i] : 0.0f;
+        Ls[i] = i < nq ? lse[(int64_t(b) * H + h) * Tn + q0 + i] * kLog2e : 0.0f;  // log2 units
         Ds[i] = i < nq ? delta[(int64_t(b) * H + h) * Tn + q0 + i] : 0.0f;
       }
       __syncthreads();
@@ -379,7 +400,7 @@ __global__ void __launch_bounds__(128)
         BEOP_UNROLL
         for (int i = 0; i < 4; i++) {
           const int c = 8 * j + col + i % 2, s = key[i / 2], t = q0 + c;
-          const float p = s < Tn && t < Tn && t >= s ? expf(st[j][i] * scale - Ls[c]) : 0.0f;
+          const float p = exp2f(s < Tn && t < Tn && t >= s ? st[j][i] * scale2 - Ls[c] : -INFINITY);
           st[j][i] = p;
           dpt[j][i] = p * (dpt[j][i] - Ds[c]);
         }
@@ -396,10 +417,10 @@ __global__ void __launch_bounds__(128)
 
 // ---- dispatch -------------------------------------------------------------------------------------------------
 
-// The largest dynamic shared memory a block may opt in to on the current device: 227 KiB on sm_90, 163 KiB
-// on sm_80, 99 KiB on sm_86/sm_89. The kernels need at most 68 KiB (dq at D = 128), so every sm_80+ GPU
-// fits them; the check stays for devices and future tile sizes that do not. Under SIMT: the runtime's own
-// limit (sm_90's).
+// The largest dynamic shared memory a block may opt in to on the process's device (one device per process,
+// as for the opt-in below): 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89. The kernels need at
+// most 68 KiB (dq at D = 128), so every sm_80+ GPU fits them; the check stays for devices and future tile
+// sizes that do not. Under SIMT: the runtime's own limit (sm_90's).
 inline size_t flash_tc_device_smem_limit() {
 #if defined(__CUDACC__)
   static const size_t limit = [] {
@@ -429,10 +450,13 @@ inline bool flash_tc_eligible(int D, int Tn, size_t smem_limit = 0) {
   return flash_tc_max_smem(D) <= (smem_limit ? smem_limit : flash_tc_device_smem_limit());
 }
 
+// Lets `kernel` use `bytes` of dynamic shared memory (above the default 48 KiB). The callers do it once per
+// kernel (a static): beop runs one GPU per process, and the attribute is per function and device.
 template <typename K>
-inline void flash_tc_smem_opt_in(K kernel, size_t bytes) {
+inline bool flash_tc_smem_opt_in(K kernel, size_t bytes) {
   if (bytes > 48 * 1024)
     BEOP_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return true;
 }
 
 template <int D>
@@ -440,7 +464,8 @@ void flash_tc_forward_d(__nv_bfloat16* y, float* lse, const __nv_bfloat16* q, in
                         const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t kv_bs, int64_t kv_ts, int B, int Tn,
                         int H, int KV, int pos0, cudaStream_t s) {
   const size_t smem = tc::forward_smem(D);
-  flash_tc_smem_opt_in(flash_tc_forward_kernel<D>, smem);
+  static const bool opted_in = flash_tc_smem_opt_in(flash_tc_forward_kernel<D>, smem);
+  (void)opted_in;
   BEOP_LAUNCH(flash_tc_forward_kernel<D>, dim3(ceil_div(Tn, tc::kRows), H, B), 32 * tc::kWarps, smem, s, y, lse, q,
               q_bs, q_ts, k, v, kv_bs, kv_ts, Tn, H, KV, pos0, 1.0f / sqrtf(float(D)));
   BEOP_CUDA_LAUNCHED();
@@ -451,8 +476,9 @@ void flash_tc_backward_d(__nv_bfloat16* d_qkv, const float* delta, const __nv_bf
                          const __nv_bfloat16* qkv, int B, int Tn, int H, int KV, cudaStream_t s) {
   const float scale = 1.0f / sqrtf(float(D));
   const size_t smem_q = tc::dq_smem(D), smem_kv = tc::dkv_smem(D);
-  flash_tc_smem_opt_in(flash_tc_backward_dq_kernel<D>, smem_q);
-  flash_tc_smem_opt_in(flash_tc_backward_dkv_kernel<D>, smem_kv);
+  static const bool opted_in = flash_tc_smem_opt_in(flash_tc_backward_dq_kernel<D>, smem_q) &&
+                               flash_tc_smem_opt_in(flash_tc_backward_dkv_kernel<D>, smem_kv);
+  (void)opted_in;
   BEOP_LAUNCH(flash_tc_backward_dq_kernel<D>, dim3(ceil_div(Tn, tc::kRows), H, B), 32 * tc::kWarps, smem_q, s, d_qkv,
               qkv, d_y, lse, delta, Tn, H, KV, scale);
   BEOP_CUDA_LAUNCHED();
@@ -471,6 +497,7 @@ inline void flash_tc_forward(__nv_bfloat16* y, float* lse, const __nv_bfloat16* 
                              const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t kv_bs, int64_t kv_ts, int B, int Tn,
                              int H, int KV, int D, int pos0, cudaStream_t s) {
   flash_tc_check_alignment(q, q_ts, q_bs, "q");
+  BEOP_CHECK(reinterpret_cast<uintptr_t>(y) % 4 == 0, "flash attention (tensor cores): y is not 4-byte aligned");
   flash_tc_check_alignment(k, kv_ts, kv_bs, "k");
   flash_tc_check_alignment(v, kv_ts, kv_bs, "v");
   switch (D) {
@@ -486,6 +513,8 @@ inline void flash_tc_backward(__nv_bfloat16* d_qkv, const float* delta, const __
                               const __nv_bfloat16* qkv, int B, int Tn, int H, int KV, int D, cudaStream_t s) {
   flash_tc_check_alignment(qkv, int64_t(H + 2 * KV) * D, int64_t(Tn) * (H + 2 * KV) * D, "qkv");
   flash_tc_check_alignment(d_y, int64_t(H) * D, int64_t(Tn) * H * D, "d_y");
+  BEOP_CHECK(reinterpret_cast<uintptr_t>(d_qkv) % 4 == 0,
+             "flash attention (tensor cores): d_qkv is not 4-byte aligned");
   switch (D) {
     case 16: return flash_tc_backward_d<16>(d_qkv, delta, d_y, lse, qkv, B, Tn, H, KV, s);
     case 32: return flash_tc_backward_d<32>(d_qkv, delta, d_y, lse, qkv, B, Tn, H, KV, s);
