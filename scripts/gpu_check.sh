@@ -10,15 +10,16 @@
 # Needs only the CUDA toolkit (nvcc, cuBLAS, compute-sanitizer), g++ and bash: it compiles with nvcc/g++
 # directly (not make, whose dependency check would try to install Debian packages). The three header-only
 # libraries come from /usr/include if present, else from build/gpu_deps/include (--stage). Steps:
-#   1. build: the host library subset (g++), the four CUDA test sources compiled by nvcc as CUDA against the
-#      real runtime (tests/test_cuda_{mma,kernels,model,bf16}.cpp: the same sources CI runs through SIMT), and
-#      cuda/gpu_bench.cu; only -gencode for the GPU found (sm_90 on an H100/H200);
-#   2. the four test binaries on the GPU (test_cuda_mma first: the tensor cores' register layouts that the
-#      attention kernels and the CPU emulation assume, checked on the hardware);
+#   1. build: the host library subset (g++), the five CUDA test sources compiled by nvcc as CUDA against the
+#      real runtime (tests/test_cuda_{mma,cp_async,kernels,model,bf16}.cpp: the same sources CI runs through
+#      SIMT), and cuda/gpu_bench.cu; only -gencode for the GPU found (sm_90 on an H100/H200);
+#   2. the five test binaries on the GPU (test_cuda_mma and test_cuda_cp_async first: the PTX primitives the
+#      attention kernels and the CPU emulation assume — tensor-core register layouts, async copies — checked
+#      on the hardware before the kernels built on them);
 #   3. the benchmark: bf16 GEMM rate, bf16 training of 125m and 1b (tokens/s, MFU), flash vs cuBLAS
 #      attention at T = 2048, 1b decode tokens/s;
 #   4. compute-sanitizer memcheck (kernels, bf16 tests), racecheck (kernels; the bf16 tensor-core attention
-#      test: shared-memory races between the tile loads and the ldmatrix reads) and synccheck (that test:
+#      test: shared-memory races between the async tile copies and the ldmatrix reads) and synccheck (that test:
 #      mma/ldmatrix and the shuffles called by the whole warp) — last, so a slow sanitizer cannot cost the
 #      benchmark numbers.
 # Prints one table; writes everything under $OUT (default build/gpu_check/out): summary.txt (the table),
@@ -82,7 +83,7 @@ echo "gpu_check: nvcc $("$NVCC" --version | tail -1 | sed 's/.*release/release/'
 # ---- 1. build ---------------------------------------------------------------------------------------------------
 HOST_SRCS="src/common.cpp src/config.cpp src/param_layout.cpp src/activation_layout.cpp src/memory_table.cpp
   src/model.cpp src/rope.cpp cpu/model_cpu.cpp"
-TESTS="test_cuda_mma test_cuda_kernels test_cuda_model test_cuda_bf16"
+TESTS="test_cuda_mma test_cuda_cp_async test_cuda_kernels test_cuda_model test_cuda_bf16"
 : >"$OUT/build.log"
 build() {
   mkdir -p "$W/obj"

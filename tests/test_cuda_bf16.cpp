@@ -24,6 +24,7 @@
 #include "cpu/rope.h"
 #include "cpu/swiglu.h"
 #include "cuda/model_cuda.h"
+#include "cuda/simt/cp_async.h"
 #include "cuda_check.h"
 #include "cuda_model_check.h"
 #include "src/rng.h"
@@ -212,14 +213,19 @@ TEST_CASE("bf16 rope, attention (GEMM + softmax) and flash / KV-cache attention 
 TEST_CASE("bf16 tensor-core flash attention (mma.sync) forward, backward and cached prefill match cpu/attention.h") {
   // D = 16, 32, 64, 128 (every width the dispatch serves); T = 16 (one partial 64-row tile), 70, 80, 96 and 130
   // (tiles that straddle the causal diagonal and the end); GQA 2:1, 1:1 and 4:1.
+  // Under SIMT, twice: with the cp.async copies landing at the wait and at the issue (cuda/simt/cp_async.h), so
+  // that both a missing wait and a buffer refilled before every warp has read it give wrong results.
   struct S { int B, T, H, KV, D; };
+  for (auto landing : {beop::async::Landing::kAtWait, beop::async::Landing::kAtIssue})
   for (S s : {S{1, 16, 2, 1, 16}, S{1, 96, 2, 1, 16}, S{2, 80, 4, 2, 64}, S{1, 130, 2, 2, 128}, S{1, 70, 4, 1, 32}}) {
+    beop::async::set_landing(landing);
+    CAPTURE(int(landing));
     CAPTURE(s.B); CAPTURE(s.T); CAPTURE(s.H); CAPTURE(s.KV); CAPTURE(s.D);
     REQUIRE(cuda::flash_tc_eligible<bf16>(s.D, s.T));
-    // every sm_80+ device holds the tiles (at most 68 KiB: dq at D = 128, within sm_86/sm_89's 99 KiB); a
-    // device limited to 48 KiB would not hold D = 128's, and the scalar kernels would take over there
+    // every sm_80+ device holds the tiles (at most 85 KiB: the forward at D = 128, within sm_86/sm_89's 99
+    // KiB); a device limited to 48 KiB would hold only D <= 32's, and the scalar kernels would take over there
     CHECK(cuda::flash_tc_eligible<bf16>(s.D, s.T, 99 * 1024));
-    CHECK(cuda::flash_tc_eligible<bf16>(s.D, s.T, 48 * 1024) == (s.D < 128));
+    CHECK(cuda::flash_tc_eligible<bf16>(s.D, s.T, 48 * 1024) == (s.D <= 32));
     const size_t nqkv = size_t(s.B) * s.T * (s.H + 2 * s.KV) * s.D, ny = size_t(s.B) * s.T * s.H * s.D;
     const size_t nrow = size_t(s.B) * s.H * s.T, natt = nrow * s.T;
     auto qkv = rand_pair(nqkv, 80 + s.D), gy = rand_pair(ny, 81 + s.D);
@@ -272,6 +278,7 @@ TEST_CASE("bf16 tensor-core flash attention (mma.sync) forward, backward and cac
     cpu::attention_cached(yc.data(), chunk_f.data(), kc_f.data(), vc_f.data(), s.B, Tn, s.H, s.KV, s.D, P, s.T);
     CHECK(rel_err(dyc.get(), yc) <= kTolBf16);
   }
+  beop::async::set_landing(beop::async::Landing::kAtWait);
 }
 
 TEST_CASE("bf16 fused classifier matches cpu/cross_entropy.h; padding and masked rows exactly 0") {

@@ -8,18 +8,20 @@
 //   with P = exp(scale·q·k − lse), dS = P (dy·v − Δ).
 // Launch: 4 warps per block; a block owns 64 rows (queries for the forward and dq, keys for dk/dv), a warp 16
 // of them, and walks the other side in tiles staged in shared memory (bf16, rows padded by 8 elements so
-// that the 8 row addresses of an ldmatrix hit 32 different banks). Operands reach the tensor cores through
+// that the 8 row addresses of an ldmatrix hit 32 different banks). The walked tiles are double-buffered:
+// cp.async (cuda/simt/cp_async.h) copies tile i+1 while the warps compute on tile i. Operands reach the tensor cores through
 // ldmatrix (cuda/simt/mma.h); score tiles, P and dS never leave registers: an accumulator's (row, 2 columns)
 // pairs are exactly the A operand's, so exp(S) packed to bf16 is the next product's A (FlashAttention-2).
 // Each lane owns two rows of its warp's 16 (g = lane/4 and g + 8) and two adjacent columns of every 8-column
 // slice, so a row's max and sum need two shuffles (the 4 lanes of a group).
-// Tests: tests/test_cuda_bf16.cpp (through the emulation of cuda/simt/mma.h on the CPU; natively on a GPU).
+// Tests: tests/test_cuda_bf16.cpp (through the emulations of cuda/simt/mma.h and cp_async.h on the CPU;
+// natively on a GPU); the warp-level products alone in tests/test_cuda_mma.cpp.
 #pragma once
 #include <type_traits>
 
-#include <cstring>
 
 #include "common.cuh"
+#include "cuda/simt/cp_async.h"
 #include "cuda/simt/mma.h"
 
 BEOP_CUDA_NAMESPACE_BEGIN
@@ -31,6 +33,9 @@ using beop::mma::ldmatrix_x4;
 using beop::mma::ldmatrix_x4_trans;
 using beop::mma::mma_bf16_16816;
 using beop::mma::pack_bf16x2;
+using beop::async::cp_async16;
+using beop::async::cp_async_commit;
+using beop::async::cp_async_wait;
 
 constexpr int kRows = 64;     // rows per block (queries: forward, dq; keys: dk/dv)
 constexpr int kWarps = 4;     // 16 rows each
@@ -39,20 +44,24 @@ constexpr int kKeyTile = 64;  // keys per tile (forward, dq)
 // MUFU.EX2 (expf adds range reduction around it), and a masked score of -inf gives 2^-inf = 0 without a
 // branch. The saved lse stays in natural log (the scalar kernels and the GEMM path share it).
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
-// Queries per tile of the dk/dv kernel: its lanes hold dk and dv (2·D/8·4 fp32 registers) plus the k·q and
-// v·dy tiles (2·tile/8·4), which at D = 128 and 64 queries would come close to the 255-register limit.
+// Queries per tile of the dk/dv kernel and keys per tile of the dq kernel: their lanes hold one or two
+// (16, D) accumulators (D/8·4 fp32 registers each) plus two score tiles (tile/8·4 each), which at D = 128
+// and 64-wide tiles would come close to the 255-register limit; 32-wide tiles also keep dq's double-buffered
+// shared memory at 68 KiB, within sm_86/sm_89's 99.
 __host__ __device__ constexpr int dkv_query_tile(int D) { return D >= 128 ? 32 : 64; }
+__host__ __device__ constexpr int dq_key_tile(int D) { return D >= 128 ? 32 : 64; }
 
 // Row pitch of a bf16 (rows, D) tile: D + 8 elements, so rows start 16 bytes apart modulo 128 (no bank
 // conflicts for ldmatrix) and every row address is 16-byte aligned.
 __host__ __device__ constexpr int ld_tile(int D) { return D + 8; }
 __host__ __device__ constexpr size_t tile_bytes(int rows, int D) { return size_t(rows) * ld_tile(D) * sizeof(bf16); }
 
-inline size_t forward_smem(int D) { return 3 * tile_bytes(kRows, D); }  // Q, K, V tiles
-inline size_t dq_smem(int D) { return 4 * tile_bytes(kRows, D); }       // Q, dY, K, V tiles
-inline size_t dkv_smem(int D) {  // K, V (64 rows); Q, dY, lse, Δ of the query tile
+// The tiles a kernel walks over are double-buffered: tile i+1 is copied (cp.async) while tile i is used.
+inline size_t forward_smem(int D) { return tile_bytes(kRows, D) + 2 * 2 * tile_bytes(kKeyTile, D); }  // Q; 2 x (K, V)
+inline size_t dq_smem(int D) { return 2 * tile_bytes(kRows, D) + 2 * 2 * tile_bytes(dq_key_tile(D), D); }  // Q, dY; 2 x (K, V)
+inline size_t dkv_smem(int D) {  // K, V (64 rows); 2 x (Q, dY, lse, Δ of a query tile)
   const int nq = dkv_query_tile(D);
-  return 2 * tile_bytes(kRows, D) + 2 * tile_bytes(nq, D) + 2 * size_t(nq) * sizeof(float);
+  return 2 * tile_bytes(kRows, D) + 2 * (2 * tile_bytes(nq, D) + 2 * size_t(nq) * sizeof(float));
 }
 
 __host__ __device__ constexpr int imin(int a, int b) { return a < b ? a : b; }
@@ -65,28 +74,6 @@ __device__ __forceinline__ X* carve(unsigned char*& p, size_t bytes) {
   return r;
 }
 
-// 16 bytes (8 bf16) through a register. Vector accesses on the GPU, where a misaligned address faults;
-// memcpy on the host (no aliasing games), with the alignment the GPU needs checked.
-__device__ __forceinline__ uint4 load16(const bf16* src) {
-#if defined(__CUDACC__)
-  return *reinterpret_cast<const uint4*>(src);
-#else
-  if (reinterpret_cast<uintptr_t>(src) % 16 != 0)
-    fail("flash attention (tensor cores): a 16-byte vector load at a misaligned address");
-  uint4 v;
-  std::memcpy(&v, src, 16);
-  return v;
-#endif
-}
-__device__ __forceinline__ void store16(bf16* dst, uint4 v) {
-#if defined(__CUDACC__)
-  *reinterpret_cast<uint4*>(dst) = v;
-#else
-  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0)
-    fail("flash attention (tensor cores): a 16-byte vector store at a misaligned address");
-  std::memcpy(dst, &v, 16);
-#endif
-}
 // Two adjacent outputs (4-byte aligned: even column, even row stride).
 __device__ __forceinline__ void store2(bf16* dst, float a, float b) {
 #if defined(__CUDACC__)
@@ -97,29 +84,19 @@ __device__ __forceinline__ void store2(bf16* dst, float a, float b) {
 #endif
 }
 
-// Block-wide (kThreads threads): rows 0..ROWS-1 of a (ROWS, D) smem tile (pitch ld_tile(D)) <- src rows
-// (stride src_stride elements); rows >= valid are zero-filled (so that masked products see 0, never stale
-// NaNs). D % 8 == 0 and 16-byte aligned rows (checked by the launchers). Each thread issues up to 4 global
-// loads before it stores any of them, so that several are in flight at once (a load-store pair per 16
-// bytes would wait out every load's latency in turn).
+// Block-wide (kThreads threads): starts copying rows 0..ROWS-1 of a (ROWS, D) smem tile (pitch ld_tile(D))
+// from src rows (stride src_stride elements), 16 bytes per cp.async; rows >= valid are zero-filled (so that
+// masked products see 0, never stale NaNs). The caller commits the group and waits for it (cp_async.h).
+// D % 8 == 0 and 16-byte aligned rows (checked by the launchers).
 constexpr int kThreads = kWarps * 32;
 template <int ROWS, int D>
-__device__ __forceinline__ void load_tile(bf16* dst, const bf16* src, int64_t src_stride, int valid) {
-  constexpr int chunks = D / 8, total = ROWS * chunks, per_thread = (total + kThreads - 1) / kThreads;
-  constexpr int batch = per_thread < 4 ? per_thread : 4;
+__device__ __forceinline__ void issue_tile(bf16* dst, const bf16* src, int64_t src_stride, int valid) {
+  constexpr int chunks = D / 8, total = ROWS * chunks;
   BEOP_UNROLL
-  for (int k0 = 0; k0 < per_thread; k0 += batch) {
-    uint4 v[batch];
-    BEOP_UNROLL
-    for (int k = 0; k < batch; k++) {
-      const int i = int(threadIdx.x) + (k0 + k) * kThreads, r = i / chunks, c = i % chunks * 8;
-      v[k] = i < total && r < valid ? load16(src + r * src_stride + c) : make_uint4(0, 0, 0, 0);
-    }
-    BEOP_UNROLL
-    for (int k = 0; k < batch; k++) {
-      const int i = int(threadIdx.x) + (k0 + k) * kThreads, r = i / chunks, c = i % chunks * 8;
-      if (i < total) store16(dst + r * ld_tile(D) + c, v[k]);
-    }
+  for (int i = int(threadIdx.x); i < total; i += kThreads) {
+    const int r = i / chunks, c = i % chunks * 8;
+    const bool fill = r < valid;
+    cp_async16(dst + r * ld_tile(D) + c, fill ? src + r * src_stride + c : src, fill);
   }
 }
 
@@ -223,8 +200,10 @@ __global__ void __launch_bounds__(128)
   constexpr int ld = ld_tile(D), NK = kKeyTile;
   BEOP_DYNAMIC_SHARED(unsigned char, smem);
   bf16* Qs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) the block's queries
-  bf16* Ks = carve<bf16>(smem, tile_bytes(NK, D));     // (64, D) key tile
-  bf16* Vs = carve<bf16>(smem, tile_bytes(NK, D));     // (64, D) value tile
+  // Two buffers each, buffer i at + i * NK * ld (arithmetic, not an array of pointers: a runtime index into
+  // one would put it in local memory).
+  bf16* Ks = carve<bf16>(smem, 2 * tile_bytes(NK, D));  // 2 x (64, D) key tiles
+  bf16* Vs = carve<bf16>(smem, 2 * tile_bytes(NK, D));  // 2 x (64, D) value tiles
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
   const int t0 = (gridDim.x - 1 - blockIdx.x) * kRows, nq = imin(kRows, Tn - t0);
@@ -232,54 +211,64 @@ __global__ void __launch_bounds__(128)
   const int w_last_key = pos0 + imin(wt0 + 15, Tn - 1);  // the last key any of its queries sees
   const int last_key = pos0 + t0 + nq - 1;               // ... and of the block
   const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};  // this lane's two queries
-  load_tile<kRows, D>(Qs, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq);
   float o[D / 8][4];        // (16, D) running output, unnormalised
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // running max (log2 units) and sum, two rows
   const float scale2 = scale * kLog2e;
   zero(o);
   const bf16* kb = k + b * kv_bs + int64_t(kvh) * D;
   const bf16* vb = v + b * kv_bs + int64_t(kvh) * D;
-  for (int k0 = 0; k0 <= last_key; k0 += NK) {
-    __syncthreads();  // the previous K/V tile is consumed (first time: Qs is written)
+  auto issue_kv = [&](int buf, int k0) {
     const int nk = imin(NK, last_key + 1 - k0);
-    load_tile<NK, D>(Ks, kb + k0 * kv_ts, kv_ts, nk);
-    load_tile<NK, D>(Vs, vb + k0 * kv_ts, kv_ts, nk);
-    __syncthreads();
-    if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform: no live (query, key) pair in this tile
-    float s[NK / 8][4];  // (16, 64) scores, then probabilities
-    zero(s);
-    product_abt<D, NK>(s, Qs, ld, warp * 16, Ks, ld);
-    float mx[2] = {-INFINITY, -INFINITY};
-    BEOP_UNROLL
-    for (int j = 0; j < NK / 8; j++)
+    issue_tile<NK, D>(Ks + buf * NK * ld, kb + k0 * kv_ts, kv_ts, nk);
+    issue_tile<NK, D>(Vs + buf * NK * ld, vb + k0 * kv_ts, kv_ts, nk);
+  };
+  issue_tile<kRows, D>(Qs, q + b * q_bs + t0 * q_ts + int64_t(h) * D, q_ts, nq);
+  issue_kv(0, 0);
+  cp_async_commit();  // group: Q and the first K/V tile
+  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += NK, buf ^= 1) {
+    if (k0 + NK <= last_key) issue_kv(buf ^ 1, k0 + NK);  // the next tile, into the buffer freed last time
+    cp_async_commit();      // (possibly empty: every iteration commits one group)
+    cp_async_wait<1>();     // all but the newest group: this tile (and Q) have landed ...
+    __syncthreads();        // ... for every thread
+    if (wt0 < Tn && k0 <= w_last_key) {  // warp-uniform: some live (query, key) pair in this tile
+      const bf16* Kt = Ks + buf * NK * ld;
+      const bf16* Vt = Vs + buf * NK * ld;
+      float s[NK / 8][4];  // (16, 64) scores, then probabilities
+      zero(s);
+      product_abt<D, NK>(s, Qs, ld, warp * 16, Kt, ld);
+      float mx[2] = {-INFINITY, -INFINITY};
       BEOP_UNROLL
-      for (int i = 0; i < 4; i++) {
-        const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
-        s[j][i] = t < Tn && key <= pos0 + t ? s[j][i] * scale2 : -INFINITY;
-        mx[i / 2] = fmaxf(mx[i / 2], s[j][i]);
+      for (int j = 0; j < NK / 8; j++)
+        BEOP_UNROLL
+        for (int i = 0; i < 4; i++) {
+          const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
+          s[j][i] = t < Tn && key <= pos0 + t ? s[j][i] * scale2 : -INFINITY;
+          mx[i / 2] = fmaxf(mx[i / 2], s[j][i]);
+        }
+      float corr[2], sum[2] = {0.0f, 0.0f}, base[2];
+      BEOP_UNROLL
+      for (int r = 0; r < 2; r++) {
+        const float m_new = fmaxf(m[r], group_max(mx[r]));
+        base[r] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no live key yet: p = 2^-inf = 0, corr = 0
+        corr[r] = exp2f(m[r] - base[r]);               // 0 on a row's first live tile
+        m[r] = m_new;
       }
-    float corr[2], sum[2] = {0.0f, 0.0f}, base[2];
-    BEOP_UNROLL
-    for (int r = 0; r < 2; r++) {
-      const float m_new = fmaxf(m[r], group_max(mx[r]));
-      base[r] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no live key yet: p = 2^-inf = 0, corr = 0
-      corr[r] = exp2f(m[r] - base[r]);               // 0 on a row's first live tile
-      m[r] = m_new;
+      BEOP_UNROLL
+      for (int j = 0; j < NK / 8; j++)
+        BEOP_UNROLL
+        for (int i = 0; i < 4; i++) {
+          s[j][i] = exp2f(s[j][i] - base[i / 2]);
+          sum[i / 2] += s[j][i];
+        }
+      BEOP_UNROLL
+      for (int r = 0; r < 2; r++) l[r] = l[r] * corr[r] + group_sum(sum[r]);
+      BEOP_UNROLL
+      for (int j = 0; j < D / 8; j++)
+        BEOP_UNROLL
+        for (int i = 0; i < 4; i++) o[j][i] *= corr[i / 2];
+      product_pm<NK, D>(o, s, Vt, ld);  // O += P · V
     }
-    BEOP_UNROLL
-    for (int j = 0; j < NK / 8; j++)
-      BEOP_UNROLL
-      for (int i = 0; i < 4; i++) {
-        s[j][i] = exp2f(s[j][i] - base[i / 2]);
-        sum[i / 2] += s[j][i];
-      }
-    BEOP_UNROLL
-    for (int r = 0; r < 2; r++) l[r] = l[r] * corr[r] + group_sum(sum[r]);
-    BEOP_UNROLL
-    for (int j = 0; j < D / 8; j++)
-      BEOP_UNROLL
-      for (int i = 0; i < 4; i++) o[j][i] *= corr[i / 2];
-    product_pm<NK, D>(o, s, Vs, ld);  // O += P · V
+    __syncthreads();  // every warp is done with this buffer before the next iteration refills it
   }
   if (wt0 >= Tn) return;
   write_rows<D>(y + (int64_t(b) * Tn + wt0) * H * D + int64_t(h) * D, int64_t(H) * D, imin(16, Tn - wt0), o,
@@ -298,20 +287,18 @@ __global__ void __launch_bounds__(128)
     flash_tc_backward_dq_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv, const __nv_bfloat16* dy,
                                 const float* lse, const float* delta, int Tn, int H, int KV, float scale) {
   using namespace tc;
-  constexpr int ld = ld_tile(D), NK = kKeyTile;
+  constexpr int ld = ld_tile(D), NK = dq_key_tile(D);
   BEOP_DYNAMIC_SHARED(unsigned char, smem);
   bf16* Qs = carve<bf16>(smem, tile_bytes(kRows, D));   // (64, D) the block's queries
   bf16* dYs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) their dy
-  bf16* Ks = carve<bf16>(smem, tile_bytes(NK, D));      // (64, D) key tile
-  bf16* Vs = carve<bf16>(smem, tile_bytes(NK, D));      // (64, D) value tile
+  bf16* Ks = carve<bf16>(smem, 2 * tile_bytes(NK, D));  // 2 x (NK, D) key tiles (buffer i at + i * NK * ld)
+  bf16* Vs = carve<bf16>(smem, 2 * tile_bytes(NK, D));  // 2 x (NK, D) value tiles
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / (H / KV);
   const int64_t stride = int64_t(H + 2 * KV) * D;
   const bf16* base = qkv + int64_t(b) * Tn * stride;
   const int t0 = (gridDim.x - 1 - blockIdx.x) * kRows, nq = imin(kRows, Tn - t0), wt0 = t0 + warp * 16;
   const int last_key = t0 + nq - 1, w_last_key = imin(wt0 + 15, Tn - 1);
-  load_tile<kRows, D>(Qs, base + t0 * stride + int64_t(h) * D, stride, nq);
-  load_tile<kRows, D>(dYs, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq);
   const int row[2] = {wt0 + lane / 4, wt0 + lane / 4 + 8};
   float lse_r[2], delta_r[2];
   BEOP_UNROLL
@@ -322,27 +309,39 @@ __global__ void __launch_bounds__(128)
   const float scale2 = scale * kLog2e;
   float dq[D / 8][4];
   zero(dq);
-  for (int k0 = 0; k0 <= last_key; k0 += NK) {
-    __syncthreads();
+  auto issue_kv = [&](int buf, int k0) {
     const int nk = imin(NK, last_key + 1 - k0);
-    load_tile<NK, D>(Ks, base + k0 * stride + int64_t(H + kvh) * D, stride, nk);
-    load_tile<NK, D>(Vs, base + k0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
+    issue_tile<NK, D>(Ks + buf * NK * ld, base + k0 * stride + int64_t(H + kvh) * D, stride, nk);
+    issue_tile<NK, D>(Vs + buf * NK * ld, base + k0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
+  };
+  issue_tile<kRows, D>(Qs, base + t0 * stride + int64_t(h) * D, stride, nq);
+  issue_tile<kRows, D>(dYs, dy + (int64_t(b) * Tn + t0) * H * D + int64_t(h) * D, int64_t(H) * D, nq);
+  issue_kv(0, 0);
+  cp_async_commit();  // group: Q, dY and the first K/V tile
+  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += NK, buf ^= 1) {
+    if (k0 + NK <= last_key) issue_kv(buf ^ 1, k0 + NK);
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
-    if (wt0 >= Tn || k0 > w_last_key) continue;  // warp-uniform
-    float s[NK / 8][4], dp[NK / 8][4];  // (16, 64) q·k, then dS; dy·v
-    zero(s);
-    zero(dp);
-    product_abt<D, NK>(s, Qs, ld, warp * 16, Ks, ld);
-    product_abt<D, NK>(dp, dYs, ld, warp * 16, Vs, ld);
-    BEOP_UNROLL
-    for (int j = 0; j < NK / 8; j++)
+    if (wt0 < Tn && k0 <= w_last_key) {  // warp-uniform
+      const bf16* Kt = Ks + buf * NK * ld;
+      const bf16* Vt = Vs + buf * NK * ld;
+      float s[NK / 8][4], dp[NK / 8][4];  // (16, NK) q·k, then dS; dy·v
+      zero(s);
+      zero(dp);
+      product_abt<D, NK>(s, Qs, ld, warp * 16, Kt, ld);
+      product_abt<D, NK>(dp, dYs, ld, warp * 16, Vt, ld);
       BEOP_UNROLL
-      for (int i = 0; i < 4; i++) {
-        const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
-        const float p = exp2f(t < Tn && key <= t ? s[j][i] * scale2 - lse_r[i / 2] : -INFINITY);
-        s[j][i] = p * (dp[j][i] - delta_r[i / 2]);
-      }
-    product_pm<NK, D>(dq, s, Ks, ld);  // dq += dS · K
+      for (int j = 0; j < NK / 8; j++)
+        BEOP_UNROLL
+        for (int i = 0; i < 4; i++) {
+          const int t = row[i / 2], key = k0 + 8 * j + col + i % 2;
+          const float p = exp2f(t < Tn && key <= t ? s[j][i] * scale2 - lse_r[i / 2] : -INFINITY);
+          s[j][i] = p * (dp[j][i] - delta_r[i / 2]);
+        }
+      product_pm<NK, D>(dq, s, Kt, ld);  // dq += dS · K
+    }
+    __syncthreads();  // every warp is done with this buffer before the next iteration refills it
   }
   if (wt0 >= Tn) return;
   write_rows<D>(d_qkv + (int64_t(b) * Tn + wt0) * stride + int64_t(h) * D, stride, imin(16, Tn - wt0), dq, scale,
@@ -361,52 +360,70 @@ __global__ void __launch_bounds__(128)
   BEOP_DYNAMIC_SHARED(unsigned char, smem);
   bf16* Ks = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) the block's keys
   bf16* Vs = carve<bf16>(smem, tile_bytes(kRows, D));  // (64, D) their values
-  bf16* Qs = carve<bf16>(smem, tile_bytes(NQ, D));     // (NQ, D) query tile
-  bf16* dYs = carve<bf16>(smem, tile_bytes(NQ, D));    // (NQ, D) its dy
-  float* Ls = carve<float>(smem, NQ * sizeof(float));  // (NQ) its lse · log2 e
-  float* Ds = carve<float>(smem, NQ * sizeof(float));  // (NQ) its Δ
+  bf16* Qs = carve<bf16>(smem, 2 * tile_bytes(NQ, D));   // 2 x (NQ, D) query tiles (buffer i at + i * NQ * ld)
+  bf16* dYs = carve<bf16>(smem, 2 * tile_bytes(NQ, D));  // 2 x (NQ, D) their dy
+  float* Ls = carve<float>(smem, 2 * NQ * sizeof(float));  // 2 x (NQ) their lse · log2 e (buffer i at + i * NQ)
+  float* Ds = carve<float>(smem, 2 * NQ * sizeof(float));  // 2 x (NQ) their Δ
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = lane % 4 * 2;
-  const int kvh = blockIdx.y, b = blockIdx.z, group = H / KV;
+  const int kvh = blockIdx.y, b = blockIdx.z, group = H / KV, h_end = (kvh + 1) * group;
   const int64_t stride = int64_t(H + 2 * KV) * D;
   const bf16* base = qkv + int64_t(b) * Tn * stride;
   const int s0 = blockIdx.x * kRows, nk = imin(kRows, Tn - s0), ws0 = s0 + warp * 16;
-  load_tile<kRows, D>(Ks, base + s0 * stride + int64_t(H + kvh) * D, stride, nk);
-  load_tile<kRows, D>(Vs, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
   const int key[2] = {ws0 + lane / 4, ws0 + lane / 4 + 8};  // this lane's two keys
   const float scale2 = scale * kLog2e;
   float dk[D / 8][4], dv[D / 8][4];
   zero(dk);
   zero(dv);
-  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-    for (int q0 = s0; q0 < Tn; q0 += NQ) {  // queries before s0 never see the block's keys
-      __syncthreads();  // the previous tile is consumed (first time: Ks/Vs are written)
-      const int nq = imin(NQ, Tn - q0);
-      load_tile<NQ, D>(Qs, base + q0 * stride + int64_t(h) * D, stride, nq);
-      load_tile<NQ, D>(dYs, dy + (int64_t(b) * Tn + q0) * H * D + int64_t(h) * D, int64_t(H) * D, nq);
-      for (int i = threadIdx.x; i < NQ; i += blockDim.x) {
-        Ls[i] = i < nq ? lse[(int64_t(b) * H + h) * Tn + q0 + i] * kLog2e : 0.0f;  // log2 units
-        Ds[i] = i < nq ? delta[(int64_t(b) * H + h) * Tn + q0 + i] : 0.0f;
-      }
-      __syncthreads();
-      // warp-uniform: the warp's keys are past the end, or every query of the tile precedes them
-      if (ws0 >= Tn || q0 + NQ - 1 < ws0) continue;
+  // The walk: the group's query heads (ascending) and, for each, the query tiles from s0 on (queries before
+  // s0 never see the block's keys). Tile (h, q0) goes to buffer buf: Q and dY by cp.async, lse and Δ by
+  // plain stores (they are scaled on the way), all visible after the barrier that precedes their use.
+  auto issue_q = [&](int to, int head, int first) {
+    const int nq = imin(NQ, Tn - first);
+    issue_tile<NQ, D>(Qs + to * NQ * ld, base + first * stride + int64_t(head) * D, stride, nq);
+    issue_tile<NQ, D>(dYs + to * NQ * ld, dy + (int64_t(b) * Tn + first) * H * D + int64_t(head) * D,
+                      int64_t(H) * D, nq);
+    for (int i = threadIdx.x; i < NQ; i += blockDim.x) {
+      Ls[to * NQ + i] = i < nq ? lse[(int64_t(b) * H + head) * Tn + first + i] * kLog2e : 0.0f;  // log2 units
+      Ds[to * NQ + i] = i < nq ? delta[(int64_t(b) * H + head) * Tn + first + i] : 0.0f;
+    }
+  };
+  issue_tile<kRows, D>(Ks, base + s0 * stride + int64_t(H + kvh) * D, stride, nk);
+  issue_tile<kRows, D>(Vs, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
+  issue_q(0, kvh * group, s0);
+  cp_async_commit();  // group: K, V and the first query tile
+  for (int h = kvh * group, q0 = s0, buf = 0; h < h_end; buf ^= 1) {
+    int next_h = h, next_q0 = q0 + NQ;
+    if (next_q0 >= Tn) next_h = h + 1, next_q0 = s0;
+    if (next_h < h_end) issue_q(buf ^ 1, next_h, next_q0);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    // warp-uniform: some of the warp's keys exist, and some query of the tile is at or after them
+    if (ws0 < Tn && q0 + NQ - 1 >= ws0) {
+      const bf16* Qt = Qs + buf * NQ * ld;
+      const bf16* dYt = dYs + buf * NQ * ld;
+      const float* Lt = Ls + buf * NQ;
+      const float* Dt = Ds + buf * NQ;
       float st[NQ / 8][4], dpt[NQ / 8][4];  // (16, NQ) k·q, then P^T; v·dy, then dS^T
       zero(st);
       zero(dpt);
-      product_abt<D, NQ>(st, Ks, ld, warp * 16, Qs, ld);
-      product_abt<D, NQ>(dpt, Vs, ld, warp * 16, dYs, ld);
+      product_abt<D, NQ>(st, Ks, ld, warp * 16, Qt, ld);
+      product_abt<D, NQ>(dpt, Vs, ld, warp * 16, dYt, ld);
       BEOP_UNROLL
       for (int j = 0; j < NQ / 8; j++)
         BEOP_UNROLL
         for (int i = 0; i < 4; i++) {
           const int c = 8 * j + col + i % 2, s = key[i / 2], t = q0 + c;
-          const float p = exp2f(s < Tn && t < Tn && t >= s ? st[j][i] * scale2 - Ls[c] : -INFINITY);
+          const float p = exp2f(s < Tn && t < Tn && t >= s ? st[j][i] * scale2 - Lt[c] : -INFINITY);
           st[j][i] = p;
-          dpt[j][i] = p * (dpt[j][i] - Ds[c]);
+          dpt[j][i] = p * (dpt[j][i] - Dt[c]);
         }
-      product_pm<NQ, D>(dv, st, dYs, ld);   // dv += P^T · dY
-      product_pm<NQ, D>(dk, dpt, Qs, ld);   // dk += dS^T · Q
+      product_pm<NQ, D>(dv, st, dYt, ld);  // dv += P^T · dY
+      product_pm<NQ, D>(dk, dpt, Qt, ld);  // dk += dS^T · Q
     }
+    __syncthreads();  // every warp is done with this buffer before the next iteration refills it
+    h = next_h;
+    q0 = next_q0;
   }
   if (ws0 >= Tn) return;
   const int valid = imin(16, Tn - ws0);
@@ -419,8 +436,8 @@ __global__ void __launch_bounds__(128)
 
 // The largest dynamic shared memory a block may opt in to on the process's device (one device per process,
 // as for the opt-in below): 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89. The kernels need at
-// most 68 KiB (dq at D = 128), so every sm_80+ GPU fits them; the check stays for devices and future tile
-// sizes that do not. Under SIMT: the runtime's own limit (sm_90's).
+// most 85 KiB (the forward at D = 128), so every sm_80+ GPU fits them; the check stays for devices and future
+// tile sizes that do not. Under SIMT: the runtime's own limit (sm_90's).
 inline size_t flash_tc_device_smem_limit() {
 #if defined(__CUDACC__)
   static const size_t limit = [] {

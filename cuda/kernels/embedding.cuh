@@ -38,6 +38,7 @@ __host__ __device__ inline int next_pow2(int n) {
 
 // grid (⌈N/chunk⌉), kEmbeddingSortThreads threads, next_pow2(chunk) * 8 bytes of shared memory.
 // sorted[n0 .. n0 + count) <- the keys of tokens n0 .. n0 + count, sorted; n0 = blockIdx.x * chunk.
+template <int UNUSED = 0>  // a template, so that this header can be included by several translation units
 __global__ void embedding_sort_kernel(uint64_t* sorted, const int32_t* tokens, int N, int chunk) {
   BEOP_DYNAMIC_SHARED(uint64_t, keys);
   const int n0 = blockIdx.x * chunk, count = N - n0 < chunk ? N - n0 : chunk, P = next_pow2(count);
@@ -91,9 +92,13 @@ void embedding_backward(T* d_emb, const T* d_out, const int32_t* tokens, int N, 
              kEmbeddingSortChunk, "]");
   if (N <= 0) return;
   const size_t smem = size_t(next_pow2(chunk < N ? chunk : N)) * sizeof(uint64_t);
-  if (smem > 48 * 1024)
-    BEOP_CUDA_CHECK(cudaFuncSetAttribute(embedding_sort_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-  BEOP_LAUNCH(embedding_sort_kernel, ceil_div(N, chunk), kEmbeddingSortThreads, smem, s, keys, tokens, N, chunk);
+  static const bool opted_in = [] {  // once per process (one device per process), for the largest chunk
+    BEOP_CUDA_CHECK(cudaFuncSetAttribute(embedding_sort_kernel<>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(kEmbeddingSortChunk * sizeof(uint64_t))));
+    return true;
+  }();
+  (void)opted_in;
+  BEOP_LAUNCH(embedding_sort_kernel<>, ceil_div(N, chunk), kEmbeddingSortThreads, smem, s, keys, tokens, N, chunk);
   BEOP_CUDA_LAUNCHED();
   for (int n0 = 0; n0 < N; n0 += chunk) {
     const int count = N - n0 < chunk ? N - n0 : chunk;

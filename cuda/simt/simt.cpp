@@ -509,6 +509,13 @@ size_t dynamic_shared_bytes() {
   need_block("dynamic_shared_bytes()");
   return rt().dyn_bytes;
 }
+namespace {
+uint64_t g_block_serial = 0;  // guarded by the runtime lock: blocks run one at a time
+}
+uint64_t block_serial() {
+  need_block("block_serial()");
+  return g_block_serial;
+}
 
 namespace detail {
 
@@ -599,6 +606,7 @@ void run_launch(const char* kernel, dim3 grid, dim3 block, size_t shmem, void (*
   for (uint64_t k = 0; k < nblocks; k++) {
     uint64_t i = big ? k : order[k];
     uint3 bid{unsigned(i % grid.x), unsigned((i / grid.x) % grid.y), unsigned(i / (uint64_t(grid.x) * grid.y))};
+    g_block_serial++;
     run_block(r, b, bid, i);
   }
   r.stats = LaunchStats{nblocks, nblocks * nthreads, b.switches};

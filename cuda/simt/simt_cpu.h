@@ -101,6 +101,9 @@ LaunchStats last_launch_stats();
 // every block so that reading it before writing gives NaN / -1 rather than the previous block's data).
 void* dynamic_shared();
 size_t dynamic_shared_bytes();
+// A number that differs for every block run (across launches too): per-thread state kept outside the block
+// (e.g. the cp.async emulation's pending copies) resets when it changes.
+uint64_t block_serial();
 
 namespace detail {
 

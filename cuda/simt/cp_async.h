@@ -1,0 +1,129 @@
+// Asynchronous global → shared copies (sm_80's cp.async), for shared kernel files: one PTX instruction each
+// under nvcc, an emulation on top of the SIMT runtime under the host compiler.
+//
+//   cp_async16(dst, src, fill)   cp.async.cg.shared.global: 16 bytes from src (global) to dst (shared);
+//                                fill = false writes 16 zero bytes instead and reads nothing
+//   cp_async_commit()            cp.async.commit_group: the copies issued since the last commit form a group
+//   cp_async_wait<N>()           cp.async.wait_group N: wait until at most N of this thread's groups are pending
+//
+// A copy's bytes are visible to the issuing thread after a wait that retires its group, and to the other
+// threads of the block only after that wait and then a __syncthreads(). This is what lets a kernel load the
+// next tile while it computes on this one (double buffering) without a register round trip.
+//
+// The emulation models the two extremes of "some time between the issue and the wait", selected with
+// set_landing() (a test control, like simt::set_order; a no-op on the GPU):
+//   - Landing::kAtWait (the default): a copy reads its source when issued but writes its destination only
+//     when the issuing thread's wait retires its group. A kernel that reads a tile without the wait, or
+//     without the barrier after the other threads' waits, reads the old contents (poison at the start of a
+//     block).
+//   - Landing::kAtIssue: the destination is written at once. A kernel that refills a buffer before every
+//     warp has finished reading it (a missing barrier at the end of a double-buffered iteration) has the
+//     slow warps read the new tile.
+// Checked: both addresses 16-byte aligned, the destination inside the block's dynamic shared
+// memory. Pending copies do not outlive their block (nothing on a GPU could observe them after it ends).
+// Tests: tests/test_cuda_cp_async.cpp (CPU and GPU); users: cuda/kernels/attention_flash_tc.cuh.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cuda/simt/simt.h"
+
+namespace beop::async {
+
+enum class Landing { kAtWait, kAtIssue };
+
+#if defined(__CUDACC__)
+
+inline void set_landing(Landing) {}  // the hardware decides
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool fill) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  const int src_bytes = fill ? 16 : 0;  // the rest of the 16 bytes are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+#else  // ---- emulation under the SIMT runtime ------------------------------------------------------------------
+
+namespace detail {
+
+struct Copy {
+  unsigned char* dst;
+  unsigned char bytes[16];
+};
+struct Pending {  // one CUDA thread's copies
+  uint64_t block = ~uint64_t(0);
+  std::vector<Copy> open;                  // issued since the last commit
+  std::vector<std::vector<Copy>> groups;  // committed, oldest first
+};
+// The calling thread's pending copies (blocks run one at a time per OS thread; reset for every block).
+inline Pending& pending() {
+  static thread_local std::vector<Pending> all(1024);
+  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  Pending& p = all[t];
+  if (p.block != beop::simt::block_serial()) {
+    p.open.clear();
+    p.groups.clear();
+    p.block = beop::simt::block_serial();
+  }
+  return p;
+}
+[[noreturn]] inline void misuse(const char* why, const char* file, int line) {
+  beop::fail("cp_async16 at ", file, ":", line, ": ", why);
+}
+inline Landing& landing() {
+  static Landing mode = Landing::kAtWait;
+  return mode;
+}
+
+}  // namespace detail
+
+// When the emulated copies write their destination (see above). Process-wide; tests set it and restore
+// kAtWait.
+inline void set_landing(Landing mode) { detail::landing() = mode; }
+
+inline void cp_async16(void* dst, const void* src, bool fill, const char* file = __builtin_FILE(),
+                       int line = __builtin_LINE()) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* base = static_cast<unsigned char*>(beop::simt::dynamic_shared());
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || (fill && reinterpret_cast<uintptr_t>(src) % 16 != 0))
+    detail::misuse("address not 16-byte aligned", file, line);
+  if (d < base || d + 16 > base + beop::simt::dynamic_shared_bytes())
+    detail::misuse("destination outside the block's dynamic shared memory", file, line);
+  detail::Copy c;
+  c.dst = d;
+  if (fill)
+    std::memcpy(c.bytes, src, 16);
+  else
+    std::memset(c.bytes, 0, 16);
+  if (detail::landing() == Landing::kAtIssue)
+    std::memcpy(d, c.bytes, 16);
+  else
+    detail::pending().open.push_back(c);
+}
+
+inline void cp_async_commit() {
+  detail::Pending& p = detail::pending();
+  p.groups.push_back(std::move(p.open));
+  p.open.clear();
+}
+
+template <int N>
+inline void cp_async_wait() {
+  static_assert(N >= 0, "cp_async_wait<N>: N >= 0");
+  detail::Pending& p = detail::pending();
+  while (p.groups.size() > size_t(N)) {
+    for (const detail::Copy& c : p.groups.front()) std::memcpy(c.dst, c.bytes, 16);
+    p.groups.erase(p.groups.begin());
+  }
+}
+
+#endif
+
+}  // namespace beop::async
