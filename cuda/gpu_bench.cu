@@ -3,7 +3,8 @@
 //   2. bf16 mixed-precision training (CudaBf16Model) of the 125m and 1b presets: tokens/s and MFU against the
 //      measured GEMM rate and against the H200 datasheet's 989 TFLOP/s dense bf16;
 //   3. attention at T = 2048 (1b shape): the flash forward and backward kernels vs the cuBLAS-GEMM
-//      attention (forward, backward, and the two together — the training step's cost);
+//      attention (forward, backward, and the two together — the training step's cost), and the two
+//      implementations' outputs and gradients against each other at that size (exit 1 if they disagree);
 //   4. KV-cache decode of the 1b model (batch 1): tokens/s.
 // Prints "| name | value | unit | note |" rows (the script assembles them into one table) and writes the
 // same rows as JSON lines to argv[1] if given. Every section checks free memory first and is skipped with a
@@ -59,6 +60,29 @@ bf16* random_bf16(int64_t n, uint64_t seed, float scale = 1.0f) {
   if (scale != 1.0f) cuda::scale(p, n, scale);
   return p;
 }
+
+std::vector<float> download(const bf16* p, int64_t n) {
+  std::vector<bf16> h(static_cast<size_t>(n));
+  BEOP_CUDA_CHECK(cudaMemcpy(h.data(), p, size_t(n) * sizeof(bf16), cudaMemcpyDeviceToHost));
+  return std::vector<float>(h.begin(), h.end());
+}
+
+// max |a - b| / max |b| over columns [off, off + width) of rows of `row` elements: one slot of q|k|v.
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b, int64_t row, int64_t off,
+                    int64_t width) {
+  double num = 0, den = 0;
+  for (size_t r = 0; r < a.size() / size_t(row); r++)
+    for (int64_t c = off; c < off + width; c++) {
+      const size_t i = r * size_t(row) + size_t(c);
+      if (!std::isfinite(a[i])) return INFINITY;
+      num = std::max(num, double(std::fabs(a[i] - b[i])));
+      den = std::max(den, double(std::fabs(b[i])));
+    }
+  return den == 0 ? num : num / den;
+}
+
+// Set when a correctness check of the benchmark fails: the run still prints every row, then exits 1.
+bool g_failed = false;
 
 double gemm_rate() {
   const int S = 8192;
@@ -162,6 +186,26 @@ void attention_bench() {
   row("attention fwd speedup flash vs cuBLAS", t_gemm / t_flash, "x", "");
   row("attention fwd+bwd speedup flash vs cuBLAS", (t_gemm + t_bwd) / (t_flash + t_flash_bwd), "x",
       "target > 1 (issue #5)");
+  // The two implementations on the same inputs at this size (the tests cover T <= 130): each is within
+  // kTolBf16 = 2e-2 of exact arithmetic (tests/cuda_check.h), so they may differ by twice that.
+  const double tol = 4e-2;
+  bf16* y_flash = random_bf16(ny, 17);
+  cuda::attention_forward_flash(y_flash, lse, qkv, B, T, H, KV, D);
+  cuda::attention_backward_flash(dqkv, delta, dy, y_flash, lse, qkv, B, T, H, KV, D);
+  const std::vector<float> yf = download(y_flash, ny), gf = download(dqkv, nqkv);
+  cuda::attention_forward(y, att, qkv, B, T, H, KV, D);
+  cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D);
+  const std::vector<float> yg = download(y, ny), gg = download(dqkv, nqkv);
+  const int64_t qkv_row = int64_t(H + 2 * KV) * D;
+  const double e_y = max_rel_diff(yf, yg, int64_t(H) * D, 0, int64_t(H) * D);
+  const double e_q = max_rel_diff(gf, gg, qkv_row, 0, int64_t(H) * D);
+  const double e_k = max_rel_diff(gf, gg, qkv_row, int64_t(H) * D, int64_t(KV) * D);
+  const double e_v = max_rel_diff(gf, gg, qkv_row, int64_t(H + KV) * D, int64_t(KV) * D);
+  const double worst = std::max(std::max(e_y, e_q), std::max(e_k, e_v));
+  row("attention flash vs cuBLAS: max rel diff", worst, "",
+      cat("y ", e_y, ", dq ", e_q, ", dk ", e_k, ", dv ", e_v, worst <= tol ? " (<= " : " FAIL (> ", tol, ")"));
+  if (!(worst <= tol)) g_failed = true;
+  cudaFree(y_flash);
   cudaFree(lse), cudaFree(delta);
   for (bf16* p : {qkv, y, att, dy, dqkv, datt}) cudaFree(p);
 }
@@ -211,6 +255,10 @@ int main(int argc, char** argv) {
     attention_bench();
     decode_bench();
     if (g_json) std::fclose(g_json);
+    if (g_failed) {
+      std::fprintf(stderr, "error: a correctness check of the benchmark failed (see the FAIL row)\n");
+      return 1;
+    }
     return 0;
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "error: %s\n", ex.what());
