@@ -18,10 +18,10 @@
 #      on the hardware before the kernels built on them);
 #   3. the benchmark: bf16 GEMM rate, bf16 training of 125m and 1b (tokens/s, MFU), flash vs cuBLAS
 #      attention at T = 2048, 1b decode tokens/s;
-#   4. compute-sanitizer memcheck (kernels, bf16 tests), racecheck (kernels; the bf16 tensor-core attention
-#      test: shared-memory races between the async tile copies and the ldmatrix reads) and synccheck (that test:
-#      mma/ldmatrix and the shuffles called by the whole warp) — last, so a slow sanitizer cannot cost the
-#      benchmark numbers.
+#   4. compute-sanitizer memcheck (kernels, bf16, mma and cp.async tests), racecheck (kernels; cp.async; the
+#      bf16 tensor-core attention test: shared-memory races between the async tile copies and the ldmatrix
+#      reads) and synccheck (that test: mma/ldmatrix and the shuffles called by the whole warp) — last, so a
+#      slow sanitizer cannot cost the benchmark numbers.
 # Prints one table; writes everything under $OUT (default build/gpu_check/out): summary.txt (the table),
 # bench.jsonl, build.log and one log per step. Exit 0 only if every step passed; otherwise non-zero with a
 # one-line reason on stderr ("gpu_check: FAIL: ..."). Budget: 8 minutes (build <= 240 s; every later step's
@@ -156,7 +156,9 @@ if [ -n "$SANITIZER" ]; then
   SAN=("$SANITIZER" --error-exitcode 9 --print-limit 20)
   step "memcheck test_cuda_kernels" 90 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_kernels"
   step "memcheck test_cuda_bf16" 75 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_bf16"
+  step "memcheck test_cuda_mma, cp_async" 30 bash -c "${SAN[*]} --tool memcheck --leak-check no $W/test_cuda_mma && ${SAN[*]} --tool memcheck --leak-check no $W/test_cuda_cp_async"
   step "racecheck test_cuda_kernels" 90 "${SAN[@]}" --tool racecheck "$W/test_cuda_kernels"
+  step "racecheck test_cuda_cp_async" 30 "${SAN[@]}" --tool racecheck "$W/test_cuda_cp_async"
   step "racecheck tensor-core attention" 60 "${SAN[@]}" --tool racecheck "$W/test_cuda_bf16" -tc="*tensor-core*"
   step "synccheck tensor-core attention" 60 "${SAN[@]}" --tool synccheck "$W/test_cuda_bf16" -tc="*tensor-core*"
 elif [ "${GPU_CHECK_ALLOW_NO_SANITIZER:-0}" = 1 ]; then
