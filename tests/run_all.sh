@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every doctest binary given on the command line, then every tests/py/test_*.py script (one test
-# case each, judged by exit status), and ends with the one line CI reads: "N passed, N failed".
+# case each, judged by exit status), then the GPU check's nvcc build (one test case), and ends with the one
+# line CI reads: "N passed, N failed".
 # A binary that crashes or prints no doctest summary counts as one failed test case.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,6 +28,15 @@ for py in tests/py/test_*.py; do
   echo "=== $py"
   if .venv/bin/python "$py"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$py"); fi
 done
+# The GPU check's build (nvcc: the CUDA test sources and the benchmark), so that a compile error is found here
+# and not in a GPU session's few minutes. One test case; skipped where nvcc is absent.
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  echo "=== scripts/gpu_check.sh --build-only"
+  if bash scripts/gpu_check.sh --build-only; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); failed_names+=("scripts/gpu_check.sh --build-only"); fi
+else
+  echo "=== scripts/gpu_check.sh --build-only: skipped (no nvcc)"; skipped=$((skipped + 1))
+fi
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]
