@@ -87,8 +87,9 @@ struct LtKeyHash {
   }
 };
 
-// One cuBLASLt handle, one workspace and one plan cache per process (kernels on one stream use the workspace
-// in order). The cache is guarded by a mutex; plans are immutable once made.
+// One cuBLASLt handle, one workspace and one plan cache per process. beop issues every GEMM on one stream
+// (stream 0), which is what makes one workspace and one fallback handle enough: concurrent GEMMs on several
+// streams would need one of each per stream. The cache is guarded by a mutex; plans are immutable once made.
 struct LtState {
   cublasLtHandle_t lt = nullptr;
   cublasHandle_t blas = nullptr;  // fallback when cuBLASLt's heuristic offers no algorithm
@@ -176,8 +177,9 @@ void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const T* A, int ld
   const uint32_t align_a = operand_alignment(B, strideB * int64_t(sizeof(T)), batch);  // cuBLASLt's A is our B
   const uint32_t align_b = operand_alignment(A, strideA * int64_t(sizeof(T)), batch);
   const uint32_t align_c = operand_alignment(C, strideC * int64_t(sizeof(T)), batch);
-  const LtKey key{{int64_t(dt), ta, tb, M, N, K, lda, strideA, ldb, strideB, ldc, strideC, batch,
-                   int64_t(align_a) | int64_t(align_b) << 16, int64_t(align_c)}};
+  const bool batched = batch > 1;  // strides matter only then (one plan for every single-matrix call shape)
+  const LtKey key{{int64_t(dt), ta, tb, M, N, K, lda, batched ? strideA : 0, ldb, batched ? strideB : 0, ldc,
+                   batched ? strideC : 0, batch, int64_t(align_a) | int64_t(align_b) << 16, int64_t(align_c)}};
   const LtPlan* plan;
   {
     std::lock_guard<std::mutex> lock(st.mu);

@@ -60,7 +60,7 @@ TEST_CASE("cuda embedding forward/backward match cpu/embedding.h") {
     auto d_emb = randn<float>(size_t(Vp) * s.C, 4);  // accumulates into existing values
     cpu::embedding_backward(d_emb.data(), g.data(), tok.data(), s.N, s.C);
     // one chunk (the default), and chunks of 64 and 7 tokens: runs of one id cross chunk boundaries
-    for (int chunk : {cuda::kEmbeddingSortChunk, 64, 7}) {
+    for (int chunk : {0, 64, 7}) {  // 0: the default, the largest chunk
       CAPTURE(chunk);
       Dev<float> dg(g), dd(randn<float>(size_t(Vp) * s.C, 4));
       Dev<uint64_t> keys(size_t(s.N));
@@ -90,8 +90,10 @@ TEST_CASE("cuda embedding backward: skewed ids (one id for half the tokens), sor
     std::sort(want.begin(), want.end());
     CHECK(std::equal(want.begin(), want.end(), k.begin() + n0));
   }
-  CHECK_THROWS_WITH_AS(cuda::embedding_backward(dd.p, dg.p, dtok.p, N, C, keys.p, 0, 0), doctest::Contains("chunk 0"),
-                       beop::Error);
+  CHECK_THROWS_WITH_AS(cuda::embedding_backward(dd.p, dg.p, dtok.p, N, C, keys.p, 0, -1),
+                       doctest::Contains("chunk -1"), beop::Error);
+  CHECK_THROWS_WITH_AS(cuda::embedding_backward(dd.p, dg.p, dtok.p, N, C, keys.p, 0, cuda::kEmbeddingSortChunk + 1),
+                       doctest::Contains("not in [1, "), beop::Error);
 }
 
 TEST_CASE("cuda rmsnorm forward/backward match cpu/rmsnorm.h") {

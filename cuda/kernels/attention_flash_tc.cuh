@@ -92,7 +92,7 @@ constexpr int kThreads = kWarps * 32;
 template <int ROWS, int D>
 __device__ __forceinline__ void issue_tile(bf16* dst, const bf16* src, int64_t src_stride, int valid) {
   constexpr int chunks = D / 8, total = ROWS * chunks;
-  BEOP_UNROLL
+  // (A fully unrolled form — a compile-time trip count — made ptxas spill in the forward kernel: kept as is.)
   for (int i = int(threadIdx.x); i < total; i += kThreads) {
     const int r = i / chunks, c = i % chunks * 8;
     const bool fill = r < valid;
@@ -375,26 +375,35 @@ __global__ void __launch_bounds__(128)
   zero(dk);
   zero(dv);
   // The walk: the group's query heads (ascending) and, for each, the query tiles from s0 on (queries before
-  // s0 never see the block's keys). Tile (h, q0) goes to buffer buf: Q and dY by cp.async, lse and Δ by
-  // plain stores (they are scaled on the way), all visible after the barrier that precedes their use.
+  // s0 never see the block's keys). Tile (h, q0) goes to buffer buf: Q and dY by cp.async; lse (scaled to
+  // log2 units) and Δ through registers — thread i < NQ loads row i's pair when the tile's copies are issued
+  // and stores it after the current tile's math (so the loads' latency hides behind it), before the barrier
+  // that ends the iteration; either way visible after the barrier that precedes their use.
+  float l_next = 0.0f, d_next = 0.0f;  // the pair for row threadIdx.x of the next tile
   auto issue_q = [&](int to, int head, int first) {
     const int nq = imin(NQ, Tn - first);
     issue_tile<NQ, D>(Qs + to * NQ * ld, base + first * stride + int64_t(head) * D, stride, nq);
     issue_tile<NQ, D>(dYs + to * NQ * ld, dy + (int64_t(b) * Tn + first) * H * D + int64_t(head) * D,
                       int64_t(H) * D, nq);
-    for (int i = threadIdx.x; i < NQ; i += blockDim.x) {
-      Ls[to * NQ + i] = i < nq ? lse[(int64_t(b) * H + head) * Tn + first + i] * kLog2e : 0.0f;  // log2 units
-      Ds[to * NQ + i] = i < nq ? delta[(int64_t(b) * H + head) * Tn + first + i] : 0.0f;
-    }
+    const int i = threadIdx.x;  // NQ <= kThreads
+    const bool ok = i < nq;
+    l_next = ok ? lse[(int64_t(b) * H + head) * Tn + first + i] * kLog2e : 0.0f;
+    d_next = ok ? delta[(int64_t(b) * H + head) * Tn + first + i] : 0.0f;
   };
+  auto store_ld = [&](int to) {
+    if (int(threadIdx.x) < NQ) Ls[to * NQ + threadIdx.x] = l_next, Ds[to * NQ + threadIdx.x] = d_next;
+  };
+  static_assert(dkv_query_tile(D) <= kThreads, "one thread per query row of a tile");
   issue_tile<kRows, D>(Ks, base + s0 * stride + int64_t(H + kvh) * D, stride, nk);
   issue_tile<kRows, D>(Vs, base + s0 * stride + int64_t(H + KV + kvh) * D, stride, nk);
   issue_q(0, kvh * group, s0);
+  store_ld(0);
   cp_async_commit();  // group: K, V and the first query tile
   for (int h = kvh * group, q0 = s0, buf = 0; h < h_end; buf ^= 1) {
     int next_h = h, next_q0 = q0 + NQ;
     if (next_q0 >= Tn) next_h = h + 1, next_q0 = s0;
-    if (next_h < h_end) issue_q(buf ^ 1, next_h, next_q0);
+    const bool more = next_h < h_end;
+    if (more) issue_q(buf ^ 1, next_h, next_q0);
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
@@ -421,6 +430,7 @@ __global__ void __launch_bounds__(128)
       product_pm<NQ, D>(dv, st, dYt, ld);  // dv += P^T · dY
       product_pm<NQ, D>(dk, dpt, Qt, ld);  // dk += dS^T · Q
     }
+    if (more) store_ld(buf ^ 1);  // (that buffer was last read before the previous iteration's end barrier)
     __syncthreads();  // every warp is done with this buffer before the next iteration refills it
     h = next_h;
     q0 = next_q0;

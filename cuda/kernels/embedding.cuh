@@ -27,7 +27,7 @@ __global__ void embedding_forward_kernel(T* out, const int32_t* tokens, const T*
 // parallel over the distinct ids and the channels, not only over C as a single walk over the tokens
 // would be (at the 1b preset's C = 2048 that walk kept 16 SMs busy, each running N dependent
 // load-add-stores).
-constexpr int kEmbeddingSortChunk = 16384;  // 128 KiB of keys: within sm_80/sm_90's opt-in shared memory
+constexpr int kEmbeddingSortChunk = 16384;  // the largest chunk: 128 KiB of keys (sm_80/sm_90 opt-in)
 constexpr int kEmbeddingSortThreads = 1024;
 
 __host__ __device__ inline int next_pow2(int n) {
@@ -66,10 +66,18 @@ __global__ void embedding_backward_runs_kernel(T* d_emb, const T* d_out, const u
   const int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
   const uint32_t id = uint32_t(sorted[i] >> 32);
   if (c >= C || (i > 0 && uint32_t(sorted[i - 1] >> 32) == id)) return;  // not the start of id's run
+  int end = i + 1;  // the run is sorted[i, end)
+  while (end < count && uint32_t(sorted[end] >> 32) == id) end++;
   T& e = d_emb[int64_t(id) * C + c];
   float acc = f32(e);
-  for (int j = i; j < count && uint32_t(sorted[j] >> 32) == id; j++)
-    acc += f32(d_out[int64_t(uint32_t(sorted[j])) * C + c]);
+  for (int j0 = i; j0 < end; j0 += 8) {  // 8 loads in flight, then 8 additions in token order
+    float v[8];
+    BEOP_UNROLL
+    for (int k = 0; k < 8; k++) v[k] = j0 + k < end ? f32(d_out[int64_t(uint32_t(sorted[j0 + k])) * C + c]) : 0.0f;
+    BEOP_UNROLL
+    for (int k = 0; k < 8; k++)
+      if (j0 + k < end) acc += v[k];
+  }
   e = T(acc);
 }
 
@@ -83,21 +91,37 @@ void embedding_forward(T* out, const int32_t* tokens, const T* emb, int N, int C
   BEOP_CUDA_LAUNCHED();
 }
 
-// keys: embedding_backward_scratch_bytes(N) of device memory. chunk: tokens sorted per block (tests use
-// small chunks to exercise the multi-chunk path).
+// The largest chunk the device's shared memory holds (16,384 on sm_80/sm_90; 8,192 on sm_86/sm_89's 99 KiB),
+// with the sort kernel opted in to it. Once per process: beop runs one device per process.
+inline int embedding_sort_max_chunk() {
+#if defined(__CUDACC__)
+  static const int max_chunk = [] {
+    int dev = 0, limit = 0;
+    BEOP_CUDA_CHECK(cudaGetDevice(&dev));
+    BEOP_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    int c = kEmbeddingSortChunk;
+    while (c > 1 && c * sizeof(uint64_t) > size_t(limit)) c /= 2;
+    BEOP_CUDA_CHECK(cudaFuncSetAttribute(embedding_sort_kernel<>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(c * sizeof(uint64_t))));
+    return c;
+  }();
+  return max_chunk;
+#else
+  return kEmbeddingSortChunk;  // the SIMT runtime allows sm_90's 227 KiB
+#endif
+}
+
+// keys: embedding_backward_scratch_bytes(N) of device memory. chunk: tokens sorted per block, 0 = the largest
+// the device allows (tests pass small chunks to exercise the multi-chunk path).
 template <typename T>
 void embedding_backward(T* d_emb, const T* d_out, const int32_t* tokens, int N, int C, uint64_t* keys,
-                        cudaStream_t s = 0, int chunk = kEmbeddingSortChunk) {
-  BEOP_CHECK(chunk >= 1 && chunk <= kEmbeddingSortChunk, "embedding_backward: chunk ", chunk, " not in [1, ",
-             kEmbeddingSortChunk, "]");
+                        cudaStream_t s = 0, int chunk = 0) {
+  const int max_chunk = embedding_sort_max_chunk();
+  if (chunk == 0) chunk = max_chunk;
+  BEOP_CHECK(chunk >= 1 && chunk <= max_chunk, "embedding_backward: chunk ", chunk, " not in [1, ", max_chunk,
+             "]");
   if (N <= 0) return;
   const size_t smem = size_t(next_pow2(chunk < N ? chunk : N)) * sizeof(uint64_t);
-  static const bool opted_in = [] {  // once per process (one device per process), for the largest chunk
-    BEOP_CUDA_CHECK(cudaFuncSetAttribute(embedding_sort_kernel<>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(kEmbeddingSortChunk * sizeof(uint64_t))));
-    return true;
-  }();
-  (void)opted_in;
   BEOP_LAUNCH(embedding_sort_kernel<>, ceil_div(N, chunk), kEmbeddingSortThreads, smem, s, keys, tokens, N, chunk);
   BEOP_CUDA_LAUNCHED();
   for (int n0 = 0; n0 < N; n0 += chunk) {

@@ -92,7 +92,7 @@ inline void cp_async16(void* dst, const void* src, bool fill, const char* file =
                        int line = __builtin_LINE()) {
   auto* d = static_cast<unsigned char*>(dst);
   const auto* base = static_cast<unsigned char*>(beop::simt::dynamic_shared());
-  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || (fill && reinterpret_cast<uintptr_t>(src) % 16 != 0))
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
     detail::misuse("address not 16-byte aligned", file, line);
   if (d < base || d + 16 > base + beop::simt::dynamic_shared_bytes())
     detail::misuse("destination outside the block's dynamic shared memory", file, line);
