@@ -216,9 +216,9 @@ TEST_CASE("bf16 tensor-core flash attention (mma.sync) forward, backward and cac
   // Under SIMT, twice: with the cp.async copies landing at the wait and at the issue (cuda/simt/cp_async.h), so
   // that both a missing wait and a buffer refilled before every warp has read it give wrong results.
   struct S { int B, T, H, KV, D; };
-  for (auto landing : {beop::async::Landing::kAtWait, beop::async::Landing::kAtIssue})
+  for (auto landing : {simt::CopyLanding::AtWait, simt::CopyLanding::AtIssue})
   for (S s : {S{1, 16, 2, 1, 16}, S{1, 96, 2, 1, 16}, S{2, 80, 4, 2, 64}, S{1, 130, 2, 2, 128}, S{1, 70, 4, 1, 32}}) {
-    beop::async::set_landing(landing);
+    simt::set_copy_landing(landing);
     CAPTURE(int(landing));
     CAPTURE(s.B); CAPTURE(s.T); CAPTURE(s.H); CAPTURE(s.KV); CAPTURE(s.D);
     REQUIRE(cuda::flash_tc_eligible<bf16>(s.D, s.T));
@@ -278,7 +278,7 @@ TEST_CASE("bf16 tensor-core flash attention (mma.sync) forward, backward and cac
     cpu::attention_cached(yc.data(), chunk_f.data(), kc_f.data(), vc_f.data(), s.B, Tn, s.H, s.KV, s.D, P, s.T);
     CHECK(rel_err(dyc.get(), yc) <= kTolBf16);
   }
-  beop::async::set_landing(beop::async::Landing::kAtWait);
+  simt::set_copy_landing(simt::CopyLanding::AtWait);
 }
 
 TEST_CASE("bf16 fused classifier matches cpu/cross_entropy.h; padding and masked rows exactly 0") {

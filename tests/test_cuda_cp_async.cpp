@@ -18,7 +18,7 @@ using beop::cudatest::Dev;
 using beop::async::cp_async16;
 using beop::async::cp_async_commit;
 using beop::async::cp_async_wait;
-using beop::async::Landing;
+using beop::simt::CopyLanding;
 
 namespace {
 
@@ -126,13 +126,15 @@ TEST_CASE("cp.async: a double-buffered pipeline of 5 tiles gives every thread th
   std::vector<int32_t> want(size_t(tiles) * 128);
   for (int i = 0; i < tiles; i++)
     for (int t = 0; t < 128; t++)
-      for (int k = 0; k < kRowInts; k++) want[size_t(i * 128 + t)] += src[size_t((i * 128 + (t + 1) % 128) * kRowInts + k)];
+      for (int k = 0; k < kRowInts; k++)
+        want[size_t(i * 128 + t)] += src[size_t((i * 128 + (t + 1) % 128) * kRowInts + k)];
   Dev<int32_t> dsrc(src);
-  for (Landing landing : {Landing::kAtWait, Landing::kAtIssue}) {  // (on a GPU: whenever the hardware lands them)
-    beop::async::set_landing(landing);
+  // (on a GPU: whenever the hardware lands them)
+  for (CopyLanding landing : {CopyLanding::AtWait, CopyLanding::AtIssue}) {
+    simt::set_copy_landing(landing);
     CHECK(run_pipeline(dsrc, tiles, 0) == want);
   }
-  beop::async::set_landing(Landing::kAtWait);
+  simt::set_copy_landing(CopyLanding::AtWait);
 }
 
 TEST_CASE("cp.async: a tile with zero-filled rows, and two groups retired one wait at a time") {
@@ -185,12 +187,12 @@ TEST_CASE("cp.async emulation: a missing wait (copies land at the wait) and a mi
   const auto good = run_pipeline(dsrc, tiles, 0);
   for (auto order : {simt::Order::Forward, simt::Order::Reverse, simt::Order::Shuffle}) {
     simt::set_order(order, 11);
-    beop::async::set_landing(Landing::kAtWait);
+    simt::set_copy_landing(CopyLanding::AtWait);
     CHECK(run_pipeline(dsrc, tiles, 1) != good);
-    beop::async::set_landing(Landing::kAtIssue);
+    simt::set_copy_landing(CopyLanding::AtIssue);
     CHECK(run_pipeline(dsrc, tiles, 2) != good);
   }
-  beop::async::set_landing(Landing::kAtWait);
+  simt::set_copy_landing(CopyLanding::AtWait);
   simt::set_order(simt::Order::Shuffle, 0);
 }
 

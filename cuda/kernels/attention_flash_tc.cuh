@@ -9,9 +9,10 @@
 // Launch: 4 warps per block; a block owns 64 rows (queries for the forward and dq, keys for dk/dv), a warp 16
 // of them, and walks the other side in tiles staged in shared memory (bf16, rows padded by 8 elements so
 // that the 8 row addresses of an ldmatrix hit 32 different banks). The walked tiles are double-buffered:
-// cp.async (cuda/simt/cp_async.h) copies tile i+1 while the warps compute on tile i. Operands reach the tensor cores through
-// ldmatrix (cuda/simt/mma.h); score tiles, P and dS never leave registers: an accumulator's (row, 2 columns)
-// pairs are exactly the A operand's, so exp(S) packed to bf16 is the next product's A (FlashAttention-2).
+// cp.async (cuda/simt/cp_async.h) copies tile i+1 while the warps compute on tile i. Operands reach the
+// tensor cores through ldmatrix (cuda/simt/mma.h); score tiles, P and dS never leave registers: an
+// accumulator's (row, 2 columns) pairs are exactly the A operand's, so exp(S) packed to bf16 is the next
+// product's A (FlashAttention-2).
 // Each lane owns two rows of its warp's 16 (g = lane/4 and g + 8) and two adjacent columns of every 8-column
 // slice, so a row's max and sum need two shuffles (the 4 lanes of a group).
 // Tests: tests/test_cuda_bf16.cpp (through the emulations of cuda/simt/mma.h and cp_async.h on the CPU;
@@ -58,7 +59,9 @@ __host__ __device__ constexpr size_t tile_bytes(int rows, int D) { return size_t
 
 // The tiles a kernel walks over are double-buffered: tile i+1 is copied (cp.async) while tile i is used.
 inline size_t forward_smem(int D) { return tile_bytes(kRows, D) + 2 * 2 * tile_bytes(kKeyTile, D); }  // Q; 2 x (K, V)
-inline size_t dq_smem(int D) { return 2 * tile_bytes(kRows, D) + 2 * 2 * tile_bytes(dq_key_tile(D), D); }  // Q, dY; 2 x (K, V)
+inline size_t dq_smem(int D) {  // Q, dY; 2 x (K, V)
+  return 2 * tile_bytes(kRows, D) + 2 * 2 * tile_bytes(dq_key_tile(D), D);
+}
 inline size_t dkv_smem(int D) {  // K, V (64 rows); 2 x (Q, dY, lse, Δ of a query tile)
   const int nq = dkv_query_tile(D);
   return 2 * tile_bytes(kRows, D) + 2 * (2 * tile_bytes(nq, D) + 2 * size_t(nq) * sizeof(float));
@@ -514,7 +517,7 @@ void flash_tc_backward_d(__nv_bfloat16* d_qkv, const float* delta, const __nv_bf
   BEOP_CUDA_LAUNCHED();
 }
 
-// The 16-byte vector loads need 16-byte aligned rows: base pointers, row strides and batch strides (bytes).
+// The 16-byte async copies need 16-byte aligned rows: base pointers, row strides and batch strides (bytes).
 inline void flash_tc_check_alignment(const void* p, int64_t row_stride, int64_t batch_stride, const char* what) {
   BEOP_CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0 && (row_stride * 2) % 16 == 0 && (batch_stride * 2) % 16 == 0,
              "flash attention (tensor cores): ", what, " is not 16-byte aligned");

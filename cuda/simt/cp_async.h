@@ -11,12 +11,12 @@
 // next tile while it computes on this one (double buffering) without a register round trip.
 //
 // The emulation models the two extremes of "some time between the issue and the wait", selected with
-// set_landing() (a test control, like simt::set_order; a no-op on the GPU):
-//   - Landing::kAtWait (the default): a copy reads its source when issued but writes its destination only
+// simt::set_copy_landing() (a test control, like simt::set_order; a no-op on the GPU):
+//   - CopyLanding::AtWait (the default): a copy reads its source when issued but writes its destination only
 //     when the issuing thread's wait retires its group. A kernel that reads a tile without the wait, or
 //     without the barrier after the other threads' waits, reads the old contents (poison at the start of a
 //     block).
-//   - Landing::kAtIssue: the destination is written at once. A kernel that refills a buffer before every
+//   - CopyLanding::AtIssue: the destination is written at once. A kernel that refills a buffer before every
 //     warp has finished reading it (a missing barrier at the end of a double-buffered iteration) has the
 //     slow warps read the new tile.
 // Checked: both addresses 16-byte aligned, the destination inside the block's dynamic shared
@@ -32,11 +32,7 @@
 
 namespace beop::async {
 
-enum class Landing { kAtWait, kAtIssue };
-
 #if defined(__CUDACC__)
-
-inline void set_landing(Landing) {}  // the hardware decides
 
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool fill) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
@@ -77,16 +73,8 @@ inline Pending& pending() {
 [[noreturn]] inline void misuse(const char* why, const char* file, int line) {
   beop::fail("cp_async16 at ", file, ":", line, ": ", why);
 }
-inline Landing& landing() {
-  static Landing mode = Landing::kAtWait;
-  return mode;
-}
 
 }  // namespace detail
-
-// When the emulated copies write their destination (see above). Process-wide; tests set it and restore
-// kAtWait.
-inline void set_landing(Landing mode) { detail::landing() = mode; }
 
 inline void cp_async16(void* dst, const void* src, bool fill, const char* file = __builtin_FILE(),
                        int line = __builtin_LINE()) {
@@ -102,7 +90,7 @@ inline void cp_async16(void* dst, const void* src, bool fill, const char* file =
     std::memcpy(c.bytes, src, 16);
   else
     std::memset(c.bytes, 0, 16);
-  if (detail::landing() == Landing::kAtIssue)
+  if (beop::simt::copy_landing() == beop::simt::CopyLanding::AtIssue)
     std::memcpy(d, c.bytes, 16);
   else
     detail::pending().open.push_back(c);

@@ -111,7 +111,7 @@ inline void ldmatrix(uint32_t (&r)[4], const __nv_bfloat16* p, bool trans, const
   __syncwarp(0xffffffffu, file, line);
   for (int j = 0; j < 4; j++) {
     uint16_t e0, e1;
-    if (trans) {  // element [2t][g] and [2t+1][g] of matrix j: rows 2t, 2t+1 of the matrix were given by lanes 8j+2t, 8j+2t+1
+    if (trans) {  // elements [2t][g], [2t+1][g] of matrix j: its rows 2t, 2t+1 came from lanes 8j+2t, 8j+2t+1
       e0 = x.rows[w][8 * j + 2 * t][g];
       e1 = x.rows[w][8 * j + 2 * t + 1][g];
     } else {  // element [g][2t] and [g][2t+1]: row g was given by lane 8j+g

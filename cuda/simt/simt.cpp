@@ -464,6 +464,12 @@ void run_block(Runtime& r, Block& b, uint3 bid, uint64_t block_linear) {
 
 }  // namespace
 
+namespace {
+std::atomic<CopyLanding> g_copy_landing{CopyLanding::AtWait};
+}
+void set_copy_landing(CopyLanding landing) { g_copy_landing = landing; }
+CopyLanding copy_landing() { return g_copy_landing; }
+
 void set_order(Order order, uint64_t seed) {
   Runtime& r = rt();
   std::lock_guard<std::mutex> lock(r.mu);

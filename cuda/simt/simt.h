@@ -37,6 +37,8 @@ enum class Order { Forward, Reverse, Shuffle };
 inline void set_order(Order, uint64_t = 0) {}
 inline Order order() { return Order::Shuffle; }
 inline uint64_t seed() { return 0; }
+enum class CopyLanding { AtWait, AtIssue };  // (cuda/simt/cp_async.h; the hardware decides)
+inline void set_copy_landing(CopyLanding) {}
 }  // namespace beop::simt
 
 #else

@@ -84,6 +84,13 @@ void set_order(Order order, uint64_t seed = 0x5eed5eed5eedULL);
 Order order();
 uint64_t seed();
 
+// When the emulated cp.async copies (cuda/simt/cp_async.h) write their destination: when the issuing
+// thread's wait retires their group (AtWait, the default: exposes reads before the wait or its barrier) or
+// at once (AtIssue: exposes a buffer refilled while other warps still read it).
+enum class CopyLanding { AtWait, AtIssue };
+void set_copy_landing(CopyLanding landing);
+CopyLanding copy_landing();
+
 // How fibers switch: Native (a few instructions, x86-64 Linux; the default there) or Ucontext (glibc
 // swapcontext, portable, one system call per switch; the only choice elsewhere). BEOP_SIMT_SWITCH=native|
 // ucontext sets the initial choice. Asking for Native where it is unavailable selects Ucontext.
