@@ -354,8 +354,9 @@ __global__ void __launch_bounds__(128)
 // dk, dv. grid (⌈T/64⌉, KV, B), 128 threads: a block owns 64 keys of kv head kvh (a warp 16), and walks the
 // group's query heads (ascending) and, for each, the query tiles from its first key on (ascending). The first
 // key tiles have the most queries and run first.
+// (At D <= 64, at least 3 blocks per SM: without the bound ptxas took 172 registers at D = 64, which fits 2.)
 template <int D>
-__global__ void __launch_bounds__(128)
+__global__ void __launch_bounds__(128, D <= 64 ? 3 : 1)
     flash_tc_backward_dkv_kernel(__nv_bfloat16* d_qkv, const __nv_bfloat16* qkv, const __nv_bfloat16* dy,
                                  const float* lse, const float* delta, int Tn, int H, int KV, float scale) {
   using namespace tc;
