@@ -26,6 +26,7 @@
 #include <cublas_v2.h>
 
 #include <mutex>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -70,19 +71,26 @@ struct LtPlan {
 };
 
 // Everything the plan depends on. The pointers enter only through their alignment (the heuristic's
-// preference), so a plan serves every call with the same shape, strides and alignment.
+// preference), so a plan serves every call with the same shape, strides and alignment. (The cache is not
+// bounded: training repeats a few dozen shapes; inference adds one per distinct prompt length M, about a
+// kilobyte each, for the life of the process.)
 struct LtKey {
-  int64_t v[15];
-  bool operator==(const LtKey& o) const {
-    for (int i = 0; i < 15; i++)
-      if (v[i] != o.v[i]) return false;
-    return true;
+  cudaDataType_t dtype;
+  bool ta, tb;
+  int M, N, K, lda, ldb, ldc, batch;
+  int64_t strideA, strideB, strideC;  // 0 when batch == 1 (they do not affect a single-matrix plan)
+  uint32_t align_a, align_b, align_c;  // bytes, as told to the heuristic (cuBLASLt's A is our B)
+  auto fields() const {
+    return std::tie(dtype, ta, tb, M, N, K, lda, ldb, ldc, batch, strideA, strideB, strideC, align_a, align_b,
+                    align_c);
   }
+  bool operator==(const LtKey& o) const { return fields() == o.fields(); }
 };
 struct LtKeyHash {
   size_t operator()(const LtKey& k) const {
     uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
-    for (int64_t x : k.v) h = (h ^ uint64_t(x)) * 1099511628211ull;
+    auto mix = [&h](int64_t x) { h = (h ^ uint64_t(x)) * 1099511628211ull; };
+    std::apply([&](const auto&... f) { (mix(int64_t(f)), ...); }, k.fields());
     return size_t(h);
   }
 };
@@ -178,8 +186,8 @@ void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const T* A, int ld
   const uint32_t align_b = operand_alignment(A, strideA * int64_t(sizeof(T)), batch);
   const uint32_t align_c = operand_alignment(C, strideC * int64_t(sizeof(T)), batch);
   const bool batched = batch > 1;  // strides matter only then (one plan for every single-matrix call shape)
-  const LtKey key{{int64_t(dt), ta, tb, M, N, K, lda, batched ? strideA : 0, ldb, batched ? strideB : 0, ldc,
-                   batched ? strideC : 0, batch, int64_t(align_a) | int64_t(align_b) << 16, int64_t(align_c)}};
+  const LtKey key{dt, ta, tb, M, N, K, lda, ldb, ldc, batch, batched ? strideA : 0, batched ? strideB : 0,
+                  batched ? strideC : 0, align_a, align_b, align_c};
   const LtPlan* plan;
   {
     std::lock_guard<std::mutex> lock(st.mu);

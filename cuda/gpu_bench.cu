@@ -74,7 +74,7 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b, in
   for (size_t r = 0; r < a.size() / size_t(row); r++)
     for (int64_t c = off; c < off + width; c++) {
       const size_t i = r * size_t(row) + size_t(c);
-      if (!std::isfinite(a[i])) return INFINITY;
+      if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
       num = std::max(num, double(std::fabs(a[i] - b[i])));
       den = std::max(den, double(std::fabs(b[i])));
     }

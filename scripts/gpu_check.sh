@@ -156,7 +156,8 @@ if [ -n "$SANITIZER" ]; then
   SAN=("$SANITIZER" --error-exitcode 9 --print-limit 20)
   step "memcheck test_cuda_kernels" 90 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_kernels"
   step "memcheck test_cuda_bf16" 75 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_bf16"
-  step "memcheck test_cuda_mma, cp_async" 30 bash -c "${SAN[*]} --tool memcheck --leak-check no $W/test_cuda_mma && ${SAN[*]} --tool memcheck --leak-check no $W/test_cuda_cp_async"
+  step "memcheck test_cuda_mma" 30 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_mma"
+  step "memcheck test_cuda_cp_async" 30 "${SAN[@]}" --tool memcheck --leak-check no "$W/test_cuda_cp_async"
   step "racecheck test_cuda_kernels" 90 "${SAN[@]}" --tool racecheck "$W/test_cuda_kernels"
   step "racecheck test_cuda_cp_async" 30 "${SAN[@]}" --tool racecheck "$W/test_cuda_cp_async"
   step "racecheck tensor-core attention" 60 "${SAN[@]}" --tool racecheck "$W/test_cuda_bf16" -tc="*tensor-core*"

@@ -1,5 +1,5 @@
-// Shared by the CUDA backend tests (tests/test_cuda_{kernels,model,bf16}.cpp): the ONE fp32
-// tolerance, the error measure, and device buffers that start POISONED.
+// Shared by the CUDA backend tests (tests/test_cuda_{mma,cp_async,kernels,model,bf16}.cpp): the ONE fp32
+// tolerance, the error measure, device buffers that start POISONED, and a guard for the SIMT schedule.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -81,6 +81,19 @@ struct Dev {
   ~Dev() { cudaFree(p); }
   Dev(const Dev&) = delete;
   Dev& operator=(const Dev&) = delete;
+};
+
+// Restores the SIMT schedule (order, seed) and the cp.async landing mode when a test that changes them ends,
+// also when it ends by a failed REQUIRE, so that later tests run with the defaults. (No-ops under nvcc, where
+// the hardware decides both.)
+struct ScheduleGuard {
+  simt::Order order = simt::order();
+  uint64_t seed = simt::seed();
+  simt::CopyLanding landing = simt::copy_landing();
+  ~ScheduleGuard() {
+    simt::set_order(order, seed);
+    simt::set_copy_landing(landing);
+  }
 };
 
 }  // namespace beop::cudatest

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every doctest binary given on the command line, then every tests/py/test_*.py script (one test
 # case each, judged by exit status), then the GPU check's nvcc build (one test case), and ends with the one
-# line CI reads: "N passed, N failed".
+# line CI reads: "N passed, N failed, N skipped".
 # A binary that crashes or prints no doctest summary counts as one failed test case.
 set -u
 cd "$(dirname "$0")/.."

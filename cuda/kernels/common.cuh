@@ -34,6 +34,23 @@ constexpr unsigned kFullMask = 0xffffffffu;
 
 inline int ceil_div(int64_t a, int64_t b) { return int((a + b - 1) / b); }
 
+// The largest dynamic shared memory a block may opt in to on the process's device (beop runs one device per
+// process): 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89. Under SIMT: the runtime's own limit,
+// sm_90's.
+inline size_t device_smem_optin_bytes() {
+#if defined(__CUDACC__)
+  static const size_t limit = [] {
+    int dev = 0, v = 0;
+    BEOP_CUDA_CHECK(cudaGetDevice(&dev));
+    BEOP_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return size_t(v);
+  }();
+  return limit;
+#else
+  return size_t(227) * 1024;
+#endif
+}
+
 // Storage type vs arithmetic type: every kernel stores T (float or __nv_bfloat16) and computes in float —
 // loads through f32(), stores through T(float) (round to nearest even for bf16, the identity for float). So
 // the fp32 instantiations do exactly the arithmetic they did before bf16 existed, and the bf16 ones

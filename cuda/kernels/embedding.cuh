@@ -25,8 +25,8 @@ __global__ void embedding_forward_kernel(T* out, const int32_t* tokens, const T*
 // Each element is f32(e) + d_1 + d_2 + ... in token order: for fp32 the very additions of the CPU reference
 // (bit-identical to it); for bf16 one rounding per row and chunk instead of one per token. Work is
 // parallel over the distinct ids and the channels, not only over C as a single walk over the tokens
-// would be (at the 1b preset's C = 2048 that walk kept 16 SMs busy, each running N dependent
-// load-add-stores).
+// would be (at the 1b preset's C = 2048 that walk ran as 32 blocks, so on at most 32 SMs, each thread
+// doing N dependent load-add-stores).
 constexpr int kEmbeddingSortChunk = 16384;  // the largest chunk: 128 KiB of keys (sm_80/sm_90 opt-in)
 constexpr int kEmbeddingSortThreads = 1024;
 
@@ -94,21 +94,14 @@ void embedding_forward(T* out, const int32_t* tokens, const T* emb, int N, int C
 // The largest chunk the device's shared memory holds (16,384 on sm_80/sm_90; 8,192 on sm_86/sm_89's 99 KiB),
 // with the sort kernel opted in to it. Once per process: beop runs one device per process.
 inline int embedding_sort_max_chunk() {
-#if defined(__CUDACC__)
   static const int max_chunk = [] {
-    int dev = 0, limit = 0;
-    BEOP_CUDA_CHECK(cudaGetDevice(&dev));
-    BEOP_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     int c = kEmbeddingSortChunk;
-    while (c > 1 && c * sizeof(uint64_t) > size_t(limit)) c /= 2;
+    while (c > 1 && c * sizeof(uint64_t) > device_smem_optin_bytes()) c /= 2;
     BEOP_CUDA_CHECK(cudaFuncSetAttribute(embedding_sort_kernel<>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(c * sizeof(uint64_t))));
     return c;
   }();
   return max_chunk;
-#else
-  return kEmbeddingSortChunk;  // the SIMT runtime allows sm_90's 227 KiB
-#endif
 }
 
 // keys: embedding_backward_scratch_bytes(N) of device memory. chunk: tokens sorted per block, 0 = the largest

@@ -25,7 +25,7 @@
 //     memory the kernels here use; static __shared__ arrays are refused by this check);
 //   - mma products are accumulated in fp32 with k ascending (tensor cores accumulate in fp32 in an unspecified
 //     order: the bf16 tests' tolerance covers the difference).
-// Tests: tests/test_simt_mma.cpp (layouts against the formulas above, races, misuse); the attention kernels
+// Tests: tests/test_cuda_mma.cpp (layouts against the formulas above, races, misuse); the attention kernels
 // built on these (cuda/kernels/attention_flash_tc.cuh) in tests/test_cuda_bf16.cpp, on the CPU and on a GPU.
 #pragma once
 

@@ -39,6 +39,7 @@ inline Order order() { return Order::Shuffle; }
 inline uint64_t seed() { return 0; }
 enum class CopyLanding { AtWait, AtIssue };  // (cuda/simt/cp_async.h; the hardware decides)
 inline void set_copy_landing(CopyLanding) {}
+inline CopyLanding copy_landing() { return CopyLanding::AtWait; }
 }  // namespace beop::simt
 
 #else
