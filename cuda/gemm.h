@@ -164,7 +164,8 @@ inline LtPlan make_lt_plan(LtState& st, cudaDataType_t dt, bool ta, bool tb, int
     BEOP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
   cublasLtMatmulHeuristicResult_t heur = {};
   int found = 0;
-  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &heur, &found);
+  const cublasStatus_t hs =
+      cublasLtMatmulAlgoGetHeuristic(st.lt, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &heur, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   if (hs == CUBLAS_STATUS_SUCCESS && found > 0) {
     p.algo = heur.algo;

@@ -176,7 +176,9 @@ TEST_CASE("ldmatrix x4 and x4.trans: each lane's registers as documented, row ad
   BEOP_LAUNCH(ldmatrix_layout_kernel, 1, 32, 256 * sizeof(bf16), 0, dout.p, dsrc.p);
   const std::vector<uint32_t> out = dout.get();
   // matrix j's row i is the stored row given by lane 8j + i; element (i, c) of it is the value 8·row + c
-  auto elem = [](int j, int i, int c) { return uint32_t(__bfloat16_as_ushort(bf16(float(stored_row(8 * j + i) * 8 + c)))); };
+  auto elem = [](int j, int i, int c) {
+    return uint32_t(__bfloat16_as_ushort(bf16(float(stored_row(8 * j + i) * 8 + c))));
+  };
   int wrong_plain = 0, wrong_trans = 0;
   for (int l = 0; l < 32; l++) {
     const int g = l / 4, t = l % 4;

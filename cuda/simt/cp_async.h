@@ -10,8 +10,9 @@
 // threads of the block only after that wait and then a __syncthreads(). This is what lets a kernel load the
 // next tile while it computes on this one (double buffering) without a register round trip.
 //
-// The emulation models the two extremes of "some time between the issue and the wait", selected with
-// simt::set_copy_landing() (a test control, like simt::set_order; a no-op on the GPU):
+// The emulation (cuda/simt/cp_async_emulation.cpp) models the two extremes of "some time between the issue
+// and the wait", selected with simt::set_copy_landing() (a test control, like simt::set_order; a no-op on the
+// GPU):
 //   - CopyLanding::AtWait (the default): a copy reads its source when issued but writes its destination only
 //     when the issuing thread's wait retires its group. A kernel that reads a tile without the wait, or
 //     without the barrier after the other threads' waits, reads the old contents (poison at the start of a
@@ -21,12 +22,10 @@
 //     slow warps read the new tile.
 // Checked: both addresses 16-byte aligned, the destination inside the block's dynamic shared
 // memory. Pending copies do not outlive their block (nothing on a GPU could observe them after it ends).
-// Tests: tests/test_cuda_cp_async.cpp (CPU and GPU); users: cuda/kernels/attention_flash_tc.cuh.
+// Tests: tests/test_cuda_cp_async.cpp (CPU and GPU); users: cuda/kernels/attention_tc_tiles.cuh.
 #pragma once
 
 #include <cstdint>
-#include <cstring>
-#include <vector>
 
 #include "cuda/simt/simt.h"
 
@@ -45,71 +44,16 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-#else  // ---- emulation under the SIMT runtime ------------------------------------------------------------------
+#else  // ---- emulation under the SIMT runtime: cuda/simt/cp_async_emulation.cpp ----------------------------------
 
-namespace detail {
-
-struct Copy {
-  unsigned char* dst;
-  unsigned char bytes[16];
-};
-struct Pending {  // one CUDA thread's copies
-  uint64_t block = ~uint64_t(0);
-  std::vector<Copy> open;                  // issued since the last commit
-  std::vector<std::vector<Copy>> groups;  // committed, oldest first
-};
-// The calling thread's pending copies (blocks run one at a time per OS thread; reset for every block).
-inline Pending& pending() {
-  static thread_local std::vector<Pending> all(1024);
-  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-  Pending& p = all[t];
-  if (p.block != beop::simt::block_serial()) {
-    p.open.clear();
-    p.groups.clear();
-    p.block = beop::simt::block_serial();
-  }
-  return p;
-}
-[[noreturn]] inline void misuse(const char* why, const char* file, int line) {
-  beop::fail("cp_async16 at ", file, ":", line, ": ", why);
-}
-
-}  // namespace detail
-
-inline void cp_async16(void* dst, const void* src, bool fill, const char* file = __builtin_FILE(),
-                       int line = __builtin_LINE()) {
-  auto* d = static_cast<unsigned char*>(dst);
-  const auto* base = static_cast<unsigned char*>(beop::simt::dynamic_shared());
-  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
-    detail::misuse("address not 16-byte aligned", file, line);
-  if (d < base || d + 16 > base + beop::simt::dynamic_shared_bytes())
-    detail::misuse("destination outside the block's dynamic shared memory", file, line);
-  detail::Copy c;
-  c.dst = d;
-  if (fill)
-    std::memcpy(c.bytes, src, 16);
-  else
-    std::memset(c.bytes, 0, 16);
-  if (beop::simt::copy_landing() == beop::simt::CopyLanding::AtIssue)
-    std::memcpy(d, c.bytes, 16);
-  else
-    detail::pending().open.push_back(c);
-}
-
-inline void cp_async_commit() {
-  detail::Pending& p = detail::pending();
-  p.groups.push_back(std::move(p.open));
-  p.open.clear();
-}
-
+void cp_async16(void* dst, const void* src, bool fill, const char* file = __builtin_FILE(),
+                int line = __builtin_LINE());
+void cp_async_commit();
+void cp_async_wait_groups(int pending);  // cp_async_wait<N> with N at run time
 template <int N>
 inline void cp_async_wait() {
   static_assert(N >= 0, "cp_async_wait<N>: N >= 0");
-  detail::Pending& p = detail::pending();
-  while (p.groups.size() > size_t(N)) {
-    for (const detail::Copy& c : p.groups.front()) std::memcpy(c.dst, c.bytes, 16);
-    p.groups.erase(p.groups.begin());
-  }
+  cp_async_wait_groups(N);
 }
 
 #endif

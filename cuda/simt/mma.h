@@ -16,7 +16,8 @@
 // So an accumulator tile's (g, 2t..) pairs are exactly an A operand's: a score tile feeds the next product
 // straight from registers (FlashAttention-2's trick), which wmma's unspecified layout does not allow.
 //
-// The emulation (every lane a SIMT fiber) implements exactly these layouts, and what a kernel may not rely on:
+// The emulation (cuda/simt/mma_emulation.cpp; every lane a SIMT fiber) implements exactly these layouts, and
+// what a kernel may not rely on:
 //   - every call needs all 32 lanes of the warp active;
 //   - the `.sync` orders nothing before the instruction: ldmatrix reads a lane's row when THAT lane arrives,
 //     so shared memory written by other threads without a __syncthreads()/__syncwarp() before it may be read
@@ -69,96 +70,14 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return u;
 }
 
-#else  // ---- emulation under the SIMT runtime ------------------------------------------------------------------
+#else  // ---- emulation under the SIMT runtime: cuda/simt/mma_emulation.cpp ---------------------------------------
 
-namespace detail {
-
-[[noreturn]] inline void misuse(const char* what, const char* why, const char* file, int line) {
-  beop::fail(what, " at ", file, ":", line, ": ", why);
-}
-inline void check_warp(const char* what, const char* file, int line) {
-  if (__activemask() != 0xffffffffu) misuse(what, "called with lanes of the warp exited or inactive", file, line);
-}
-inline unsigned lane() { return threadIdx.x % 32; }
-inline unsigned warp() { return threadIdx.x / 32 % 32; }
-inline uint16_t lo16(uint32_t r) { return uint16_t(r & 0xffffu); }
-inline uint16_t hi16(uint32_t r) { return uint16_t(r >> 16); }
-inline float bf16_bits_to_float(uint16_t b) { return beop::simt::bf16_to_float(b); }
-
-// One exchange area per warp of the running block (blocks run one at a time per OS thread, and lanes leave
-// an exchange only after all 32 have read it: the second barrier of each call).
-struct Exchange {
-  uint16_t rows[32][32][8];  // ldmatrix: [warp][lane] the 8 bf16 of the row that lane addressed
-  uint32_t a[32][32][4];     // mma: [warp][lane] its A registers
-  uint32_t b[32][32][2];     //                   its B registers
-};
-inline Exchange& exchange() {
-  static thread_local Exchange x;
-  return x;
-}
-
-inline void ldmatrix(uint32_t (&r)[4], const __nv_bfloat16* p, bool trans, const char* what, const char* file,
-                     int line) {
-  check_warp(what, file, line);
-  const auto* base = static_cast<const unsigned char*>(beop::simt::dynamic_shared());
-  const auto* q = reinterpret_cast<const unsigned char*>(p);
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) misuse(what, "row address not 16-byte aligned", file, line);
-  if (q < base || q + 16 > base + beop::simt::dynamic_shared_bytes())
-    misuse(what, "row address outside the block's dynamic shared memory", file, line);
-  Exchange& x = exchange();
-  const unsigned w = warp(), l = lane(), g = l / 4, t = l % 4;
-  std::memcpy(x.rows[w][l], p, 16);  // this lane's row, as it is now
-  __syncwarp(0xffffffffu, file, line);
-  for (int j = 0; j < 4; j++) {
-    uint16_t e0, e1;
-    if (trans) {  // elements [2t][g], [2t+1][g] of matrix j: its rows 2t, 2t+1 came from lanes 8j+2t, 8j+2t+1
-      e0 = x.rows[w][8 * j + 2 * t][g];
-      e1 = x.rows[w][8 * j + 2 * t + 1][g];
-    } else {  // element [g][2t] and [g][2t+1]: row g was given by lane 8j+g
-      e0 = x.rows[w][8 * j + g][2 * t];
-      e1 = x.rows[w][8 * j + g][2 * t + 1];
-    }
-    r[j] = uint32_t(e0) | (uint32_t(e1) << 16);
-  }
-  __syncwarp(0xffffffffu, file, line);  // everyone has read the exchange before anyone reuses it
-}
-
-}  // namespace detail
-
-inline void ldmatrix_x4(uint32_t (&r)[4], const __nv_bfloat16* p, const char* file = __builtin_FILE(),
-                        int line = __builtin_LINE()) {
-  detail::ldmatrix(r, p, false, "ldmatrix_x4", file, line);
-}
-inline void ldmatrix_x4_trans(uint32_t (&r)[4], const __nv_bfloat16* p, const char* file = __builtin_FILE(),
-                              int line = __builtin_LINE()) {
-  detail::ldmatrix(r, p, true, "ldmatrix_x4_trans", file, line);
-}
-
-// d += A·B, fp32 accumulation, k ascending. A[m][k] lives in lane (m % 8)*4 + (k % 8)/2, register
-// (m / 8) + 2*(k / 8), half k % 2; B[k][n] in lane n*4 + (k % 8)/2, register k / 8, half k % 2.
-inline void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
-                           const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-  using namespace detail;
-  check_warp("mma_bf16_16816", file, line);
-  Exchange& x = exchange();
-  const unsigned w = warp(), l = lane(), g = l / 4, t = l % 4;
-  for (int i = 0; i < 4; i++) x.a[w][l][i] = a[i];
-  x.b[w][l][0] = b0;
-  x.b[w][l][1] = b1;
-  __syncwarp(0xffffffffu, file, line);
-  for (int i = 0; i < 4; i++) {
-    const unsigned m = g + 8 * (i / 2), n = 2 * t + i % 2;
-    float s = d[i];
-    for (unsigned k = 0; k < 16; k++) {
-      const uint32_t ra = x.a[w][(m % 8) * 4 + (k % 8) / 2][(m / 8) + 2 * (k / 8)];
-      const uint32_t rb = x.b[w][n * 4 + (k % 8) / 2][k / 8];
-      s += bf16_bits_to_float(k % 2 ? hi16(ra) : lo16(ra)) * bf16_bits_to_float(k % 2 ? hi16(rb) : lo16(rb));
-    }
-    d[i] = s;
-  }
-  __syncwarp(0xffffffffu, file, line);
-}
-
+void ldmatrix_x4(uint32_t (&r)[4], const __nv_bfloat16* p, const char* file = __builtin_FILE(),
+                 int line = __builtin_LINE());
+void ldmatrix_x4_trans(uint32_t (&r)[4], const __nv_bfloat16* p, const char* file = __builtin_FILE(),
+                       int line = __builtin_LINE());
+void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
+                    const char* file = __builtin_FILE(), int line = __builtin_LINE());
 inline uint32_t pack_bf16x2(float lo, float hi) {
   return uint32_t(beop::simt::float_to_bf16_rn(lo)) | (uint32_t(beop::simt::float_to_bf16_rn(hi)) << 16);
 }
