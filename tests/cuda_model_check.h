@@ -12,6 +12,7 @@
 #include "src/model.h"
 #include "src/optim.h"
 #include "src/rng.h"
+#include "test_util.h"
 
 namespace beop::cudatest {
 
@@ -30,20 +31,10 @@ inline ModelConfig rope_config(int D, int max_T) {
   return c;
 }
 
-// B x T random inputs, targets, and a loss mask with about 75% ones.
-struct Batch {
-  std::vector<int32_t> x, y;
-  std::vector<uint8_t> mask;
-};
+// B x T random inputs, targets, and a loss mask with about 75% ones (tests/test_util.h).
+using Batch = test::RandomBatch;
 inline Batch random_batch(const ModelConfig& c, int B, int T, uint64_t seed) {
-  Rng r(seed);
-  Batch b;
-  for (int i = 0; i < B * T; i++) {
-    b.x.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.y.push_back(int32_t(r.below(uint64_t(c.vocab_size))));
-    b.mask.push_back(r.uniform() < 0.75 ? 1 : 0);
-  }
-  return b;
+  return test::random_batch(c.vocab_size, B, T, seed, 0.75);
 }
 
 // One training step (zero_grad, forward, backward, AdamW); returns the mean loss.

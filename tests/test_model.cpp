@@ -26,18 +26,10 @@ static ModelConfig micro_config(bool tied) {
   return c;
 }
 
-struct Batch {
-  std::vector<int32_t> x, y;
-  std::vector<uint8_t> mask;
-};
+using Batch = test::RandomBatch;
+// About 70% of the loss mask on, and always the first position (so every batch has a loss).
 static Batch random_batch(const ModelConfig& c, int B, int T, uint64_t seed) {
-  Rng r(seed);
-  Batch b;
-  for (int i = 0; i < B * T; i++) {
-    b.x.push_back(int32_t(r.below(c.vocab_size)));
-    b.y.push_back(int32_t(r.below(c.vocab_size)));
-    b.mask.push_back(r.uniform() < 0.7 ? 1 : 0);
-  }
+  Batch b = test::random_batch(c.vocab_size, B, T, seed, 0.7);
   b.mask[0] = 1;
   return b;
 }

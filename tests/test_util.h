@@ -31,6 +31,23 @@ double max_rel_err(const std::vector<A>& a, const std::vector<B>& b) {
   return a.size() != b.size() ? INFINITY : max_rel_err(a.data(), b.data(), a.size());
 }
 
+// B x T random token inputs and targets below `vocab`, and a loss mask with about `keep` of its entries 1: the
+// training batch of the whole-model tests (CPU and CUDA). Draws x, y, mask per position, in that order.
+struct RandomBatch {
+  std::vector<int32_t> x, y;
+  std::vector<uint8_t> mask;
+};
+inline RandomBatch random_batch(int vocab, int B, int T, uint64_t seed, double keep) {
+  Rng r(seed);
+  RandomBatch b;
+  for (int i = 0; i < B * T; i++) {
+    b.x.push_back(int32_t(r.below(uint64_t(vocab))));
+    b.y.push_back(int32_t(r.below(uint64_t(vocab))));
+    b.mask.push_back(r.uniform() < keep ? 1 : 0);
+  }
+  return b;
+}
+
 template <typename T>
 std::vector<T> randn(size_t n, uint64_t seed, double std = 1.0) {
   Rng r(seed);
