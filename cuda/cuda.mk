@@ -40,7 +40,7 @@ train infer: $(CUDA_BACKEND_LIB)
 train infer: LDLIBS += $(CUDA_BACKEND_LIB) $(LIB) $(CUDA_LDLIBS)
 
 cuda: $(CUDA_OBJS) $(CUDA_BACKEND_LIB)
-$(BUILD)/nvcc/%.o: %.cu
+$(BUILD)/nvcc/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -MMD -MP -c $< -o $@
 -include $(CUDA_OBJS:.o=.d) $(CUDA_BACKEND_OBJS:.o=.d)
