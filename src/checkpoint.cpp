@@ -18,6 +18,7 @@
 #include "common.h"
 #include "io.h"
 #include "param_layout.h"
+#include "tokenizer.h"
 
 namespace beop {
 
@@ -222,6 +223,13 @@ void check_size(const InFile& in, uint64_t expect) {
     fail(in.path, ": ", in.size - expect, " trailing bytes (expected ", expect, " bytes, has ", in.size, ")");
 }
 
+// Index of the first NaN/Inf among p[0..n), or -1.
+int64_t first_non_finite(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!std::isfinite(p[i])) return i;
+  return -1;
+}
+
 ModelFile parse_model_file(const std::string& file) {
   InFile in(file);
   check_magic_version(in, kModelFileMagic, "model");
@@ -289,6 +297,11 @@ ModelFile parse_model_file(const std::string& file) {
   }
   for (size_t p = hr.pos; p < hb; p++)
     if (b[p] != 0) fail(file, ": non-zero header padding at offset ", p);
+  // A NaN or Inf weight passes the checksum (it was written that way) but poisons every forward pass: refuse it,
+  // naming the tensor, instead of generating garbage.
+  for (const TensorInfo& t : lay.tensors)
+    if (const int64_t bad = first_non_finite(mf.params.data() + t.offset, t.numel); bad >= 0)
+      fail(file, ": tensor '", t.name, "' element ", bad, " is ", mf.params[t.offset + bad], " (weights must be finite)");
   return mf;
 }
 
@@ -327,6 +340,11 @@ void parse_optim_file(const std::string& file, size_t n_expected, LoadedCheckpoi
     std::vector<float>().swap(out.v);
     fail(file, ": corrupt: moment checksum mismatch");
   }
+  if (const int64_t bad = first_non_finite(out.m.data(), int64_t(n)); bad >= 0)
+    fail(file, ": first moment element ", bad, " is ", out.m[bad], " (moments must be finite)");
+  for (uint64_t i = 0; i < n; i++)
+    if (!(out.v[i] >= 0.f) || !std::isfinite(out.v[i]))
+      fail(file, ": second moment element ", i, " is ", out.v[i], " (must be finite and >= 0)");
   out.adam_step = (long)step;
 }
 
@@ -630,6 +648,14 @@ std::string checkpoint_dir_name(long step) {
 std::string save_checkpoint(const std::string& run_dir, long step, const ModelConfig& cfg, const float* params,
                             const float* m, const float* v, size_t n, long adam_step, const CheckpointState& st,
                             const std::string& tokenizer_json_path) {
+  // Read the tokenizer first: a missing tokenizer fails before anything is written.
+  return save_checkpoint_with_tokenizer(run_dir, step, cfg, params, m, v, n, adam_step, st,
+                                        read_file(tokenizer_json_path));
+}
+
+std::string save_checkpoint_with_tokenizer(const std::string& run_dir, long step, const ModelConfig& cfg,
+                                           const float* params, const float* m, const float* v, size_t n,
+                                           long adam_step, const CheckpointState& st, const std::string& tok_bytes) {
   cfg.validate();
   const ParamLayout lay(cfg);
   BEOP_CHECK(n == lay.total, "save_checkpoint: ", n, " parameters given, the config's layout has ", lay.total);
@@ -641,8 +667,7 @@ std::string save_checkpoint(const std::string& run_dir, long step, const ModelCo
   const std::string name = checkpoint_dir_name(step);
   const std::string final_dir = run_dir + "/" + name;
   const std::string tmp_dir = run_dir + "/.tmp_" + name + "." + std::to_string(::getpid());
-  // Read the tokenizer first: a missing tokenizer fails before anything is written.
-  const std::string tok_bytes = read_file(tokenizer_json_path);
+  BEOP_CHECK(!tok_bytes.empty(), "save_checkpoint: empty tokenizer.json");
   make_dirs(run_dir);
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
@@ -747,8 +772,35 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, bool with_optimizer) {
     fail(cpath, ": not valid JSON: ", e.what());
   }
   check_compatible(ck.config, config_from_json(cj, cpath), cpath);
-  ck.state = state_from_json(dir + "/state.json");
-  if (with_optimizer) parse_optim_file(dir + "/optim.bin", ck.params.size(), ck);
+  // The tokenizer is parsed, not just present: a truncated tokenizer.json would otherwise be copied into every
+  // later checkpoint of a resumed run and only fail in `infer`. Its ids must fit the embedding rows (a model
+  // may have more rows than the tokenizer has ids: Hugging Face vocabularies padded to a multiple of 64/128).
+  const Tokenizer tok = Tokenizer::load(ck.tokenizer_path);
+  if (tok.vocab_size() > ck.config.vocab_size)
+    fail(ck.tokenizer_path, ": has ", tok.vocab_size(), " token ids, the model's vocab_size is only ",
+         ck.config.vocab_size);
+  const std::string spath = dir + "/state.json";
+  ck.state = state_from_json(spath);
+  if (ck.state.step < 0) fail(spath, ": field 'step' is negative (", ck.state.step, ")");
+  long dir_step = 0;  // a step_NNNNNN directory must hold that step's state (an edited state.json would not)
+  const std::string base = fs::path(dir).lexically_normal().filename().string();
+  if (parse_step_name(base.empty() ? fs::path(dir).lexically_normal().parent_path().filename().string() : base,
+                      dir_step) &&
+      dir_step != ck.state.step)
+    fail(spath, ": field 'step' is ", ck.state.step, " but the directory is ", checkpoint_dir_name(dir_step));
+  if (ck.state.tokens_seen < 0) fail(spath, ": field 'tokens_seen' is negative (", ck.state.tokens_seen, ")");
+  if (with_optimizer) {
+    parse_optim_file(dir + "/optim.bin", ck.params.size(), ck);
+    // Every step of a run is one AdamW update except the skipped ones (--skip-bad-steps), and a run that
+    // started from --init counts both from 0; so adam_step = step - skipped_steps.
+    const json& sk = ck.state.meta.contains("skipped_steps") ? ck.state.meta["skipped_steps"] : json(0);
+    if (!sk.is_number_integer() || sk.get<int64_t>() < 0 || sk.get<int64_t>() > ck.state.step)
+      fail(spath, ": meta.skipped_steps ", sk.dump(), " is not an integer in 0..step (", ck.state.step, ")");
+    if (ck.adam_step != ck.state.step - sk.get<int64_t>())
+      fail(dir, "/optim.bin: AdamW step ", ck.adam_step, " does not match state.json's step ", ck.state.step,
+           sk.get<int64_t>() ? cat(" minus ", sk.get<int64_t>(), " skipped") : std::string(),
+           " (the files come from different saves)");
+  }
   return ck;
 }
 
@@ -782,6 +834,26 @@ void mark_checkpoint(const std::string& dir) {
   write_file_atomic(dir + "/KEEP", "kept: prune_checkpoints never removes this checkpoint\n");
 }
 
+std::vector<std::string> remove_checkpoint_leftovers(const std::string& run_dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  std::vector<std::string> names;  // collected first: removing while iterating is unspecified
+  for (const auto& e : fs::directory_iterator(run_dir, ec)) names.push_back(e.path().filename().string());
+  for (const std::string& name : names) {
+    const bool trash = name.compare(0, 8, ".trash_s") == 0;  // ".trash_step_N.<pid>": pruned, never read again
+    if (!trash && name.compare(0, 10, ".tmp_step_") != 0) continue;
+    const size_t dot = name.find_last_of('.');
+    if (dot == 0 || dot + 1 >= name.size()) continue;
+    const long pid = std::strtol(name.c_str() + dot + 1, nullptr, 10);
+    // A .tmp_ dir of a live process is a save in progress; a .trash_ dir is garbage whoever made it.
+    if (!trash && (pid <= 0 || (::kill((pid_t)pid, 0) == 0 || errno != ESRCH))) continue;
+    std::error_code ec2;
+    fs::remove_all(run_dir + "/" + name, ec2);
+    if (!ec2) removed.push_back(run_dir + "/" + name);
+  }
+  return removed;
+}
+
 std::vector<std::string> prune_checkpoints(const std::string& run_dir, int keep_last) {
   std::vector<std::string> removed;
   if (keep_last <= 0) return removed;
@@ -789,23 +861,19 @@ std::vector<std::string> prune_checkpoints(const std::string& run_dir, int keep_
   std::error_code ec;
   for (size_t i = 0; i + (size_t)keep_last < all.size(); i++) {
     if (file_exists(all[i] + "/KEEP")) continue;
-    fs::remove_all(all[i], ec);
-    if (ec) fail("cannot remove old checkpoint ", all[i], ": ", ec.message());
+    // Rename first, then delete: a kill during the (non-atomic) recursive delete leaves a .trash_ directory,
+    // which the next save or start removes, never a half-deleted step_* that looks like a checkpoint.
+    const std::string trash = run_dir + "/.trash_" + fs::path(all[i]).filename().string() + "." +
+                              std::to_string(::getpid());
+    fs::remove_all(trash, ec);
+    if (::rename(all[i].c_str(), trash.c_str()) != 0)
+      fail("cannot remove old checkpoint ", all[i], ": ", std::strerror(errno));
+    if (g_checkpoint_fault_hook) g_checkpoint_fault_hook("prune");
+    fs::remove_all(trash, ec);
+    if (ec) fail("cannot remove old checkpoint ", trash, ": ", ec.message());
     removed.push_back(all[i]);
   }
-  // Leftover temp dirs of crashed saves (".tmp_step_N.<pid>" whose process is gone).
-  std::vector<std::string> names;  // collected first: removing while iterating is unspecified
-  for (const auto& e : fs::directory_iterator(run_dir, ec)) names.push_back(e.path().filename().string());
-  for (const std::string& name : names) {
-    if (name.compare(0, 10, ".tmp_step_") != 0) continue;
-    const size_t dot = name.find_last_of('.');
-    if (dot == 0 || dot + 1 >= name.size()) continue;
-    const long pid = std::strtol(name.c_str() + dot + 1, nullptr, 10);
-    if (pid <= 0 || (::kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
-    std::error_code ec2;
-    fs::remove_all(run_dir + "/" + name, ec2);
-    if (!ec2) removed.push_back(run_dir + "/" + name);
-  }
+  for (std::string& d : remove_checkpoint_leftovers(run_dir)) removed.push_back(std::move(d));
   return removed;
 }
 

@@ -84,9 +84,18 @@ std::string save_checkpoint(const std::string& run_dir, long step, const ModelCo
                             const float* m, const float* v, size_t n, long adam_step, const CheckpointState& st,
                             const std::string& tokenizer_json_path);
 
+// The same, with the tokenizer.json bytes given (a trainer reads them once at its start, so no save depends on
+// a file --keep-last may have pruned since).
+std::string save_checkpoint_with_tokenizer(const std::string& run_dir, long step, const ModelConfig& cfg,
+                                           const float* params, const float* m, const float* v, size_t n,
+                                           long adam_step, const CheckpointState& st,
+                                           const std::string& tokenizer_json_bytes);
+
 // Loads and validates a step directory: every file present, magic, version, sizes (truncation), CRC32 of each
-// payload, the tensor table against ParamLayout(config), config.json == the config inside model.bin, and
-// state.json's fields. with_optimizer=false skips optim.bin entirely (it may be absent).
+// payload, the tensor table against ParamLayout(config), finite weights, config.json == the config inside
+// model.bin, tokenizer.json parsed with its ids within vocab_size, state.json's fields with its step >= 0 and
+// equal to the step_NNNNNN name. with_optimizer=false skips optim.bin entirely (it may be absent); with it, the
+// moments must be finite (v >= 0) and the AdamW step must equal step - meta.skipped_steps.
 LoadedCheckpoint load_checkpoint(const std::string& ckpt_dir, bool with_optimizer);
 
 // Reads only model.bin (for serving / eval): config + parameters, fully validated.
@@ -100,9 +109,14 @@ std::string latest_checkpoint(const std::string& run_dir);
 // All complete step_* directories of RUN_DIR, oldest first.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
 
-// Removes complete step_* directories except the newest keep_last and any marked KEEP; also removes .tmp_*
-// leftovers of processes that no longer exist. keep_last <= 0 removes nothing. Returns the removed paths.
+// Removes complete step_* directories except the newest keep_last and any marked KEEP (each is renamed to
+// .trash_step_N.<pid> before its files are deleted, so a kill mid-delete never leaves a half step_* dir); then
+// remove_checkpoint_leftovers. keep_last <= 0 removes nothing. Returns the removed paths.
 std::vector<std::string> prune_checkpoints(const std::string& run_dir, int keep_last);
+
+// Removes what interrupted saves and prunes left: .trash_* directories, and .tmp_* directories of processes that
+// no longer exist. Returns the removed paths.
+std::vector<std::string> remove_checkpoint_leftovers(const std::string& run_dir);
 
 // Writes DIR/KEEP so prune_checkpoints never removes DIR.
 void mark_checkpoint(const std::string& ckpt_dir);
@@ -125,7 +139,8 @@ std::string base64_decode(const std::string& text, const std::string& what);  //
 
 // Test hook: when set, save_checkpoint calls it with a stage name ("model.bin", "optim.bin", "state.json",
 // "tokenizer.json", "config.json" after each file is written into the temp dir, then "rename" just before the
-// rename); a throw from it simulates a crash/failure at that point.
+// rename; prune_checkpoints calls it with "prune" between a step dir's rename to .trash_ and its deletion); a
+// throw from it simulates a crash/failure at that point.
 extern std::function<void(const std::string& stage)> g_checkpoint_fault_hook;
 
 }  // namespace beop

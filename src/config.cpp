@@ -16,6 +16,11 @@ void ModelConfig::validate() const {
   positive("head_dim", head_dim);
   positive("ffn_hidden", ffn_hidden);
   positive("max_seq_len", max_seq_len);
+  // max_seq_len is the one field no tensor's size checks, and the RoPE tables (and a generator's KV cache) are
+  // allocated for all of it when a model loads: a corrupt or hostile config must not make a loader allocate
+  // gigabytes. 2^20 positions is above every released Llama/Qwen2 context (Qwen2.5-1M: 1,010,000).
+  BEOP_CHECK(max_seq_len <= kMaxSeqLenLimit, "model config '", name, "': max_seq_len ", max_seq_len,
+             " exceeds beop's limit of ", kMaxSeqLenLimit, " positions");
   BEOP_CHECK(n_heads % n_kv_heads == 0, "model config '", name, "': n_heads ", n_heads,
              " is not divisible by n_kv_heads ", n_kv_heads);
   BEOP_CHECK(head_dim % 2 == 0, "model config '", name, "': head_dim ", head_dim,

@@ -9,6 +9,8 @@
 
 namespace beop {
 
+inline constexpr int kMaxSeqLenLimit = 1 << 20;  // the largest max_seq_len a config may claim (config.cpp says why)
+
 struct ModelConfig {
   std::string name = "custom";
   int vocab_size = 0;      // V: real vocabulary (the tokenizer's size)

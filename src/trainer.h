@@ -34,6 +34,7 @@ class Trainer {
 
   // Returns the process exit code: 0 done, 128+signal when stopped by SIGINT/SIGTERM (after saving).
   int run() {
+    install_test_kill_hook();
     setup();
     return loop();
   }
@@ -46,7 +47,7 @@ class Trainer {
   std::unique_ptr<ModelT> model_;
   std::unique_ptr<MixtureLoader> train_, val_;
   std::unique_ptr<MetricsLog> metrics_;
-  std::string tokenizer_path_;
+  std::string tokenizer_json_;  // the run's tokenizer.json bytes, read once at start (see save())
   LrSchedule sched_;
   AdamWConfig adamw_;
   Rng rng_{1};
@@ -69,6 +70,7 @@ class Trainer {
     prepare_run_dir(o_);
     std::string resume_from;
     if (o_.resume) {
+      remove_checkpoint_leftovers(o_.out);  // a prune or save that a kill interrupted
       resume_from = latest_checkpoint(o_.out);
       BEOP_CHECK(!resume_from.empty(), "--resume: no complete checkpoint in ", o_.out);
     }
@@ -83,12 +85,14 @@ class Trainer {
         HfModel hf = load_hf_model(hf_spec_dir(o_.init));
         for (const std::string& n : hf.notes) std::printf("note: %s\n", n.c_str());
         ck.config = hf.config, ck.params = std::move(hf.params), ck.tokenizer_path = hf.tokenizer_path;
+        Tokenizer::load(ck.tokenizer_path);  // parsed now, not first in infer
         ck.state.stage = hf.architecture, dir = o_.init;
       } else {
         ck = load_checkpoint(dir, /*with_optimizer=*/!resume_from.empty());
       }
       cfg_ = ck.config;
-      tokenizer_path_ = ck.tokenizer_path;
+      // Kept in memory: --keep-last may prune the checkpoint this run started from before the run's next save.
+      tokenizer_json_ = read_file(ck.tokenizer_path);
       std::printf("%s from %s (step %ld, stage %s)\n", resume_from.empty() ? "initialising" : "resuming",
                   dir.c_str(), ck.state.step, ck.state.stage.c_str());
       if (!o_.config_path.empty() || o_.preset_given) {
@@ -105,7 +109,7 @@ class Trainer {
                                     : config_from_json(nlohmann::json::parse(read_file(o_.config_path)), o_.config_path);
       const Tokenizer tok = Tokenizer::load(o_.tokenizer);
       cfg_.vocab_size = tok.vocab_size();  // the model's vocabulary is the tokenizer's
-      tokenizer_path_ = o_.tokenizer;
+      tokenizer_json_ = read_file(o_.tokenizer);
     }
     cfg_.validate();
     BEOP_CHECK(o_.seq <= cfg_.max_seq_len, "--seq ", o_.seq, " exceeds the model's max_seq_len ", cfg_.max_seq_len);
@@ -147,7 +151,11 @@ class Trainer {
     rng_ = Rng(o_.seed);
 
     if (!resume_from.empty()) {
+      // load_checkpoint checked step >= 0, the step_ name and the AdamW step; here: the run's length.
+      BEOP_CHECK(ck.state.step <= total_steps_, resume_from, ": checkpoint is at step ", ck.state.step,
+                 ", past this run's ", total_steps_, " steps (--steps/--tokens)");
       step_ = ck.state.step;
+      skipped_ = ck.state.meta.value("skipped_steps", 0L);
       tokens_seen_ = ck.state.tokens_seen;
       train_->load_state(ck.state.loader_state);
       for (int i = 0; i < 4; i++) rng_.s[i] = ck.state.rng_state[i];
@@ -208,9 +216,10 @@ class Trainer {
     st.last_loss = last_loss_;
     st.val_loss = last_val_;
     st.command_line = o_.command_line;
+    st.meta["skipped_steps"] = skipped_;  // so a resume can check optim.bin's AdamW step (= step - skipped)
     const std::vector<float> p = host(model_->params()), m = host(model_->adam_m()), v = host(model_->adam_v());
-    const std::string dir = save_checkpoint(o_.out, step_, cfg_, p.data(), m.data(), v.data(), p.size(),
-                                            model_->adam_step(), st, tokenizer_path_);
+    const std::string dir = save_checkpoint_with_tokenizer(o_.out, step_, cfg_, p.data(), m.data(), v.data(),
+                                                           p.size(), model_->adam_step(), st, tokenizer_json_);
     for (const std::string& k : split_csv(o_.keep_steps))
       if (!k.empty() && std::stol(k) == step_) mark_checkpoint(dir);
     prune_checkpoints(o_.out, o_.keep_last);
@@ -229,8 +238,19 @@ class Trainer {
     return out;
   }
 
+  // "3.1416", or "-" before the first measured value (a resumed run that had nothing left to do)
+  static std::string loss_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+    return std::isfinite(v) ? buf : "-";
+  }
+
   int loop() {
     ProgressLine progress(o_.quiet, o_.log_every);
+    if (step_ == total_steps_ && step_ > 0) {
+      std::printf("nothing to do: the run is complete at step %ld of %ld\n", step_, total_steps_);
+      return 0;
+    }
     if (step_ == 0) evaluate();
     const auto t_start = Clock::now();
     const long first_step = step_;
@@ -312,8 +332,9 @@ class Trainer {
     }
     progress.clear();
     const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
-    std::printf("done: %ld steps, %lld tokens, final train loss %.4f, val loss %.4f, %s%s\n", step_,
-                (long long)tokens_seen_, last_loss_, last_val_, format_duration(elapsed).c_str(),
+    std::printf("done: %ld steps, %lld tokens, final train loss %s, val loss %s, %s%s\n", step_,
+                (long long)tokens_seen_, loss_text(last_loss_).c_str(),
+                val_ ? loss_text(last_val_).c_str() : "- (no --val)", format_duration(elapsed).c_str(),
                 skipped_ ? cat(", ", skipped_, " skipped step(s)").c_str() : "");
     return 0;
   }

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint.h"
 #include "common.h"
 #include "io.h"
 
@@ -23,6 +26,21 @@ void install_stop_handlers() {
   std::signal(SIGTERM, on_stop);
 }
 int stop_signal() { return int(g_stop_signal); }
+
+void install_test_kill_hook() {
+  const char* env = std::getenv("BEOP_TEST_KILL_AT");
+  if (!env || !*env) return;
+  const std::string spec = env;
+  const size_t colon = spec.rfind(':');
+  char* end = nullptr;
+  const long n = colon == std::string::npos ? 0 : std::strtol(spec.c_str() + colon + 1, &end, 10);
+  BEOP_CHECK(colon != std::string::npos && colon > 0 && n >= 1 && end && *end == '\0', "BEOP_TEST_KILL_AT='", spec,
+             "' is not STAGE:N with N >= 1");
+  auto seen = std::make_shared<long>(0);
+  g_checkpoint_fault_hook = [stage = spec.substr(0, colon), n, seen](const std::string& at) {
+    if (at == stage && ++*seen == n) ::kill(::getpid(), SIGKILL);
+  };
+}
 
 void prepare_run_dir(const TrainOptions& o) {
   BEOP_CHECK(!o.out.empty(), "--out RUN_DIR is required");
@@ -42,7 +60,7 @@ void prepare_run_dir(const TrainOptions& o) {
     for (const auto& e : fs::directory_iterator(o.out, ec)) {
       const std::string n = e.path().filename().string();
       if (n == "run.json" || n == "metrics.jsonl" || n == "metrics.png" || n.rfind("step_", 0) == 0 ||
-          n.rfind(".tmp_", 0) == 0)
+          n.rfind(".tmp_", 0) == 0 || n.rfind(".trash_", 0) == 0)
         fs::remove_all(e.path(), ec);
     }
   }

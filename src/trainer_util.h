@@ -16,6 +16,12 @@ namespace beop {
 void install_stop_handlers();
 int stop_signal();  // 0, or the signal received
 
+// Crash-test hook (tests/test_train_kill.cpp): with BEOP_TEST_KILL_AT=STAGE:N in the environment, the process
+// sends itself SIGKILL the N-th time a checkpoint save or prune reaches STAGE (a g_checkpoint_fault_hook stage:
+// model.bin, optim.bin, state.json, tokenizer.json, config.json, rename, prune), so a test can kill it at an
+// exact point of a save. Unset: does nothing.
+void install_test_kill_hook();
+
 // RUN_DIR policy: a directory that already holds a run (run.json, step_* or metrics.jsonl) is refused unless
 // --resume (continue it) or --force (its run files are removed first). Creates RUN_DIR and checks it is
 // writable. Writes run.json (the options) atomically.

@@ -21,6 +21,7 @@
 #include "common.h"
 #include "cpu/model_cpu.h"
 #include "io.h"
+#include "tokenizer.h"
 #include "param_layout.h"
 #include "tests/test_util.h"
 
@@ -57,10 +58,16 @@ ModelConfig small_cfg() {
   return c;
 }
 
-// Any bytes will do for the tokenizer: save copies the file verbatim (the content is checked elsewhere).
+// A real tokenizer (load_checkpoint parses it) of 300 ids, the configs' vocab_size; trained once per process.
 std::string write_tokenizer(const std::string& dir) {
+  static const std::string json = [] {
+    BpeTrainOptions bo;
+    bo.vocab_size = 300;
+    bo.progress = false;
+    return Tokenizer::train_from_texts({"임대차는 등기가 없는 경우에도 효력이 있다. To be or not to be."}, bo).to_json();
+  }();
   std::string p = dir + "/tok.json";
-  write_file_atomic(p, "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}\n");
+  write_file_atomic(p, json);
   return p;
 }
 
@@ -69,8 +76,9 @@ struct Saved {
 };
 
 Saved random_tensors(size_t n, uint64_t seed) {
-  return {test::randn<float>(n, seed), test::randn<float>(n, seed + 1, 1e-3),
-          test::randn<float>(n, seed + 2, 1e-6)};
+  std::vector<float> v = test::randn<float>(n, seed + 2, 1e-6);
+  for (float& x : v) x = std::fabs(x);  // a second moment is >= 0 (load checks)
+  return {test::randn<float>(n, seed), test::randn<float>(n, seed + 1, 1e-3), v};
 }
 
 CheckpointState sample_state() {
@@ -142,8 +150,9 @@ TEST_CASE("save -> load round trip is bit-exact, from a CpuModel, and the format
   Saved mv = random_tensors(n, 11);
   std::memcpy(model.adam_m(), mv.m.data(), n * 4);
   std::memcpy(model.adam_v(), mv.v.data(), n * 4);
-  model.set_adam_step(4242);
-  const CheckpointState st = sample_state();
+  model.set_adam_step(42);
+  CheckpointState st = sample_state();
+  st.meta["skipped_steps"] = 58;  // AdamW step 42 at step 100: 58 skipped steps (load checks 42 == 100 - 58)
   const std::string run = dir + "/run";
   std::string out = save_checkpoint(run, 100, cfg, model.params(), model.adam_m(), model.adam_v(), n,
                                     model.adam_step(), st, tok);
@@ -162,7 +171,7 @@ TEST_CASE("save -> load round trip is bit-exact, from a CpuModel, and the format
   CHECK(std::memcmp(ck.params.data(), model.params(), n * 4) == 0);
   CHECK(std::memcmp(ck.m.data(), model.adam_m(), n * 4) == 0);
   CHECK(std::memcmp(ck.v.data(), model.adam_v(), n * 4) == 0);
-  CHECK(ck.adam_step == 4242);
+  CHECK(ck.adam_step == 42);
   CHECK_NOTHROW(check_compatible(cfg, ck.config, "checkpoint"));
   CHECK(ck.config.name == cfg.name);
   CHECK(ck.config.rope_theta == cfg.rope_theta);
@@ -251,7 +260,7 @@ json.dump({"cfg": cfg, "n": n, "step": step, "tensors": names}, open(out + ".jso
   REQUIRE_MESSAGE(test::run("/usr/bin/python3 " + py + " " + out + " " + dump) == 0, "python reader failed");
   auto pj = nlohmann::json::parse(read_file(dump + ".json"));
   CHECK(pj["n"] == n);
-  CHECK(pj["step"] == 4242);
+  CHECK(pj["step"] == 42);
   CHECK(pj["cfg"] == config_to_json(cfg));
   const ParamLayout lay(cfg);
   REQUIRE(pj["tensors"].size() == lay.tensors.size());
@@ -278,7 +287,7 @@ TEST_CASE("load_checkpoint reports each kind of damage in one line") {
   // A fresh good checkpoint per case.
   int k = 0;
   auto fresh = [&]() {
-    return save_checkpoint(dir + "/run" + std::to_string(k++), 100, cfg, t.p.data(), t.m.data(), t.v.data(), n, 9, st, tok);
+    return save_checkpoint(dir + "/run" + std::to_string(k++), 100, cfg, t.p.data(), t.m.data(), t.v.data(), n, 100, st, tok);
   };
   auto load_err = [&](const std::string& d) { return error_of([&] { load_checkpoint(d, true); }); };
   const std::string good = fresh();
@@ -411,8 +420,8 @@ TEST_CASE("latest_checkpoint: newest complete step by number; .tmp_ and incomple
   CHECK(latest_checkpoint(run) == "");  // missing run dir
   make_dirs(run);
   CHECK(latest_checkpoint(run) == "");
-  save_checkpoint(run, 100, cfg, t.p.data(), t.m.data(), t.v.data(), n, 1, sample_state(), tok);
-  save_checkpoint(run, 200, cfg, t.p.data(), t.m.data(), t.v.data(), n, 2, sample_state(), tok);
+  save_checkpoint(run, 100, cfg, t.p.data(), t.m.data(), t.v.data(), n, 100, sample_state(), tok);
+  save_checkpoint(run, 200, cfg, t.p.data(), t.m.data(), t.v.data(), n, 200, sample_state(), tok);
   // A crashed save's temp dir with a complete-looking content, and a step dir missing files.
   fs::copy(run + "/step_000200", run + "/.tmp_step_000300.4194305");
   make_dirs(run + "/step_000400");
@@ -459,7 +468,7 @@ TEST_CASE("failed saves leave the earlier checkpoints intact and no temp dir") {
   const size_t n = ParamLayout(cfg).total;
   const Saved a = random_tensors(n, 100), b = random_tensors(n, 200);
   const std::string run = dir + "/run";
-  const std::string good = save_checkpoint(run, 100, cfg, a.p.data(), a.m.data(), a.v.data(), n, 1, sample_state(), tok);
+  const std::string good = save_checkpoint(run, 100, cfg, a.p.data(), a.m.data(), a.v.data(), n, 100, sample_state(), tok);
 
   SUBCASE("unwritable run dir (a path under a regular file; tests run as root, so chmod would not stop us)") {
     write_file_atomic(dir + "/plainfile", "x");
@@ -488,7 +497,7 @@ TEST_CASE("failed saves leave the earlier checkpoints intact and no temp dir") {
         if (s == stage) throw Error(cat("injected failure after ", s, " (e.g. disk full)"));
       };
       std::string e = error_of([&] {
-        save_checkpoint(run, 200, cfg, b.p.data(), b.m.data(), b.v.data(), n, 2, sample_state(), tok);
+        save_checkpoint(run, 200, cfg, b.p.data(), b.m.data(), b.v.data(), n, 200, sample_state(), tok);
       });
       g_checkpoint_fault_hook = nullptr;
       CHECK(e == cat("injected failure after ", stage, " (e.g. disk full)"));
@@ -501,20 +510,128 @@ TEST_CASE("failed saves leave the earlier checkpoints intact and no temp dir") {
       if (s == "rename") throw Error("injected");
     };
     CHECK(error_of([&] {
-            save_checkpoint(run, 100, cfg, b.p.data(), b.m.data(), b.v.data(), n, 2, sample_state(), tok);
+            save_checkpoint(run, 100, cfg, b.p.data(), b.m.data(), b.v.data(), n, 100, sample_state(), tok);
           }) == "injected");
     g_checkpoint_fault_hook = nullptr;
     CHECK(entries(run) == std::vector<std::string>{"step_000100"});
     LoadedCheckpoint ck = load_checkpoint(good, true);
     CHECK(std::memcmp(ck.params.data(), a.p.data(), n * 4) == 0);
-    CHECK(ck.adam_step == 1);
-    save_checkpoint(run, 100, cfg, b.p.data(), b.m.data(), b.v.data(), n, 2, sample_state(), tok);
+    CHECK(std::memcmp(ck.v.data(), a.v.data(), n * 4) == 0);
+    save_checkpoint(run, 100, cfg, b.p.data(), b.m.data(), b.v.data(), n, 100, sample_state(), tok);
     CHECK(entries(run) == std::vector<std::string>{"step_000100"});  // old copy removed after the exchange
     ck = load_checkpoint(good, true);
     CHECK(std::memcmp(ck.params.data(), b.p.data(), n * 4) == 0);
     CHECK(std::memcmp(ck.v.data(), b.v.data(), n * 4) == 0);
-    CHECK(ck.adam_step == 2);
+    CHECK(ck.adam_step == 100);
   }
   // Whatever failed above, the first checkpoint (or its replacement) still loads.
   CHECK_NOTHROW(load_checkpoint(good, true));
+}
+
+// Issue #14: a checkpoint is verified on load, not trusted. Each case below loaded silently before.
+TEST_CASE("load_checkpoint verifies: tokenizer parsed, step and AdamW step consistent, finite weights, sane config") {
+  const std::string dir = tmpdir("verify");
+  const std::string tok = write_tokenizer(dir);
+  const ModelConfig cfg = small_cfg();
+  const size_t n = ParamLayout(cfg).total;
+  const Saved t = random_tensors(n, 21);
+  int k = 0;
+  auto fresh = [&](long step = 100, long adam = 100, const float* p = nullptr, const float* m = nullptr) {
+    return save_checkpoint(dir + "/run" + std::to_string(k++), step, cfg, p ? p : t.p.data(), m ? m : t.m.data(),
+                           t.v.data(), n, adam, sample_state(), tok);
+  };
+  auto load_err = [&](const std::string& d) { return error_of([&] { load_checkpoint(d, true); }); };
+  auto edit_state = [&](const std::string& d, const std::function<void(nlohmann::json&)>& f) {
+    auto j = nlohmann::json::parse(read_file(d + "/state.json"));
+    f(j);
+    write_file_atomic(d + "/state.json", j.dump());
+  };
+
+  SUBCASE("a truncated tokenizer.json is refused (it used to be copied into every later checkpoint)") {
+    const std::string d = fresh();
+    const std::string bytes = read_file(d + "/tokenizer.json");
+    write_file_atomic(d + "/tokenizer.json", bytes.substr(0, bytes.size() / 2));
+    CHECK(contains(load_err(d), d + "/tokenizer.json: malformed JSON"));
+  }
+  SUBCASE("a tokenizer with more ids than the model has rows") {
+    BpeTrainOptions bo;
+    bo.vocab_size = 400;
+    bo.progress = false;
+    const std::string d = fresh();
+    Tokenizer::train_from_texts({"주택의 임대차는 그 등기가 없는 경우에도 임차인이 주택의 인도와 주민등록을 마친 때에는 그 다음 날부터 "
+                                 "제삼자에 대하여 효력이 생긴다. 계약이 끝났는데 집주인이 보증금을 돌려주지 않아요. "
+                                 "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer."},
+                                bo)
+        .save(d + "/tokenizer.json");
+    const int ids = Tokenizer::load(d + "/tokenizer.json").vocab_size();
+    REQUIRE(ids > 300);
+    CHECK(load_err(d) == cat(d, "/tokenizer.json: has ", ids, " token ids, the model's vocab_size is only 300"));
+  }
+  SUBCASE("state.json's step: negative, not the directory's, past the AdamW step") {
+    std::string d = fresh();
+    edit_state(d, [](nlohmann::json& j) { j["step"] = -5; });
+    CHECK(load_err(d) == cat(d, "/state.json: field 'step' is negative (-5)"));
+    d = fresh();
+    edit_state(d, [](nlohmann::json& j) { j["step"] = 1000000000000LL; });
+    CHECK(load_err(d) == cat(d, "/state.json: field 'step' is 1000000000000 but the directory is step_000100"));
+    d = fresh();
+    edit_state(d, [](nlohmann::json& j) { j["step"] = 25; });  // a step-25 state beside step-100 weights
+    CHECK(load_err(d) == cat(d, "/state.json: field 'step' is 25 but the directory is step_000100"));
+    // files of two different saves: the optimizer of step 90 in the directory of step 100
+    d = fresh(100, 90);
+    CHECK(load_err(d) == cat(d, "/optim.bin: AdamW step 90 does not match state.json's step 100 (the files come ",
+                             "from different saves)"));
+    edit_state(d, [](nlohmann::json& j) { j["meta"]["skipped_steps"] = 10; });  // ... unless 10 steps were skipped
+    CHECK_NOTHROW(load_checkpoint(d, true));
+    edit_state(d, [](nlohmann::json& j) { j["meta"]["skipped_steps"] = "ten"; });
+    CHECK(contains(load_err(d), "meta.skipped_steps \"ten\" is not an integer in 0..step (100)"));
+    CHECK_NOTHROW(load_checkpoint(d, false));  // weights only: no optimizer to compare
+  }
+  SUBCASE("NaN or Inf in the weights or the moments, a negative second moment") {
+    std::vector<float> p = t.p, m = t.m;
+    const ParamLayout lay(cfg);
+    const TensorInfo& w = lay.tensors[3];
+    p[w.offset + 7] = NAN;
+    std::string d = fresh(100, 100, p.data());
+    CHECK(load_err(d) == cat(d, "/model.bin: tensor '", w.name, "' element 7 is nan (weights must be finite)"));
+    CHECK(contains(error_of([&] { load_model_file(d + "/model.bin"); }), "weights must be finite"));  // infer's path
+    p = t.p;
+    p[0] = -INFINITY;
+    d = fresh(100, 100, p.data());
+    CHECK(contains(load_err(d), "element 0 is -inf (weights must be finite)"));
+    m[5] = INFINITY;
+    d = fresh(100, 100, nullptr, m.data());
+    CHECK(load_err(d) == cat(d, "/optim.bin: first moment element 5 is inf (moments must be finite)"));
+    CHECK_NOTHROW(load_checkpoint(d, false));
+  }
+  SUBCASE("a config claiming an absurd context (it sized the RoPE tables and the KV cache: 5 GB at 1e8)") {
+    auto j = config_to_json(cfg);
+    j["max_seq_len"] = 100000000;
+    CHECK(error_of([&] { config_from_json(j, "model.bin"); }) ==
+          "model.bin: model config 'ckpt-test': max_seq_len 100000000 exceeds beop's limit of 1048576 positions");
+    j["max_seq_len"] = 1048576;
+    CHECK_NOTHROW(config_from_json(j, "model.bin"));
+  }
+}
+
+TEST_CASE("prune renames before deleting: a kill mid-prune leaves .trash_, never a half step_ directory") {
+  const std::string dir = tmpdir("prune_trash");
+  const std::string tok = write_tokenizer(dir);
+  const ModelConfig cfg = small_cfg();
+  const size_t n = ParamLayout(cfg).total;
+  const Saved t = random_tensors(n, 31);
+  const std::string run = dir + "/run";
+  for (long s : {1, 2, 3}) save_checkpoint(run, s, cfg, t.p.data(), t.m.data(), t.v.data(), n, s, sample_state(), tok);
+  // "Crash" between the rename and the recursive delete (the hook throws there, as a kill would stop there).
+  g_checkpoint_fault_hook = [](const std::string& s) {
+    if (s == "prune") throw Error("killed");
+  };
+  CHECK(error_of([&] { prune_checkpoints(run, 2); }) == "killed");
+  g_checkpoint_fault_hook = nullptr;
+  const std::string trash = ".trash_step_000001." + std::to_string(::getpid());
+  CHECK(entries(run) == std::vector<std::string>{trash, "step_000002", "step_000003"});
+  CHECK(list_checkpoints(run) == std::vector<std::string>{run + "/step_000002", run + "/step_000003"});
+  // The next save's prune (or a resume's start) removes it.
+  CHECK(remove_checkpoint_leftovers(run) == std::vector<std::string>{run + "/" + trash});
+  CHECK(entries(run) == std::vector<std::string>{"step_000002", "step_000003"});
 }

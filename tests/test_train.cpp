@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "test_util.h"
+#include "train_fixture.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +12,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "src/checkpoint.h"
 #include "src/io.h"
@@ -27,54 +31,16 @@ static const std::string kDir = "build/test_train";
 using Result = beop::test::ShellResult;
 static Result sh(const std::string& cmd) { return beop::test::shell(cmd); }
 
-// A tokenizer (vocab 300) and two sources of token shards whose text is a random walk over a few ids, so
-// the loss has something to learn.
+// The fixture (tests/train_fixture.h): a small tokenizer and random-walk token shards in kDir.
 static void make_fixture() {
   static bool done = false;
-  if (done) return;
-  fs::remove_all(kDir);
-  make_dirs(kDir);
-  BpeTrainOptions bo;
-  bo.vocab_size = 300;
-  bo.progress = false;
-  Tokenizer::train_from_texts({"법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.", "To be or not to be."}, bo)
-      .save(kDir + "/tok.json");
-  Rng r(3);
-  for (const char* src : {"legal", "general"}) {
-    for (const char* split : {"train", "val"}) {
-      ShardWriter w(kDir + "/" + src + "_" + split + "_000.bin", 300);
-      for (int d = 0; d < (std::string(split) == "train" ? 40 : 6); d++) {
-        std::vector<int32_t> doc;
-        int32_t t = int32_t(r.below(50)) + (src[0] == 'l' ? 0 : 100);
-        for (int i = 0; i < 200; i++) doc.push_back(t = (t + int32_t(r.below(3))) % 300);
-        w.add_document(doc);
-      }
-      w.finish();
-    }
-  }
+  if (!done) beop::test::make_train_fixture(kDir);
   done = true;
 }
-
 static std::string train_cmd(const std::string& out, const std::string& extra = "") {
-  return "./train --tokenizer " + kDir + "/tok.json --data 'legal=" + kDir + "/legal_train_*.bin:0.7,general=" +
-         kDir + "/general_train_*.bin:0.3' --val 'legal=" + kDir + "/legal_val_*.bin,general=" + kDir +
-         "/general_val_*.bin' --batch 2 --seq 32 --eval-every 5 --val-batches 2 --quiet --threads 2 --out " + out +
-         " " + extra;
+  return beop::test::train_command(kDir, out, extra);
 }
-
-static std::vector<std::string> train_lines(const std::string& run) {
-  std::ifstream in(run + "/metrics.jsonl");
-  std::vector<std::string> v;
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find("\"type\":\"train\"") != std::string::npos) {
-      // tok_s is a timing, not a result
-      const size_t a = line.find(",\"tok_s\":");
-      if (a != std::string::npos) line.erase(a, line.find_first_of(",}", a + 1) - a);
-      v.push_back(line);
-    }
-  return v;
-}
+static std::vector<std::string> train_lines(const std::string& run) { return beop::test::logged_train_lines(run); }
 
 TEST_CASE("resume is bit-identical: 20 steps straight == 10 + resume + 10") {
   make_fixture();
@@ -202,4 +168,88 @@ TEST_CASE("bad input: missing data, other config, corrupt checkpoint, unwritable
   r = sh(train_cmd(kDir + "/flashcpu", "--steps 1 --attention flash"));  // flash is a CUDA kernel
   CHECK(r.rc == 1);
   CHECK(r.out.find("--attention flash: the cpu backend has only 'gemm' attention") != std::string::npos);
+}
+
+// Issue #14.1: train copied tokenizer.json from the checkpoint it resumed from at every save, and --keep-last
+// had pruned that checkpoint by the third save after the resume ("cannot read RUN/step_000002/tokenizer.json").
+TEST_CASE("a resumed run outlives the checkpoint it resumed from (pruned by --keep-last)") {
+  make_fixture();
+  const std::string run = kDir + "/prune_resume";
+  fs::remove_all(run);
+  const std::string flags = "--steps 8 --save-every 1 --keep-last 2";
+  REQUIRE(sh(train_cmd(run, flags + " --stop-after 2")).rc == 0);
+  const Result r = sh(train_cmd(run, flags + " --resume"));
+  INFO(r.out);
+  CHECK(r.rc == 0);
+  CHECK(list_checkpoints(run) == std::vector<std::string>{run + "/step_000007", run + "/step_000008"});
+  CHECK(read_file(run + "/step_000008/tokenizer.json") == read_file(kDir + "/tok.json"));
+}
+
+// Issue #14.2: --resume trusted state.json (a step of -5 ran 36 steps, 10^12 trained nothing and exited 0) and a
+// truncated tokenizer.json (copied into every later checkpoint). Now each is refused before anything is written.
+TEST_CASE("resume refuses a tampered or damaged checkpoint, and a run past its end, writing nothing") {
+  make_fixture();
+  const std::string base = kDir + "/tamper_base";
+  fs::remove_all(base);
+  REQUIRE(sh(train_cmd(base, "--steps 4 --save-every 1 --keep-last 10")).rc == 0);
+  struct Case {
+    const char* what;
+    std::function<void(const std::string& ck)> damage;
+    std::string expect;
+  };
+  auto set_step = [](long long v) {
+    return [v](const std::string& ck) {
+      auto j = nlohmann::json::parse(read_file(ck + "/state.json"));
+      j["step"] = v;
+      write_file_atomic(ck + "/state.json", j.dump());
+    };
+  };
+  const std::vector<Case> cases = {
+      {"truncated tokenizer.json",
+       [](const std::string& ck) {
+         const std::string b = read_file(ck + "/tokenizer.json");
+         write_file_atomic(ck + "/tokenizer.json", b.substr(0, b.size() - 100));
+       },
+       "step_000004/tokenizer.json: malformed JSON"},
+      {"step -5", set_step(-5), "state.json: field 'step' is negative (-5)"},
+      {"step 10^12", set_step(1000000000000LL), "field 'step' is 1000000000000 but the directory is step_000004"},
+      {"step 3 beside step-4 weights", set_step(3), "field 'step' is 3 but the directory is step_000004"},
+      {"optimizer of another save",
+       [](const std::string& ck) { fs::copy_file(ck + "/../step_000003/optim.bin", ck + "/optim.bin",
+                                                 fs::copy_options::overwrite_existing); },
+       "optim.bin: AdamW step 3 does not match state.json's step 4"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const std::string run = kDir + "/tamper";
+    fs::remove_all(run);
+    fs::copy(base, run, fs::copy_options::recursive);
+    c.damage(run + "/step_000004");
+    const auto before = list_checkpoints(run);
+    const Result r = sh(train_cmd(run, "--steps 8 --save-every 1 --keep-last 10 --resume"));
+    CHECK(r.rc == 1);
+    CHECK_MESSAGE(r.out.find(c.expect) != std::string::npos, r.out);
+    CHECK(list_checkpoints(run) == before);
+  }
+  // A run whose checkpoint is past the requested length is refused; one at its end has nothing to do.
+  Result r = sh(train_cmd(base, "--steps 3 --resume"));
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("checkpoint is at step 4, past this run's 3 steps") != std::string::npos);
+  r = sh(train_cmd(base, "--steps 4 --resume"));
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("nothing to do: the run is complete at step 4 of 4") != std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
+}
+
+// Issue #14.8: without --val, train ended with "val loss nan".
+TEST_CASE("a run without --val says so instead of printing a NaN validation loss") {
+  make_fixture();
+  const std::string run = kDir + "/noval";
+  fs::remove_all(run);
+  const std::string cmd = "./train --tokenizer " + kDir + "/tok.json --data 'legal=" + kDir +
+                          "/legal_train_*.bin' --batch 2 --seq 32 --steps 2 --quiet --threads 2 --out " + run;
+  const Result r = sh(cmd);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find("val loss - (no --val)") != std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
 }
