@@ -295,6 +295,9 @@ struct ChatServer::Impl {
       if (r.status == 400) msg = "malformed or incomplete HTTP request", code = "bad_request";
       if (r.status == 400 && GuardedServer::body_limit_hit())  // a chunked/unframed body over the limit
         r.status = 413, msg = "request body too large", code = "request_too_large";
+      // httplib could not parse or read the request: whatever follows on the connection is not a request
+      // boundary one can trust, so answer and close (instead of parsing the rest as the next request).
+      if (r.status != 404 && r.status != 405) GuardedServer::close_after_response();
       r.set_content(api_error_json({r.status, msg, r.status >= 500 ? "server_error" : "invalid_request_error", "", code}),
                     kJson);
     });
