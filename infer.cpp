@@ -263,6 +263,7 @@ int cmd_serve(int argc, char** argv) {
   f.add("ref-k", "3", "articles retrieved per question");
   f.add("queue", cat(d.queue_limit), "requests that may wait while one generates (more get 503)");
   f.add("max-body", cat(d.max_body_bytes), "largest request body in bytes (more gets 413)");
+  f.add("max-connections", cat(d.max_connections), "open connections (past it the slowest-to-send-headers one is closed)");
   f.add_bool("truncate", "drop the oldest turns of a conversation longer than the context instead of a 400");
   add_sampling_flags(f, d.defaults);
   if (!f.parse(argc, argv)) return 0;
@@ -271,9 +272,17 @@ int cmd_serve(int argc, char** argv) {
   so.defaults = read_sampling(f);
   so.queue_limit = int(f.i64("queue"));
   so.max_body_bytes = size_t(f.i64("max-body"));
+  so.max_connections = int(f.i64("max-connections"));
+  if (so.max_connections < 1) throw UsageError("--max-connections must be >= 1");
   so.truncate = f.on("truncate");
   const std::string sys = f.str("system");
-  so.legal_system_prompt = legal_advisor_prompt();
+  // prompts/legal_advisor.txt is required only by --system legal; otherwise it is loaded when present, so that
+  // requests may still ask for "system_prompt":"legal" (without it they get a 400).
+  if (sys == "legal") so.legal_system_prompt = legal_advisor_prompt();
+  else try {
+      so.legal_system_prompt = legal_advisor_prompt();
+    } catch (const Error&) {
+    }
   so.default_system = sys == "legal" || sys == "none" ? sys : system_from_flag(sys);
   if (f.str("ref") != "auto" && f.str("ref") != "none") throw UsageError("--ref must be auto or none, got '" + f.str("ref") + "'");
   so.default_reference = f.str("ref");

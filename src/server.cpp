@@ -1,14 +1,17 @@
 #include "server.h"
 
 #include <signal.h>
+#include <strings.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
 
-#include "httplib_config.h"
-#include "unicode.h"
+#include "chat_request.h"
+#include "http_listener.h"
 
 namespace beop {
 
@@ -22,14 +25,9 @@ std::string system_prompt_text(const std::string& spec, const std::string& legal
 
 namespace {
 
-// An OpenAI-shaped client error: status, message, type, param, code.
-struct ApiError {
-  int status;
-  std::string message, type, param, code;
-};
 [[noreturn]] void bad(const std::string& msg, const std::string& param = "", const std::string& code = "invalid_value",
                       int status = 400) {
-  throw ApiError{status, msg, "invalid_request_error", param, code};
+  throw_api_error(msg, param, code, status);
 }
 
 // "; charset=utf-8" is also what keeps cpp-httplib from Brotli/gzip-compressing responses (it compresses only
@@ -38,13 +36,6 @@ const char* const kJson = "application/json; charset=utf-8";
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json error_body(const ApiError& e) {
-  json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
-  if (!e.param.empty()) err["param"] = e.param;
-  if (!e.code.empty()) err["code"] = e.code;
-  return json{{"error", err}};
-}
-
 // A request turned into what the generator needs.
 struct Job {
   std::vector<int32_t> prompt;
@@ -52,88 +43,16 @@ struct Job {
   bool stream = false, include_usage = false, chat = true;
 };
 
-double number_field(const json& body, const char* name, double lo, double hi) {
-  const json& v = body[name];
-  if (!v.is_number()) bad(cat("'", name, "' must be a number, got ", v.type_name()), name, "invalid_type");
-  const double x = v.get<double>();
-  if (!(x >= lo && x <= hi)) bad(cat("'", name, "' must be in [", lo, ", ", hi, "], got ", x), name);
-  return x;
-}
-int64_t int_field(const json& body, const char* name) {
-  const json& v = body[name];
-  if (!v.is_number_integer()) bad(cat("'", name, "' must be an integer, got ", v.dump()), name, "invalid_type");
-  return v.get<int64_t>();
-}
-bool has(const json& body, const char* name) { return body.contains(name) && !body[name].is_null(); }
-
-// Sampling fields shared by both endpoints.
-void parse_sampling(const json& body, const ServerOptions& so, GenerateOptions& o, Job& job) {
-  o = so.defaults;
-  o.sampling.seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());  // no seed: fresh
-  if (has(body, "temperature")) o.sampling.temperature = float(number_field(body, "temperature", 0, 2));
-  if (has(body, "top_p")) {
-    o.sampling.top_p = float(number_field(body, "top_p", 0, 1));
-    if (o.sampling.top_p <= 0) bad("'top_p' must be in (0, 1], got 0", "top_p");
-  }
-  if (has(body, "top_k")) {
-    const int64_t k = int_field(body, "top_k");
-    if (k < 0) bad(cat("'top_k' must be >= 0, got ", k), "top_k");
-    o.sampling.top_k = int(std::min<int64_t>(k, 1 << 30));
-  }
-  if (has(body, "repetition_penalty"))
-    o.sampling.repetition_penalty = float(number_field(body, "repetition_penalty", 1e-3, 100));
-  if (has(body, "seed")) o.sampling.seed = uint64_t(int_field(body, "seed"));
-  for (const char* name : {"max_tokens", "max_completion_tokens"})
-    if (has(body, name)) {
-      const int64_t m = int_field(body, name);
-      if (m <= 0) bad(cat("'", name, "' must be positive, got ", m), name);
-      o.max_new_tokens = int(std::min<int64_t>(m, 1 << 30));
-    }
-  if (has(body, "stop")) {
-    const json& s = body["stop"];
-    o.stop.clear();
-    if (s.is_string()) {
-      o.stop.push_back(s.get<std::string>());
-    } else if (s.is_array()) {
-      if (s.size() > 4) bad(cat("'stop' may hold at most 4 strings, got ", s.size()), "stop");
-      for (const json& x : s) {
-        if (!x.is_string()) bad("'stop' must be a string or a list of strings", "stop", "invalid_type");
-        o.stop.push_back(x.get<std::string>());
-      }
-    } else {
-      bad(cat("'stop' must be a string or a list of strings, got ", s.type_name()), "stop", "invalid_type");
-    }
-  }
-  if (has(body, "n") && !(body["n"].is_number_integer() && body["n"].get<int64_t>() == 1))
-    bad("only 'n': 1 is supported", "n");
-  if (has(body, "stream")) {
-    if (!body["stream"].is_boolean()) bad("'stream' must be a boolean", "stream", "invalid_type");
-    job.stream = body["stream"].get<bool>();
-  }
-  if (has(body, "stream_options")) {
-    const json& so2 = body["stream_options"];
-    if (!so2.is_object()) bad("'stream_options' must be an object", "stream_options", "invalid_type");
-    if (so2.contains("include_usage")) {
-      if (!so2["include_usage"].is_boolean())
-        bad("'stream_options.include_usage' must be a boolean", "stream_options", "invalid_type");
-      job.include_usage = so2["include_usage"].get<bool>();
-    }
-  }
-}
-
-std::string content_text(const json& c, size_t i) {
-  const std::string param = cat("messages[", i, "].content");
-  if (c.is_string()) return c.get<std::string>();
-  if (c.is_array()) {  // [{"type":"text","text":...}, ...]
-    std::string out;
-    for (const json& part : c) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
-        bad(param + ": only text content parts ({\"type\":\"text\",\"text\":...}) are supported", param, "invalid_type");
-      out += part["text"].get<std::string>();
-    }
-    return out;
-  }
-  bad(cat(param, " must be a string or a list of text parts, got ", c.type_name()), param, "invalid_type");
+ConnLimits conn_limits(const ServerOptions& o) {
+  ConnLimits l;
+  l.workers = o.http_threads > 0 ? o.http_threads : o.queue_limit + 8;
+  l.max_connections = o.max_connections;
+  l.idle_timeout_s = o.idle_timeout_s;
+  l.header_timeout_s = o.header_timeout_s;
+  l.body_timeout_s = o.body_timeout_s;
+  l.io_timeout_s = o.io_timeout_s;
+  l.max_body_bytes = o.max_body_bytes;
+  return l;
 }
 
 }  // namespace
@@ -141,14 +60,14 @@ std::string content_text(const json& c, size_t i) {
 struct ChatServer::Impl {
   Generator& gen;
   ServerOptions so;
-  httplib::Server http;
+  GuardedServer http;
   std::mutex model_mu;          // one generation at a time
   std::atomic<int> admitted{0}; // running + waiting
   std::atomic<int64_t> next_id{1};
   mutable std::mutex stats_mu;
   ServerStats st;
 
-  Impl(Generator& g, ServerOptions o) : gen(g), so(std::move(o)) {}
+  Impl(Generator& g, ServerOptions o) : gen(g), so(std::move(o)), http(conn_limits(so)) {}
 
   void count(int64_t ServerStats::*field) {
     std::lock_guard<std::mutex> l(stats_mu);
@@ -157,60 +76,31 @@ struct ChatServer::Impl {
 
   void send_error(httplib::Response& res, const ApiError& e) {
     res.status = e.status;
-    res.set_content(dump(error_body(e)), kJson);
+    res.set_content(api_error_json(e), kJson);
   }
 
-  json parse_body(const httplib::Request& req) {
-    if (req.body.size() > so.max_body_bytes)
-      bad(cat("request body of ", req.body.size(), " bytes exceeds the limit of ", so.max_body_bytes), "",
-          "request_too_large", 413);
-    const size_t off = utf8_invalid_offset(req.body);
-    if (off != std::string::npos) bad(cat("request body is not valid UTF-8 (byte offset ", off, ")"), "", "invalid_utf8");
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::exception& e) {
-      bad(cat("malformed JSON in request body: ", e.what()), "", "invalid_json");
-    }
-    if (!body.is_object()) bad("request body must be a JSON object", "", "invalid_json");
-    return body;
-  }
-
-  // Conversation (+ system prompt, reference) -> tokens, checking the context.
-  Job chat_job(const json& body) {
+  // Checked request -> prompt tokens (+ system prompt, reference), checking the context.
+  Job make_job(const ChatRequest& r) {
     Job job;
-    parse_sampling(body, so, job.opt, job);
-    if (!body.contains("messages")) bad("'messages' is required", "messages", "missing_field");
-    const json& msgs = body["messages"];
-    if (!msgs.is_array()) bad(cat("'messages' must be an array, got ", msgs.type_name()), "messages", "invalid_type");
-    if (msgs.empty()) bad("'messages' must not be empty", "messages");
-    Conversation conv;
+    job.chat = r.chat, job.opt = r.opt, job.stream = r.stream, job.include_usage = r.include_usage;
+    if (!r.seed_set) job.opt.sampling.seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    const int ctx = gen.context();
+    if (!r.chat) {
+      job.prompt = gen.tokenizer().encode(r.prompt);
+      if (int(job.prompt.size()) >= ctx)
+        bad(cat("the prompt is ", job.prompt.size(), " tokens but the model's context is ", ctx, " tokens (at most ",
+                ctx - 1, " prompt tokens)"), "prompt", "context_length_exceeded");
+      return job;
+    }
+    Conversation conv = r.messages;
     bool has_system = false;
-    for (size_t i = 0; i < msgs.size(); i++) {
-      const json& m = msgs[i];
-      const std::string param = cat("messages[", i, "]");
-      if (!m.is_object()) bad(param + " must be an object", param, "invalid_type");
-      if (!m.contains("role") || !m["role"].is_string()) bad(param + ".role must be a string", param + ".role", "invalid_type");
-      const std::string role = m["role"].get<std::string>();
-      if (role != "system" && role != "user" && role != "assistant")
-        bad(cat(param, ".role '", role, "' is not one of system, user, assistant"), param + ".role");
-      if (!m.contains("content")) bad(param + ".content is required", param + ".content", "missing_field");
-      conv.push_back({role, content_text(m["content"], i)});
-      has_system |= role == "system";
-    }
-    std::string sys_spec = so.default_system;
-    if (has(body, "system_prompt")) {
-      if (!body["system_prompt"].is_string()) bad("'system_prompt' must be a string", "system_prompt", "invalid_type");
-      sys_spec = body["system_prompt"].get<std::string>();
-    }
-    std::string reference = so.default_reference;
-    if (has(body, "reference")) {
-      if (!body["reference"].is_string()) bad("'reference' must be a string", "reference", "invalid_type");
-      reference = body["reference"].get<std::string>();
-      if (reference != "auto" && reference != "none") bad("'reference' must be \"auto\" or \"none\"", "reference");
-    }
-    std::string sys = has_system ? "" : system_prompt_text(sys_spec, so.legal_system_prompt);
-    if (reference == "auto") {
+    for (const ChatMessage& m : conv) has_system |= m.role == "system";
+    const std::string sys_spec = r.system_prompt.value_or(so.default_system);
+    if (!has_system && sys_spec == "legal" && so.legal_system_prompt.empty())
+      bad("'system_prompt': \"legal\" is not available: this server was started without the legal system prompt "
+          "(prompts/legal_advisor.txt)", "system_prompt");
+    const std::string sys = has_system ? "" : system_prompt_text(sys_spec, so.legal_system_prompt);
+    if (r.reference.value_or(so.default_reference) == "auto") {
       if (!so.reference) bad("'reference': \"auto\" needs a statute index; this server was started without one", "reference");
       for (auto it = conv.rbegin(); it != conv.rend(); ++it)
         if (it->role == "user") {  // references go into the user turn, as in the training data
@@ -224,7 +114,6 @@ struct ChatServer::Impl {
     } catch (const Error& e) {
       bad(e.what(), "messages");
     }
-    const int ctx = gen.context();
     job.prompt = gen.chat_prompt(conv);
     while (int(job.prompt.size()) >= ctx && so.truncate) {
       // drop the oldest non-system turn; keep at least the last message
@@ -237,25 +126,6 @@ struct ChatServer::Impl {
       bad(cat("the prompt is ", job.prompt.size(), " tokens but the model's context is ", ctx,
               " tokens (at most ", ctx - 1, " prompt tokens)", so.truncate ? ", even after dropping older turns" : ""),
           "messages", "context_length_exceeded");
-    return job;
-  }
-
-  Job completion_job(const json& body) {
-    Job job;
-    job.chat = false;
-    parse_sampling(body, so, job.opt, job);
-    if (!body.contains("prompt")) bad("'prompt' is required", "prompt", "missing_field");
-    const json& p = body["prompt"];
-    std::string text;
-    if (p.is_string()) text = p.get<std::string>();
-    else if (p.is_array() && p.size() == 1 && p[0].is_string()) text = p[0].get<std::string>();
-    else bad("'prompt' must be a string (or a list of one string)", "prompt", "invalid_type");
-    if (text.empty()) bad("'prompt' must not be empty", "prompt");
-    job.prompt = gen.tokenizer().encode(text);
-    const int ctx = gen.context();
-    if (int(job.prompt.size()) >= ctx)
-      bad(cat("the prompt is ", job.prompt.size(), " tokens but the model's context is ", ctx, " tokens (at most ",
-              ctx - 1, " prompt tokens)"), "prompt", "context_length_exceeded");
     return job;
   }
 
@@ -286,8 +156,7 @@ struct ChatServer::Impl {
   void handle(const httplib::Request& req, httplib::Response& res, bool chat) {
     Job job;
     try {
-      const json body = parse_body(req);
-      job = chat ? chat_job(body) : completion_job(body);
+      job = make_job(parse_request(req.body, chat, so.defaults, so.max_body_bytes));
     } catch (const ApiError& e) {
       count(&ServerStats::bad_requests);
       return send_error(res, e);
@@ -342,7 +211,7 @@ struct ChatServer::Impl {
                 return ok = send(dump(chunk(id, created, chat, chat ? json{{"content", piece}} : json(piece), nullptr)));
               });
           } catch (const std::exception& e) {
-            if (ok) send(dump(error_body({500, cat("generation failed: ", e.what()), "server_error", "", ""})));
+            if (ok) send(api_error_json({500, cat("generation failed: ", e.what()), "server_error", "", ""}));
             release();
             sink.done();
             return true;
@@ -378,15 +247,59 @@ struct ChatServer::Impl {
       r.set_content(dump({{"status", "ok"}, {"model", so.model_name}, {"busy", admitted.load()}}), kJson);
     });
     http.set_payload_max_length(so.max_body_bytes);
+    // Checked on the headers, before httplib reads the body:
+    //  * Content-Encoding: refused (415). Debian's cpp-httplib 0.11.4 inflates gzip/deflate/br request bodies
+    //    into memory while reading them and compares payload_max_length only with the *compressed*
+    //    Content-Length, so a 1 MB gzip body becomes 1 GiB before any handler could look at its size. Limiting
+    //    while inflating would need a content-reader handler per route to reimplement the body read; no OpenAI
+    //    client compresses requests, so refusing them is the simple, safe choice. 415 is also what httplib
+    //    itself answers for an encoding it was built without.
+    //  * Content-Length over the limit: 413 at once (httplib would first read and discard the whole body).
+    //  * Transfer-Encoding other than chunked: httplib would read such a body as if it had no framing.
+    // The body is left unread, so the connection is closed after the answer (gracefully: GuardedServer drains).
+    http.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) {
+      auto refuse = [&](ApiError e) {
+        GuardedServer::close_after_response();
+        count(&ServerStats::bad_requests);
+        send_error(r, e);
+        return httplib::Server::HandlerResponse::Handled;
+      };
+      const std::string enc = q.get_header_value("Content-Encoding");
+      if (!enc.empty() && strcasecmp(enc.c_str(), "identity") != 0)
+        return refuse({415, cat("Content-Encoding '", enc.substr(0, 32), "' is not supported; send the body uncompressed"),
+                       "invalid_request_error", "", "unsupported_encoding"});
+      const std::string te = q.get_header_value("Transfer-Encoding");
+      if (!te.empty() && strcasecmp(te.c_str(), "chunked") != 0)
+        return refuse({501, cat("Transfer-Encoding '", te.substr(0, 32), "' is not supported (only chunked)"),
+                       "invalid_request_error", "", "unsupported_encoding"});
+      if (q.has_header("Content-Length")) {
+        const std::string cl = q.get_header_value("Content-Length");
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long n = std::strtoull(cl.c_str(), &end, 10);
+        if (cl.empty() || *end != '\0' || cl[0] == '-' || errno == ERANGE)
+          return refuse({400, cat("malformed Content-Length '", cl.substr(0, 32), "'"), "invalid_request_error", "",
+                         "bad_request"});
+        if (n > so.max_body_bytes)
+          return refuse({413, cat("request body of ", n, " bytes exceeds the limit of ", so.max_body_bytes),
+                         "invalid_request_error", "", "request_too_large"});
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     http.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
       if (!r.body.empty()) return;  // already an API error
       std::string msg = cat("HTTP ", r.status), code;
       if (r.status == 404) msg = cat("no route ", q.method, " ", q.path), code = "not_found";
       if (r.status == 405) msg = cat("method ", q.method, " not allowed on ", q.path), code = "method_not_allowed";
       if (r.status == 413) msg = "request body too large", code = "request_too_large";
-      if (r.status == 400) msg = "malformed HTTP request", code = "bad_request";
-      ApiError e{r.status, msg, r.status >= 500 ? "server_error" : "invalid_request_error", "", code};
-      r.set_content(dump(error_body(e)), kJson);
+      if (r.status == 400) msg = "malformed or incomplete HTTP request", code = "bad_request";
+      if (r.status == 400 && GuardedServer::body_limit_hit())  // a chunked/unframed body over the limit
+        r.status = 413, msg = "request body too large", code = "request_too_large";
+      // httplib could not parse or read the request: whatever follows on the connection is not a request
+      // boundary one can trust, so answer and close (instead of parsing the rest as the next request).
+      if (r.status != 404 && r.status != 405) GuardedServer::close_after_response();
+      r.set_content(api_error_json({r.status, msg, r.status >= 500 ? "server_error" : "invalid_request_error", "", code}),
+                    kJson);
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
       std::string msg = "internal error";
@@ -397,10 +310,8 @@ struct ChatServer::Impl {
       } catch (...) {
       }
       r.status = 500;
-      r.set_content(dump(error_body({500, msg, "server_error", "", ""})), kJson);
+      r.set_content(api_error_json({500, msg, "server_error", "", ""}), kJson);
     });
-    const int threads = so.http_threads > 0 ? so.http_threads : so.queue_limit + 8;
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   }
 };
 
@@ -427,8 +338,15 @@ void ChatServer::stop() {
   if (impl_->http.is_running()) impl_->http.stop();
 }
 ServerStats ChatServer::stats() const {
-  std::lock_guard<std::mutex> l(impl_->stats_mu);
-  return impl_->st;
+  ServerStats s;
+  {
+    std::lock_guard<std::mutex> l(impl_->stats_mu);
+    s = impl_->st;
+  }
+  const ConnStats c = impl_->http.conn_stats();
+  s.connections_open = c.open, s.connections_evicted = c.evicted, s.connections_refused = c.refused;
+  s.header_timeouts = c.header_timeouts;
+  return s;
 }
 
 }  // namespace beop

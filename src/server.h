@@ -12,6 +12,9 @@
 // Scheduling: one generation runs on the model at a time, the others wait in arrival order of the lock; at most
 // 1 + queue_limit requests are admitted, later ones get 503 at once. A streaming client that disconnects makes
 // the next write fail, which cancels its generation and frees the model.
+// Request bodies are parsed by parse_request (src/chat_request.h), which turns any malformed body into a 4xx.
+// Connections are handled by GuardedServer (src/http_listener.h): slow clients cannot starve the others.
+// Compressed request bodies get 415 (see routes() in server.cpp for why).
 // Every error is OpenAI-shaped, {"error":{"message","type","param","code"}}, with a 4xx/5xx status; the server
 // keeps serving after any bad request.
 #pragma once
@@ -30,10 +33,16 @@ struct ServerOptions {
   GenerateOptions defaults;          // sampling and max_tokens when a request does not set them
   int queue_limit = 8;               // requests that may wait while one generates; more -> 503
   size_t max_body_bytes = 1 << 20;   // larger request bodies -> 413
-  std::string legal_system_prompt;   // the text "system_prompt":"legal" stands for
+  std::string legal_system_prompt;   // the text "system_prompt":"legal" stands for; empty: "legal" gets a 400
   std::string default_system = "legal";  // "legal" | "none" | literal text, when a request sets nothing
   bool truncate = false;             // drop the oldest turns of a too-long conversation instead of a 400
   int http_threads = 0;              // HTTP worker threads (0: queue_limit + 8)
+  // Connection handling (src/http_listener.h): slow or idle clients hold no worker thread.
+  int max_connections = 256;         // open connections; past it the longest-waiting-for-headers one is closed
+  double idle_timeout_s = 5;         // keep-alive: next request within this
+  double header_timeout_s = 10;      // request line + headers within this (408)
+  double body_timeout_s = 30;        // request body within this of its headers
+  double io_timeout_s = 5;           // a read or write stalled this long fails
   // Statute retrieval for "reference":"auto": the last user message -> that message with the retrieved
   // statutes in front (the qa_ref_in training layout, lawqa::user_with_references). Empty: "auto" gets a 400.
   std::function<std::string(const std::string& question)> reference;
@@ -45,6 +54,8 @@ struct ServerStats {
   int64_t cancelled = 0;   // streams whose client went away
   int64_t rejected = 0;    // 503: queue full
   int64_t bad_requests = 0;
+  // connections (src/http_listener.h)
+  int64_t connections_open = 0, connections_evicted = 0, connections_refused = 0, header_timeouts = 0;
 };
 
 class ChatServer {
