@@ -56,8 +56,10 @@ LoadedWeights load_weights(const std::string& spec) {
   }
   BEOP_CHECK(file_exists(tok_path), w.dir, ": tokenizer.json is missing");
   w.tok = Tokenizer::load(tok_path);
-  BEOP_CHECK(w.tok.vocab_size() == w.config.vocab_size, w.dir, ": tokenizer.json has ", w.tok.vocab_size(),
-             " tokens but the model's vocab_size is ", w.config.vocab_size);
+  // The model may have more embedding rows than the tokenizer has ids (HF models pad their vocabulary, e.g.
+  // Qwen2.5: 151,936 rows for 151,665 ids; the generator never emits those ids), never fewer.
+  BEOP_CHECK(w.tok.vocab_size() <= w.config.vocab_size, w.dir, ": tokenizer.json has ", w.tok.vocab_size(),
+             " token ids but the model's vocab_size is only ", w.config.vocab_size);
   BEOP_CHECK(w.tok.eot_id() >= 0 && w.tok.eos_id() >= 0, w.dir, ": tokenizer.json lacks ", kEndOfTurn, " or ",
              kEndOfText, " (beop's chat template needs them)");
   BEOP_CHECK(w.params.size() == ParamLayout(w.config).total, w.dir, ": ", w.params.size(),
@@ -74,7 +76,10 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok
   return std::make_unique<ModelLM<CpuModel>>(std::move(m));
 }
 
-Generator::Generator(CausalLM& lm, const Tokenizer& tok) : lm_(lm), tok_(tok) {}
+Generator::Generator(CausalLM& lm, const Tokenizer& tok) : lm_(lm), tok_(tok) {
+  BEOP_CHECK(tok.vocab_size() <= lm.config().vocab_size, "the tokenizer has ", tok.vocab_size(),
+             " token ids but the model's vocab_size is only ", lm.config().vocab_size);
+}
 
 std::vector<int32_t> Generator::chat_prompt(const Conversation& conv) const {
   return encode_chat(tok_, conv, /*add_generation_prompt=*/true).tokens;
@@ -134,7 +139,9 @@ GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const Gen
     if (on_text && !on_text(text.substr(sent, upto - sent))) cancelled = true;
     sent = upto;
   };
+  const size_t n_ids = size_t(tok_.vocab_size());  // model rows past the tokenizer's ids are padding
   while (true) {
+    mask_ids_from(logits, n_ids);
     const int32_t next = sampler.sample(logits, history);
     r.tokens.push_back(next);
     history.push_back(next);

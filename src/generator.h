@@ -89,7 +89,8 @@ std::string resolve_checkpoint(const std::string& spec);
 struct LoadedWeights {
   ModelConfig config;
   std::vector<float> params;  // (ParamLayout(config).total,)
-  Tokenizer tok;              // checked: vocabulary == the model's, has <|eot_id|> and <|end_of_text|>
+  Tokenizer tok;              // checked: ids <= the model's vocab_size (padded HF vocabularies are larger),
+                              // has <|eot_id|> and <|end_of_text|>
   std::string dir;            // the step directory, or the HF directory
 };
 inline constexpr int kHfContextCap = 4096;
@@ -123,6 +124,8 @@ using TextCallback = std::function<bool(const std::string& piece)>;
 
 class Generator {
  public:
+  // Error if the tokenizer has more ids than the model has vocabulary rows. Ids the model has beyond the
+  // tokenizer's (padding rows) are never generated.
   Generator(CausalLM& lm, const Tokenizer& tok);
   // With reuse_prefix, a prompt that starts with the tokens already in the KV cache (the previous turn of a
   // chat) prefills only the new suffix. Off by default so results never depend on earlier requests.

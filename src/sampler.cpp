@@ -26,6 +26,11 @@ void apply_repetition_penalty(std::vector<float>& logits, const std::vector<int3
   }
 }
 
+void mask_ids_from(std::vector<float>& logits, size_t n_valid) {
+  BEOP_CHECK(n_valid > 0, "mask_ids_from: no valid id left");
+  for (size_t i = n_valid; i < logits.size(); i++) logits[i] = -INFINITY;
+}
+
 int32_t argmax(const std::vector<float>& logits) {
   BEOP_CHECK(!logits.empty(), "argmax of empty logits");
   return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());  // first max = lowest id

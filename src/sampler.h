@@ -38,6 +38,11 @@ struct TokenProb {
 };
 std::vector<TokenProb> sampling_distribution(const std::vector<float>& logits, const SamplingParams& p);
 
+// Sets logits[n_valid..] to -inf so those ids are never drawn (greedy or sampled). A model may have more
+// embedding rows than its tokenizer has ids (Qwen2.5: 151,936 rows, 151,665 ids): the padding rows are not
+// tokens, and an id the tokenizer cannot decode must never be generated.
+void mask_ids_from(std::vector<float>& logits, size_t n_valid);
+
 // Index of the largest logit (lowest id on ties).
 int32_t argmax(const std::vector<float>& logits);
 

@@ -4,9 +4,10 @@
 // code points, so "Ġ" is a space) only appears at the tokenizer.json boundary. Byte b's token is byte_id[b];
 // a merge (left id, right id) -> (rank, new id) lives in an open-addressing hash map keyed by the pair.
 //
-// encode(): UTF-8 check -> (allow_special) split on the normalized=false added tokens, leftmost-longest like
-// HF's Aho-Corasick -> per stretch between them: NFC (nfc.cpp) when the tokenizer has that normalizer -> split
-// on the normalized=true added tokens (their content normalized too), as HF's AddedVocabulary does -> Llama-3
+// encode(): UTF-8 check -> split on the normalized=false added tokens (special ones only with allow_special,
+// non-special ones always, as HF does), leftmost-longest like HF's Aho-Corasick -> per stretch between them:
+// NFC (nfc.cpp) when the tokenizer has that normalizer -> split on the normalized=true added tokens (their
+// content normalized too), as HF's AddedVocabulary does -> Llama-3
 // or Qwen2 pre-tokenizer (unicode.cpp) -> per piece: thread-local cache piece bytes -> ids, else BPE with a
 // min-heap over (rank, position), the same order HF's Word::merge_all applies merges in.
 #include "tokenizer.h"
@@ -214,6 +215,7 @@ struct Tokenizer::Impl {
   // tokens (matched in the raw text) and normalized=true ones (matched in normalized text).
   std::vector<int32_t> raw_by_first[256], norm_by_first[256];
   bool has_norm_added = false;
+  bool has_plain_added = false;  // some added token is not special: matched even without allow_special
   uint64_t uid = g_next_uid++;
 
   void finalize() {  // builds the lookup structures from toks / merge_list
@@ -221,7 +223,7 @@ struct Tokenizer::Impl {
     added_by_content.clear();
     for (auto& v : raw_by_first) v.clear();
     for (auto& v : norm_by_first) v.clear();
-    has_norm_added = false;
+    has_norm_added = has_plain_added = false;
     for (int32_t id = 0; id < int32_t(toks.size()); id++) {
       Tok& t = toks[id];
       if (t.in_model && !t.raw) model_by_bytes.emplace(t.bytes, id);
@@ -230,6 +232,7 @@ struct Tokenizer::Impl {
         t.match = t.normalized && nfc ? beop::nfc(t.bytes) : t.bytes;
         (t.normalized ? norm_by_first : raw_by_first)[uint8_t(t.match[0])].push_back(id);
         has_norm_added |= t.normalized;
+        has_plain_added |= !t.special;
       }
     }
     auto longest_first = [&](int32_t a, int32_t b) { return toks[a].match.size() > toks[b].match.size(); };
@@ -254,13 +257,16 @@ struct Tokenizer::Impl {
 
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;
-  void encode_stretch(std::string_view text, bool match_added, std::vector<int32_t>& out) const;
+  void encode_stretch(std::string_view text, bool match_added, bool specials, std::vector<int32_t>& out) const;
 
   // Leftmost-longest matching of the added tokens in `by_first` over s: their ids go to `out`, the text
-  // between matches to gap(sub).
+  // between matches to gap(sub). Without `specials`, a match of a special token stays text (it is still
+  // consumed, so a shorter added token inside it does not match there): HF's AddedVocabulary with
+  // encode_special_tokens, which finds all matches and then skips the special ones. Non-special added tokens
+  // (Qwen2.5's <tool_call>, <|fim_prefix|>) are always single tokens, as in HF.
   template <class Gap>
-  void split_added(std::string_view s, const std::vector<int32_t> (&by_first)[256], std::vector<int32_t>& out,
-                   Gap&& gap) const {
+  void split_added(std::string_view s, const std::vector<int32_t> (&by_first)[256], bool specials,
+                   std::vector<int32_t>& out, Gap&& gap) const {
     size_t seg = 0, i = 0;
     while (i < s.size()) {
       int32_t hit = -1;
@@ -273,6 +279,10 @@ struct Tokenizer::Impl {
       }
       if (hit < 0) {
         i++;
+        continue;
+      }
+      if (toks[hit].special && !specials) {
+        i += toks[hit].match.size();
         continue;
       }
       gap(s.substr(seg, i - seg));
@@ -375,12 +385,14 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 // One stretch of text between normalized=false added tokens: normalize, then (match_added) split on the
-// normalized=true added tokens, then BPE. Stretches are normalized separately, as in HF.
-void Tokenizer::Impl::encode_stretch(std::string_view text, bool match_added, std::vector<int32_t>& out) const {
+// normalized=true added tokens (special ones only with `specials`), then BPE. Stretches are normalized
+// separately, as in HF.
+void Tokenizer::Impl::encode_stretch(std::string_view text, bool match_added, bool specials,
+                                     std::vector<int32_t>& out) const {
   std::string normalized;
   if (nfc && nfc_normalize(text, &normalized)) text = normalized;
   if (match_added && has_norm_added)
-    split_added(text, norm_by_first, out, [&](std::string_view g) { encode_ordinary(g, out); });
+    split_added(text, norm_by_first, specials, out, [&](std::string_view g) { encode_ordinary(g, out); });
   else
     encode_ordinary(text, out);
 }
@@ -390,11 +402,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool allow_special
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 8);
   const Impl& im = *impl_;
-  if (!allow_special || im.added_by_content.empty()) {
-    im.encode_stretch(text, false, out);
+  // Fast path: nothing can match (no added tokens, or only special ones and allow_special is off).
+  if (im.added_by_content.empty() || (!allow_special && !im.has_plain_added)) {
+    im.encode_stretch(text, false, false, out);
     return out;
   }
-  im.split_added(text, im.raw_by_first, out, [&](std::string_view g) { im.encode_stretch(g, true, out); });
+  im.split_added(text, im.raw_by_first, allow_special, out,
+                 [&](std::string_view g) { im.encode_stretch(g, true, allow_special, out); });
   return out;
 }
 

@@ -1,8 +1,9 @@
 // Byte-level BPE tokenizer (GPT-2 / Llama-3 / Qwen2 family), compatible with Hugging Face `tokenizer.json`.
 //
-// Pipeline for encode(), HF's order: added tokens with normalized=false are matched in the raw text (only when
-// allow_special) -> each stretch between them is normalized (NFC for Qwen2; Llama 3 has no normalizer) ->
-// added tokens with normalized=true are matched in the normalized stretch -> the pre-tokenizer regex (Llama-3
+// Pipeline for encode(), HF's order: added tokens with normalized=false are matched in the raw text (special
+// ones only when allow_special; non-special ones, such as Qwen2.5's <tool_call>, always) -> each stretch
+// between them is normalized (NFC for Qwen2; Llama 3 has no normalizer) -> added tokens with normalized=true
+// are matched in the normalized stretch -> the pre-tokenizer regex (Llama-3
 // or Qwen2, from Unicode properties, so Hangul, Hanja and Latin split correctly) splits the rest into pieces
 // -> each piece's UTF-8 bytes are mapped to the GPT-2 byte-to-unicode alphabet -> BPE merges by rank -> ids.
 // decode() is the inverse: decode(encode(x)) == x for every valid UTF-8 string (== NFC(x) with the NFC
@@ -53,7 +54,8 @@ class Tokenizer {
   std::string to_json() const;
 
   // Invalid UTF-8 -> Error with the byte offset. With allow_special=false, text that spells a special token
-  // is encoded as ordinary text (never produces the special id).
+  // is encoded as ordinary text (never produces the special id; HF's encode_special_tokens=True); added tokens
+  // marked "special": false are matched either way, as HF always does.
   std::vector<int32_t> encode(std::string_view text, bool allow_special = false) const;
   std::string decode(const std::vector<int32_t>& ids) const;  // throws Error on an id outside the vocab
   std::string token_text(int32_t id) const;                   // the decoded bytes of one token

@@ -290,14 +290,72 @@ TEST_CASE("loading: run dir -> newest step; missing or incompatible checkpoints 
   CHECK(tok.vocab_size() == f.tok.vocab_size());
   CHECK_THROWS_WITH_AS(load_causal_lm(kDir + "/nope", &tok), doctest::Contains("no complete step_* checkpoint"), Error);
   CHECK_THROWS_WITH_AS(load_causal_lm("hf:build/no_such_hf_dir", &tok), doctest::Contains("no_such_hf_dir"), Error);
-  // a tokenizer whose vocabulary does not match the model
+  // a tokenizer with more ids than the model has rows: refused, naming both numbers
   const std::string bad = kDir + "/bad";
   std::filesystem::remove_all(bad);
   std::filesystem::create_directories(bad);
   for (auto* fn : {"model.bin", "config.json", "state.json"})
     std::filesystem::copy_file(dir + "/" + fn, bad + "/" + fn);
   BpeTrainOptions bo;
-  bo.vocab_size = 300, bo.progress = false, bo.threads = 1;
-  Tokenizer::train_from_texts({"hello world hello"}, bo).save(bad + "/tokenizer.json");
-  CHECK_THROWS_WITH_AS(load_causal_lm(bad, &tok), doctest::Contains("but the model's vocab_size is"), Error);
+  bo.vocab_size = 460, bo.progress = false, bo.threads = 1;
+  Tokenizer big = Tokenizer::train_from_texts(
+      {"법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다. 민법 제618조 제1항.",
+       "To be or not to be, that is the question. hello world STOP. Whether 'tis nobler in the mind to suffer",
+       "근로기준법 제23조 제1항에 따라 사용자는 정당한 이유 없이 근로자를 해고하지 못한다.",
+       "The slings and arrows of outrageous fortune, or to take arms against a sea of troubles"},
+      bo);
+  REQUIRE(big.vocab_size() == 460);
+  big.save(bad + "/tokenizer.json");
+  const std::string want = "tokenizer.json has 460 token ids but the model's vocab_size is only " +
+                           std::to_string(f.tok.vocab_size());
+  CHECK_THROWS_WITH_AS(load_causal_lm(bad, &tok), doctest::Contains(want.c_str()), Error);
+  // a tokenizer with fewer ids than the model has rows (a padded vocabulary, as HF models ship): accepted
+  bo.vocab_size = 300;
+  const Tokenizer small = Tokenizer::train_from_texts({"hello world hello"}, bo);
+  REQUIRE(small.vocab_size() < f.tok.vocab_size());
+  small.save(bad + "/tokenizer.json");
+  load_causal_lm(bad, &tok);
+  CHECK(tok.vocab_size() == small.vocab_size());
+}
+
+// A model with more vocabulary rows than the tokenizer has ids, whose padding rows get the largest logits.
+struct PaddedLM : CausalLM {
+  ModelConfig cfg;
+  int n_ids;
+  int32_t real;  // the real id with the best logit
+  PaddedLM(int n, int extra, int32_t r) : n_ids(n), real(r) {
+    cfg = preset("tiny"), cfg.vocab_size = n + extra, cfg.max_seq_len = 64;
+  }
+  const ModelConfig& config() const override { return cfg; }
+  void reset(int) override {}
+  std::vector<float> step(const int32_t*, int, int) override {
+    std::vector<float> l(size_t(cfg.vocab_size), 0.0f);
+    l[size_t(real)] = 5.0f;
+    for (int v = n_ids; v < cfg.vocab_size; v++) l[size_t(v)] = 30.0f + float(v % 3);
+    return l;
+  }
+  std::vector<double> token_logprobs(const int32_t*, int) override { return {}; }
+  std::vector<float> full_logits(const int32_t*, int) override { return {}; }
+};
+
+TEST_CASE("padding ids (model rows past the tokenizer's ids) are never generated, greedy or sampled") {
+  Loaded& f = fixture();
+  const int n = f.tok.vocab_size();
+  const int32_t real = f.tok.encode("법")[0];
+  PaddedLM lm(n, 37, real);
+  Generator g(lm, f.tok);
+  GenerateOptions o = greedy(8);
+  o.stop_at_eos = false;
+  GenerateResult r = g.generate({1, 2, 3}, o);
+  CHECK(r.tokens == std::vector<int32_t>(8, real));
+  // sampling at temperature 2 with top-k 50: padding ids would take almost all the mass; only real ids come out
+  o.sampling.temperature = 2, o.sampling.top_k = 50, o.sampling.seed = 7, o.max_new_tokens = 40;
+  r = g.generate({1, 2, 3}, o);
+  REQUIRE(r.tokens.size() == 40);
+  for (int32_t id : r.tokens) CHECK(id < n);
+  CHECK(r.tokens.size() > size_t(std::count(r.tokens.begin(), r.tokens.end(), real)));  // others drawn too
+  // a model with fewer rows than the tokenizer has ids: refused
+  PaddedLM small(n - 5, 0, real);
+  const std::string want = std::to_string(n) + " token ids but the model's vocab_size is only " + std::to_string(n - 5);
+  CHECK_THROWS_WITH_AS(Generator(small, f.tok), doctest::Contains(want.c_str()), Error);
 }

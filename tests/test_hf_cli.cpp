@@ -12,6 +12,8 @@
 #include <filesystem>
 
 #include "infer_fixture.h"
+#include "src/generator.h"
+#include "src/param_layout.h"
 
 namespace {
 using Result = beop::test::ShellResult;
@@ -50,6 +52,113 @@ TEST_CASE("export-hf -> infer --model hf:DIR generates the same text; train --in
   r = sh("./infer generate --model hf:" + kDir + "/nope" + gen);
   CHECK(r.rc == 1);
   CHECK(r.out.find("nope") != std::string::npos);
+}
+
+// The fixture's checkpoint with `extra` more vocabulary rows than its tokenizer has ids, as HF models ship
+// (Qwen2.5: 151,936 rows, 151,665 ids). The real rows are unchanged; padding row n + j is 100 x the lm_head row
+// of picks[j] (the token greedy decoding picks at step j), so without masking greedy decoding would pick a
+// padding id (which the tokenizer cannot decode). Returns the run directory.
+std::string make_padded_run(const std::string& run, int extra, const std::vector<int32_t>& picks) {
+  const beop::LoadedCheckpoint ck = beop::load_checkpoint(beop::latest_checkpoint(run), false);
+  beop::ModelConfig c = ck.config;
+  const int n = c.vocab_size;
+  c.vocab_size = n + extra;
+  REQUIRE(c.padded_vocab() == ck.config.padded_vocab());  // same layout: the padding rows exist already
+  std::vector<float> p = ck.params;
+  const beop::ParamLayout lay(c);
+  for (int j = 0; j < extra; j++)
+    for (int k = 0; k < c.d_model; k++)
+      p[lay.lm_head + size_t(n + j) * c.d_model + k] = 100.0f * p[lay.lm_head + size_t(picks[size_t(j) % picks.size()]) * c.d_model + k];
+  const std::string out = kDir + "/padded_run";
+  std::filesystem::remove_all(out);
+  beop::CheckpointState st;
+  st.stage = "it";
+  beop::save_checkpoint(out, 1, c, p.data(), nullptr, nullptr, p.size(), 0, st, ck.tokenizer_path);
+  return out;
+}
+
+TEST_CASE("a padded vocabulary (more model rows than tokenizer ids): infer hf:DIR, train --init hf:DIR, infer on "
+          "that checkpoint and prep import-hf accept it, and padding ids are never generated") {
+  const std::string run = beop::test::make_infer_fixture(kDir, 128);
+  const beop::Tokenizer tok = beop::Tokenizer::load(kDir + "/tok.json");
+  const int n = tok.vocab_size();
+  const std::string prompt = "법원은 판결한다";
+  const std::string gen = " --prompt '" + prompt + "' --temperature 0 --max-tokens 16 --threads 1";
+  const Result a = sh("./infer generate --model " + run + gen);
+  REQUIRE_MESSAGE(a.rc == 0, a.out);
+  // the ids the original model picks, so the padding rows can outbid them
+  const std::vector<int32_t> ids = tok.encode(prompt);
+  std::vector<int32_t> picks;
+  {
+    beop::Tokenizer t;
+    auto lm = beop::load_causal_lm(run, &t);
+    beop::Generator g(*lm, t);
+    beop::GenerateOptions o;
+    o.sampling.temperature = 0, o.max_new_tokens = 16;
+    picks = g.generate(ids, o).tokens;
+  }
+  const std::string padded = make_padded_run(run, 23, picks);
+  {  // the test means something: unmasked, the padded model's first choice is a padding id
+    beop::Tokenizer t;
+    auto lm = beop::load_causal_lm(padded, &t);
+    REQUIRE(lm->config().vocab_size == n + 23);
+    lm->reset(lm->config().max_seq_len);
+    const std::vector<float> logits = lm->step(ids.data(), int(ids.size()), 0);
+    REQUIRE(logits.size() == size_t(n + 23));
+    CHECK(beop::argmax(logits) >= n);
+  }
+  const std::string hf = kDir + "/hf_padded";
+  std::filesystem::remove_all(hf);
+  Result r = sh("./prep export-hf --model " + padded + " --out " + hf);
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  CHECK(beop::read_file(hf + "/config.json").find("\"vocab_size\": " + std::to_string(n + 23)) != std::string::npos);
+
+  // Same text as the unpadded model: the real rows are the same and the padding ids are masked.
+  r = sh("./infer generate --model " + padded + gen);
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK(r.out == a.out);
+  r = sh("./infer generate --model hf:" + hf + gen);
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK(r.out == a.out);
+  // sampling never draws a padding id either (they would take almost all the probability mass)
+  r = sh("./infer generate --model hf:" + hf + " --prompt '" + prompt + "' --temperature 1 --max-tokens 24 --seed 3 --threads 1");
+  CHECK_MESSAGE(r.rc == 0, r.out);
+
+  // prep import-hf -> a checkpoint infer loads, generating the same text
+  const std::string imported = kDir + "/imported";
+  std::filesystem::remove_all(imported);
+  r = sh("./prep import-hf --hf " + hf + " --out " + imported);
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  r = sh("./infer generate --model " + imported + gen);
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK(r.out == a.out);
+
+  // CPT from the padded HF directory, then infer on the checkpoint it wrote
+  const std::string shard_dir = kDir + "/data_padded";
+  std::filesystem::create_directories(shard_dir);
+  std::FILE* f = std::fopen((shard_dir + "/text.txt").c_str(), "w");
+  for (int i = 0; i < 60; i++) std::fputs("법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.\n", f);
+  std::fclose(f);
+  r = sh("./prep shards --tokenizer " + hf + "/tokenizer.json --out-prefix " + shard_dir + "/text --val-fraction 0 " +
+         "--doc-split line --quiet " + shard_dir + "/text.txt");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  r = sh("./train --stage cpt --init hf:" + hf + " --data 'legal=" + shard_dir + "/text_train_*.bin' --batch 2 --seq 32 " +
+         "--steps 2 --quiet --force --out " + kDir + "/cpt_padded");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  r = sh("./infer generate --model " + kDir + "/cpt_padded" + gen);
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK(r.out.size() > prompt.size());
+
+  // A model with fewer rows than the tokenizer has ids is refused: one line naming both numbers.
+  std::string cfg = beop::read_file(hf + "/config.json");
+  const std::string key = "\"vocab_size\": " + std::to_string(n + 23);
+  cfg.replace(cfg.find(key), key.size(), "\"vocab_size\": " + std::to_string(n - 1));
+  beop::write_file_atomic(hf + "/config.json", cfg);
+  r = sh("./infer generate --model hf:" + hf + gen);
+  CHECK(r.rc == 1);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  CHECK(r.out.find(std::to_string(n)) != std::string::npos);
+  CHECK(r.out.find(std::to_string(n - 1)) != std::string::npos);
 }
 
 TEST_CASE("infer --device cuda without a usable GPU: one clear line, exit 1") {

@@ -124,6 +124,24 @@ TEST_CASE("prep tokenizer trains a loadable tokenizer of the requested size") {
   CHECK(t.eos_id() >= 0);
 }
 
+TEST_CASE("prep tokenizer --out creates missing parent directories; the file is the one stdout names") {
+  write_fixture();
+  const std::string nested = kDir + "/new_a/b/c";
+  fs::remove_all(kDir + "/new_a");
+  Run r = run_prep({"tokenizer", "--vocab", "300", "--quiet", "--out", nested + "/tokenizer.json", "--doc-split", "blank",
+                    kDir + "/a.txt"});
+  INFO(r.out, r.err);
+  REQUIRE(r.rc == 0);
+  CHECK(Tokenizer::load(nested + "/tokenizer.json").vocab_size() == 300);
+  CHECK(listing(nested) == std::vector<std::string>{"tokenizer.json"});  // no temporary file left behind
+  // a parent that cannot be a directory (it is a file): one line naming it, exit 1, nothing written
+  r = run_prep({"tokenizer", "--vocab", "300", "--quiet", "--out", kDir + "/a.txt/x/tokenizer.json", "--doc-split",
+                "blank", kDir + "/a.txt"});
+  CHECK(r.rc == 1);
+  CHECK(r.err.find(kDir + "/a.txt/x") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
 TEST_CASE("prep shards: summary counts, shard contents and determinism") {
   ensure_tokenizer();
   Tokenizer tok = Tokenizer::load(kDir + "/tok.json");

@@ -82,6 +82,10 @@ std::vector<std::string> parity_texts() {
       "<tool_call>{\"name\": \"x\"}</tool_call> e" + u({0x301}) + "<|im_end|>" + u({0x301}) + "<|endoftext|>",
       u({0xC5}) + "B " + "A" + u({0x30A}) + "B " + u({0x212B}) + "B " + "A" + u({0x30A, 0x301}) + "B " + u({0xC5}) + "B!",
       "x" + u({0x301}) + "y " + u({0xFD}) + " <tool_call" + u({0x301}) + "> B" + u({0x301}) + "!",
+      // non-special added tokens next to special ones, and "im_st" (non-special in the overlap variant) inside
+      // and outside "<|im_start|>"
+      "<|im_start|>system\nim_st <tool_call>B!" + u({0x212B}) + "B<|im_end|>im_start<tool_call><tool_call>",
+      "im_st<|im_start|>im_st|im_start|> <tool_call x" + u({0x301}) + "yB!B! " + u({0xC5}) + "B" + u({0x301}),
   };
   t.insert(t.end(), extra.begin(), extra.end());
   std::mt19937 rng(5);
@@ -105,7 +109,9 @@ std::vector<std::string> nfc_texts() {
 }
 
 struct Oracle {
-  std::string qwen2_json, saved_json, seq_json;  // transformers' file; beop's save of it; Sequence[NFC] variant
+  // transformers' file; beop's save of it; Sequence[NFC] variant; a variant with one more non-special added
+  // token, "im_st" (normalized=false), that lies inside the special "<|im_start|>"
+  std::string qwen2_json, saved_json, seq_json, overlap_json;
   std::vector<std::string> texts, nfc_in;
   nlohmann::json out;
 };
@@ -127,12 +133,17 @@ const Oracle& oracle() {
     j["normalizer"] = {{"type", "Sequence"}, {"normalizers", nlohmann::json::array({{{"type", "NFC"}}})}};
     o.seq_json = kWork + "/qwen2_sequence_nfc.json";
     beop::write_file_atomic(o.seq_json, j.dump());
+    j = nlohmann::json::parse(beop::read_file(o.qwen2_json));
+    j["added_tokens"].push_back({{"id", kVocab + 7}, {"content", "im_st"}, {"single_word", false}, {"lstrip", false},
+                                 {"rstrip", false}, {"normalized", false}, {"special", false}});
+    o.overlap_json = kWork + "/qwen2_overlap.json";
+    beop::write_file_atomic(o.overlap_json, j.dump());
     o.texts = parity_texts();
     o.nfc_in = nfc_texts();
     beop::write_file_atomic(kWork + "/texts.json", nlohmann::json(o.texts).dump());
     beop::write_file_atomic(kWork + "/nfc.json", nlohmann::json(o.nfc_in).dump());
     run(".venv/bin/python tests/reference/hf_qwen2_oracle.py encode --tokenizer " + o.qwen2_json + " " + o.saved_json +
-        " " + o.seq_json + " --texts " + kWork + "/texts.json --nfc " + kWork + "/nfc.json --out " + kWork + "/out.json");
+        " " + o.seq_json + " " + o.overlap_json + " --texts " + kWork + "/texts.json --nfc " + kWork + "/nfc.json --out " + kWork + "/out.json");
     o.out = nlohmann::json::parse(beop::read_file(kWork + "/out.json"));
     return o;
   }();
@@ -292,7 +303,7 @@ TEST_CASE("a Qwen2 tokenizer.json made by transformers: ids identical to HF, bef
   MESSAGE("parity texts: " << o.texts.size() << " strings, " << total << " bytes, HF tokenizers "
           << o.out["version"].get<std::string>());
   const auto& ids = o.out["ids"];
-  REQUIRE(ids.size() == 3);
+  REQUIRE(ids.size() == 4);
   int bad_nfc = 0, bad_pieces = 0, bad_ids[3] = {0, 0, 0}, bad_rt = 0;
   const Tokenizer* tks[3] = {&tk, &saved, &seq};
   const std::string names[3] = {"transformers' file", "beop's save of it", "Sequence[NFC] variant"};
@@ -306,8 +317,9 @@ TEST_CASE("a Qwen2 tokenizer.json made by transformers: ids identical to HF, bef
     for (int k = 0; k < 3; k++)
       if (tks[k]->encode(o.texts[i], true) != ids[k][i].get<std::vector<int32_t>>() && bad_ids[k]++ < 3)
         FAIL_CHECK(names[k] << ": ids differ from HF on text " << i << ": " << codepoints(utf8_prefix(o.texts[i], 200)));
-    // (Without added tokens: a matched added token decodes to its content, which need not be NFC.)
-    if (tk.decode(tk.encode(o.texts[i], false)) != n && bad_rt++ < 3) FAIL_CHECK("decode(encode(x)) != NFC(x), text " << i);
+    // (A matched non-special added token decodes to its content, which need not be NFC: compared after NFC.)
+    if (beop::nfc(tk.decode(tk.encode(o.texts[i], false))) != n && bad_rt++ < 3)
+      FAIL_CHECK("NFC(decode(encode(x))) != NFC(x), text " << i);
   }
   CHECK(bad_nfc == 0);
   CHECK(bad_pieces == 0);
@@ -344,9 +356,56 @@ TEST_CASE("Qwen2 added tokens: normalized=false ones match the raw text, normali
   want.insert(want.end(), acute.begin(), acute.end());
   CHECK(tk.encode("e" + u({0x301}) + "<|im_end|>" + u({0x301}), true) == want);
   CHECK(tk.encode("<|im_start|><tool_call>", true) == std::vector<int32_t>{im_start, tool});
-  // allow_special=false: no added token is matched, but the text is still normalized.
-  for (int32_t id : tk.encode(u({0x212B}) + "B <|im_end|> <tool_call>", false)) CHECK(id < kVocab);
+  // allow_special=false: special tokens are text, non-special ones (<tool_call>, ÅB after NFC) still match.
+  const std::vector<int32_t> plain = tk.encode(u({0x212B}) + "B <|im_end|> <tool_call>", false);
+  CHECK(std::count(plain.begin(), plain.end(), ab) == 1);
+  CHECK(std::count(plain.begin(), plain.end(), tool) == 1);
+  CHECK(std::count(plain.begin(), plain.end(), im_end) == 0);
+  CHECK(tk.decode(plain) == "A" + u({0x30A}) + "B <|im_end|> <tool_call>");
   CHECK(tk.encode(u({0x212B}) + "B", false) == tk.encode(u({0xC5}) + "B", false));
+}
+
+TEST_CASE("non-special added tokens are single tokens without allow_special too: ids and decode as HF") {
+  // HF matches every added token in the raw text; beop's allow_special=false is HF's encode_special_tokens=True,
+  // under which only the special ones become text (a special match is consumed whole, so "im_st" inside
+  // "<|im_start|>" stays text in the overlap variant).
+  const Oracle& o = oracle();
+  const Tokenizer tks[4] = {Tokenizer::load(o.qwen2_json), Tokenizer::load(o.saved_json), Tokenizer::load(o.seq_json),
+                            Tokenizer::load(o.overlap_json)};
+  const std::string names[4] = {"transformers' file", "beop's save of it", "Sequence[NFC] variant", "overlap variant"};
+  REQUIRE(o.out["ids_plain"].size() == 4);
+  const int32_t tool = kVocab + 3, im_st = kVocab + 7;
+  REQUIRE(tks[3].token_id("im_st") == im_st);
+  int bad_ids[4] = {0, 0, 0, 0}, bad_dec[4] = {0, 0, 0, 0}, with_added = 0, mangled = 0;
+  for (size_t i = 0; i < o.texts.size(); i++) {
+    CAPTURE(i);
+    for (int k = 0; k < 4; k++) {
+      const std::vector<int32_t> got = tks[k].encode(o.texts[i], false);
+      if (got != o.out["ids_plain"][k][i].get<std::vector<int32_t>>() && bad_ids[k]++ < 3)
+        FAIL_CHECK(names[k] << ": ids differ from HF on text " << i << ": " << codepoints(utf8_prefix(o.texts[i], 200)));
+      // Decoding round-trips up to NFC. It equals HF's decode, except where HF's ByteLevel decoder mangles an
+      // added token's content outside the byte alphabet ("A\u030aB" -> U+FFFD "B"); beop gives the content.
+      const std::string dec = tks[k].decode(got), hf = o.out["decoded_plain"][k][i].get<std::string>();
+      const bool hf_mangled = hf.find("\xEF\xBF\xBD") != std::string::npos && o.texts[i].find("\xEF\xBF\xBD") == std::string::npos;
+      if ((beop::nfc(dec) != o.out["nfc"][i].get<std::string>() || (!hf_mangled && dec != hf)) && bad_dec[k]++ < 3)
+        FAIL_CHECK(names[k] << ": decode(encode(x)) is not NFC(x) or differs from HF's decode on text " << i);
+      mangled += k == 0 && hf_mangled;
+      if (k == 0) with_added += std::any_of(got.begin(), got.end(), [](int32_t id) { return id > kVocab + 2; });
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    CAPTURE(names[k]);
+    CHECK(bad_ids[k] == 0);
+    CHECK(bad_dec[k] == 0);
+  }
+  CHECK(with_added >= 4);  // the comparison covered texts where non-special added tokens matched
+  CHECK(mangled <= 3);     // the three texts with "A\u030aB"; all others decode exactly as HF
+  // By hand: the text round-trips exactly where nothing needs NFC.
+  const std::string t = "<|im_start|>im_st <tool_call>{\"a\": 1}</tool_call><|im_end|>";
+  const std::vector<int32_t> ids = tks[3].encode(t, false);
+  CHECK(std::count(ids.begin(), ids.end(), tool) == 1);
+  CHECK(std::count(ids.begin(), ids.end(), im_st) == 1);  // the one outside <|im_start|>
+  CHECK(tks[3].decode(ids) == t);
 }
 
 TEST_CASE("Qwen2 tokenizer.json: save writes NFC and the Qwen2 regex back; load -> save -> load is exact") {

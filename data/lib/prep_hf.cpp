@@ -58,8 +58,10 @@ int prep_import_hf_main(int argc, char** argv) {
   const HfModel m = load_hf_model(f.str("hf"), lo);
   for (const std::string& n : m.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   CheckpointState st;
-  st.stage = "hf-import";
-  st.meta = {{"hf_dir", f.str("hf")}, {"architecture", m.architecture}};
+  // A released base model is a pretrained one: checkpoints know only pretrain, cpt and it (state.json is read
+  // back with that check), so the import is "pretrain" and where it came from goes into meta.
+  st.stage = "pretrain";
+  st.meta = {{"source", "hf-import"}, {"hf_dir", f.str("hf")}, {"architecture", m.architecture}};
   const std::string dir = save_checkpoint(f.str("out"), 0, m.config, m.params.data(), nullptr, nullptr, m.params.size(), 0,
                                           st, m.tokenizer_path);
   std::printf("imported %s (%s) as %s\n", f.str("hf").c_str(), m.config.summary().c_str(), dir.c_str());

@@ -117,6 +117,9 @@ int prep_tokenizer_main(int argc, char** argv) {
   if (f.positional().empty()) throw UsageError("no input FILES (see prep tokenizer --help)");
   int64_t vocab = f.i64("vocab");
   if (vocab < 300 || vocab > (1 << 24)) throw UsageError(cat("--vocab: ", vocab, " outside [300, 16777216]"));
+  // --out a/b/tok.json: create a/b now (mkdir -p), so a bad path fails before minutes of training.
+  const std::string out = f.str("out");
+  if (const size_t slash = out.find_last_of('/'); slash != std::string::npos && slash > 0) make_dirs(out.substr(0, slash));
   DocOptions dopt = doc_options(f);
   std::vector<std::string> texts;
   uint64_t bytes = 0;

@@ -16,9 +16,12 @@ convert: (transformers 4.45.2) Qwen2TokenizerFast(vocab.json, merges.txt) conver
          (normalized=False: matched in the raw text) and "A\u030aB" (normalized=True: matched after NFC, as
          "\u00c5B"), then saves DIR/qwen2/tokenizer.json.
 encode:  (tokenizers 0.23.3, the parity target) for each texts.json string: the ids of every --tokenizer
-         (add_special_tokens=False: HF always matches added tokens), HF NFC of the string and the Split(Qwen2
-         regex, Isolated) pieces of that; and HF NFC of every nfc.json string. Writes
-         {"ids": [[[id]] per tokenizer], "nfc": [str], "pieces": [[str]], "nfc_only": [str], "version": str}.
+         (add_special_tokens=False: HF always matches added tokens), the ids with encode_special_tokens=True
+         (special added tokens are then text, non-special ones are still matched: beop's allow_special=false)
+         and HF's decode of those, HF NFC of the string and the Split(Qwen2 regex, Isolated) pieces of that;
+         and HF NFC of every nfc.json string. Writes {"ids": [[[id]] per tokenizer], "ids_plain": same,
+         "decoded_plain": [[str] per tokenizer], "nfc": [str], "pieces": [[str]], "nfc_only": [str],
+         "version": str}.
 """
 import argparse
 import json
@@ -72,10 +75,15 @@ def encode(a):
     with open(a.nfc, encoding="utf-8") as f:
         nfc_only = json.load(f)
     nfc, split = normalizers.NFC(), qwen2_split()
-    out = {"version": tokenizers.__version__, "ids": [], "nfc": [nfc.normalize_str(s) for s in texts]}
+    out = {"version": tokenizers.__version__, "ids": [], "ids_plain": [], "decoded_plain": [],
+           "nfc": [nfc.normalize_str(s) for s in texts]}
     for path in a.tokenizer:
         t = Tokenizer.from_file(path)
         out["ids"].append([t.encode(s, add_special_tokens=False).ids for s in texts])
+        t.encode_special_tokens = True
+        plain = [t.encode(s, add_special_tokens=False).ids for s in texts]
+        out["ids_plain"].append(plain)
+        out["decoded_plain"].append([t.decode(ids, skip_special_tokens=False) for ids in plain])
     out["pieces"] = [[p for p, _ in split.pre_tokenize_str(s)] for s in out["nfc"]]
     out["nfc_only"] = [nfc.normalize_str(s) for s in nfc_only]
     with open(a.out, "w", encoding="utf-8") as f:
