@@ -55,12 +55,19 @@ std::string hf_spec_dir(const std::string& spec) { return spec.rfind("hf:", 0) =
 
 ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_seq_len_cap, std::string* arch_out) {
   if (!j.is_object()) fail(what, ": not a JSON object");
+  // A string field, or def when absent/null; any other type is a one-line error naming the key (json's own
+  // type_error would name neither the file nor the key).
+  auto str = [&](const json& o, const char* k, const char* def) -> std::string {
+    if (!o.contains(k) || o[k].is_null()) return def;
+    if (!o[k].is_string()) fail(what, ": \"", k, "\" is ", o[k].dump(), ", want a string");
+    return o[k].get<std::string>();
+  };
   std::string arch;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string()) {
     arch = j["architectures"][0].get<std::string>();
   } else {
-    const std::string mt = j.value("model_type", "");
+    const std::string mt = str(j, "model_type", "");
     arch = mt == "llama" ? "LlamaForCausalLM" : mt == "qwen2" ? "Qwen2ForCausalLM" : mt == "mistral" ? "MistralForCausalLM" : "";
     if (arch.empty()) fail(what, ": no \"architectures\" and model_type '", mt, "' is not llama, qwen2 or mistral");
   }
@@ -106,7 +113,7 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
   c.vocab_size = i32(j, "vocab_size", 0, true);
   c.rms_eps = float(f64(j, "rms_norm_eps", 1e-6, true));
   c.tied_embeddings = flag(j, "tie_word_embeddings");
-  const std::string act = has(j, "hidden_act") ? j["hidden_act"].get<std::string>() : "silu";
+  const std::string act = str(j, "hidden_act", "silu");
   if (act != "silu") fail(what, ": hidden_act '", act, "' is not supported (beop's MLP is SwiGLU: silu)");
 
   // RoPE: transformers < 5 writes rope_theta + rope_scaling; >= 5 writes rope_parameters {rope_theta, rope_type, ...}.
@@ -125,8 +132,7 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
   }
   if (sc) {
     const json& s = *sc;
-    const std::string type = has(s, "rope_type") ? s["rope_type"].get<std::string>()
-                             : has(s, "type")    ? s["type"].get<std::string>() : "default";
+    const std::string type = has(s, "rope_type") ? str(s, "rope_type", "") : str(s, "type", "default");
     if (type == "llama3") {
       c.rope_scaling = "llama3";
       c.rope_factor = float(f64(s, "factor", 0, true));

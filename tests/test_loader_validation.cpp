@@ -7,6 +7,7 @@
 // are fed here through the normal build.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -15,8 +16,10 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "hf_model.h"
 #include "io.h"
 #include "param_layout.h"
+#include "safetensors.h"
 #include "tests/test_util.h"
 #include "tokenizer.h"
 
@@ -117,4 +120,65 @@ TEST_CASE("model.bin: a checksum-valid header whose config implies billions of t
   CHECK(error_of([&] { load_model_file(q); }) ==
         q + ": has " + std::to_string(lay.total) +
             " elements, but its config (vocab_size 256, d_model 16, n_layers 1, ffn_hidden 32) implies an impossible count");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inputs libFuzzer found (tests/fuzz_regressions/NAME/, replayed under the sanitizers by `make fuzz` too), fed to
+// the same entry points as fuzz/fuzz_NAME.cpp: each must be accepted or give a one-line beop::Error, nothing else.
+
+namespace {
+
+std::vector<std::string> regression_inputs(const std::string& harness) {
+  std::vector<std::string> out;
+  const std::string d = "tests/fuzz_regressions/" + harness;
+  if (fs::is_directory(d))
+    for (const auto& e : fs::directory_iterator(d)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fuzz regressions: hf config.json whose fields have the wrong JSON type") {
+  const std::vector<std::string> inputs = regression_inputs("hf_config");
+  REQUIRE(!inputs.empty());
+  for (const std::string& f : inputs) {
+    INFO(f);
+    const nlohmann::json j = nlohmann::json::parse(read_file(f));
+    std::string msg;
+    CHECK_NOTHROW(msg = error_of([&] { hf_config_from_json(j, "config.json"); }));  // not json::type_error
+    CHECK(msg.rfind("config.json: ", 0) == 0);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  // the keys found, each with a wrong type: a one-line error naming the key
+  const nlohmann::json base = nlohmann::json::parse(
+      R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,)"
+      R"("intermediate_size":128,"vocab_size":300,"rms_norm_eps":1e-5,"max_position_embeddings":128})");
+  CHECK_NOTHROW(hf_config_from_json(base, "config.json"));
+  nlohmann::json mt = base;
+  mt.erase("architectures");
+  mt["model_type"] = false;
+  CHECK(error_of([&] { hf_config_from_json(mt, "config.json"); }) == "config.json: \"model_type\" is false, want a string");
+  nlohmann::json act = base;
+  act["hidden_act"] = 3;
+  CHECK(error_of([&] { hf_config_from_json(act, "config.json"); }) == "config.json: \"hidden_act\" is 3, want a string");
+  nlohmann::json rt = base;
+  rt["rope_scaling"] = {{"rope_type", {1}}};
+  CHECK(error_of([&] { hf_config_from_json(rt, "config.json"); }) == "config.json: \"rope_type\" is [1], want a string");
+}
+
+TEST_CASE("fuzz regressions: safetensors inputs read back without undefined behaviour") {
+  const std::vector<std::string> inputs = regression_inputs("safetensors");
+  REQUIRE(!inputs.empty());
+  for (const std::string& f : inputs) {
+    INFO(f);
+    std::string msg = error_of([&] {
+      SafetensorsFile st(f);
+      for (const StTensor& t : st.tensors()) {
+        std::vector<float> out(t.numel);
+        st.read_f32(t, out.data());  // an empty tensor: out.data() is null (memcpy(nullptr, ..., 0) was UB)
+      }
+    });
+    CHECK((msg == "<no error>" || msg.rfind(f + ":", 0) == 0));
+  }
 }
