@@ -160,6 +160,10 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
       fail(what, ": sliding_window ", j["sliding_window"].dump(), " < context ", c.max_seq_len,
            " (beop has full attention only; cap the context at the window, e.g. --max-seq ", j["sliding_window"].dump(), ")");
   }
+  // The sizes derived in int (padded vocab, heads * head_dim for q, k and v together) must fit it.
+  if (int64_t(c.vocab_size) + 127 > INT32_MAX || (int64_t(c.n_heads) + 2 * int64_t(c.n_kv_heads)) * c.head_dim > INT32_MAX)
+    fail(what, ": vocab_size ", c.vocab_size, " or (num_attention_heads + 2 num_key_value_heads) * head_dim (",
+         c.n_heads, ", ", c.n_kv_heads, ", ", c.head_dim, ") exceeds ", INT32_MAX);
   c.name = "hf";
   try {
     c.validate();
@@ -246,6 +250,11 @@ HfModel load_hf_model(const std::string& dir, const HfLoadOptions& opt) {
 
   // Every tensor checked against config.json before any payload is read: nothing is loaded half-way.
   const SafetensorsDir st(dir);
+  // config.json's sizes against the files before the layout is built: each layer has 9 tensors (plus the
+  // embedding and the final norm), so num_hidden_layers = 2^31-1 is refused here, not as a std::bad_alloc.
+  if (uint64_t(c.n_layers) * 9 + 2 > st.tensors().size())
+    fail(cfg_path, ": num_hidden_layers ", c.n_layers, " needs at least ", uint64_t(c.n_layers) * 9 + 2,
+         " tensors, but the safetensors hold ", st.tensors().size());
   const ParamLayout lay(c);
   std::set<std::string> used;
   for (const TensorInfo& t : lay.tensors) {

@@ -182,3 +182,35 @@ TEST_CASE("fuzz regressions: safetensors inputs read back without undefined beha
     CHECK((msg == "<no error>" || msg.rfind(f + ":", 0) == 0));
   }
 }
+
+TEST_CASE("HF model directory: config.json sizes are checked against the safetensors before the layout") {
+  const std::string dir = tmpdir("hf");
+  ModelConfig cfg;
+  cfg.name = "hf-tiny";
+  cfg.vocab_size = 300, cfg.d_model = 16, cfg.n_layers = 1, cfg.n_heads = 2, cfg.n_kv_heads = 1, cfg.head_dim = 8;
+  cfg.ffn_hidden = 32, cfg.max_seq_len = 16;
+  const ParamLayout lay(cfg);
+  std::vector<float> params(lay.total, 0.25f);
+  for (size_t i = 300 * 16; i < 384 * 16; i++) params[i] = 0.0f;  // padded vocab rows (not exported)
+  for (size_t i = lay.lm_head + 300 * 16; i < lay.lm_head + 384 * 16; i++) params[i] = 0.0f;
+  write_file_atomic(dir + "/tok.json", small_tokenizer_json().dump());
+  HfExportOptions eo;
+  eo.chat_template = false;
+  export_hf_model(cfg, params.data(), dir + "/tok.json", dir + "/m", eo);
+  HfLoadOptions lo;
+  lo.load_tokenizer = false;
+  CHECK(load_hf_model(dir + "/m", lo).params == params);
+  nlohmann::json cj = nlohmann::json::parse(read_file(dir + "/m/config.json"));
+  cj["num_hidden_layers"] = 2147483647;  // before: a ParamLayout of 2^31-1 layers -> std::bad_alloc
+  write_file_atomic(dir + "/m/config.json", cj.dump());
+  CHECK(error_of([&] { load_hf_model(dir + "/m", lo); }) ==
+        dir + "/m/config.json: num_hidden_layers 2147483647 needs at least 19327352825 tensors, but the safetensors hold 12");
+  // heads * head_dim beyond int (q_dim() would overflow)
+  cj["num_hidden_layers"] = 1;
+  cj["num_attention_heads"] = 1 << 20;
+  cj["num_key_value_heads"] = 1 << 20;
+  cj["head_dim"] = 1 << 12;
+  CHECK(error_of([&] { hf_config_from_json(cj, "config.json"); }) ==
+        "config.json: vocab_size 300 or (num_attention_heads + 2 num_key_value_heads) * head_dim (1048576, 1048576, 4096) "
+        "exceeds 2147483647");
+}
