@@ -32,7 +32,10 @@ FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 # Library sources: the union of the harnesses' `// fuzz-sources:` lines, or all of them if one has none.
 FUZZ_DECLARED := $(shell sed -n 's|^// fuzz-sources:||p' $(FUZZ_HARNESS_SRCS) /dev/null 2>/dev/null)
 FUZZ_UNDECLARED := $(shell for f in $(FUZZ_HARNESS_SRCS); do grep -q '^// fuzz-sources:' $$f || echo $$f; done)
-FUZZ_LIB_SRCS := $(sort $(if $(FUZZ_UNDECLARED),$(LIB_SRCS) $(wildcard cuda/simt/*.cpp),$(FUZZ_DECLARED)))
+# (All = what build/libbeop.a holds: LIB_SRCS, the SIMT runtime, the CUDA host sources, the no-GPU backend stub.)
+FUZZ_ALL_SRCS := $(LIB_SRCS) $(wildcard cuda/simt/*.cpp) $(filter-out cuda/backend_stub.cpp,$(CUDA_HOST_SRCS)) \
+                 $(wildcard cuda/backend_stub.cpp)
+FUZZ_LIB_SRCS := $(sort $(if $(FUZZ_UNDECLARED),$(FUZZ_ALL_SRCS),$(FUZZ_DECLARED)))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_DIR)/libbeop_fuzz.a
 

@@ -14,6 +14,7 @@ rss=${FUZZ_RSS_MB:-2048}
 timeout=${FUZZ_TIMEOUT:-10}
 status=0
 summary=()
+total=0
 for name in "$@"; do
   bin=$dir/fuzz_$name
   corpus=$dir/corpus/$name
@@ -39,6 +40,7 @@ for name in "$@"; do
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
   ncorp=$(find "$corpus" -type f | wc -l)
+  total=$((total + ${execs:-0}))
   if [ $rc -ne 0 ]; then
     status=1
     echo "fuzz $name: FAILED (exit $rc); input kept in $art/:"
@@ -50,4 +52,5 @@ for name in "$@"; do
 done
 echo "=== fuzz summary (${secs}s each)"
 printf '%s\n' "${summary[@]}"
+echo "total executions: $total"
 exit $status
