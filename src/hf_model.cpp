@@ -252,7 +252,8 @@ HfModel load_hf_model(const std::string& dir, const HfLoadOptions& opt) {
   const SafetensorsDir st(dir);
   // config.json's sizes against the files before the layout is built: each layer has 9 tensors (plus the
   // embedding and the final norm), so num_hidden_layers = 2^31-1 is refused here, not as a std::bad_alloc.
-  if (uint64_t(c.n_layers) * 9 + 2 > st.tensors().size())
+  // (Only counts beyond the tensor count: a small mismatch gets the loop's exact "tensor X is missing".)
+  if (uint64_t(c.n_layers) > st.tensors().size())
     fail(cfg_path, ": num_hidden_layers ", c.n_layers, " needs at least ", uint64_t(c.n_layers) * 9 + 2,
          " tensors, but the safetensors hold ", st.tensors().size());
   const ParamLayout lay(c);
