@@ -89,6 +89,16 @@ TEST_CASE("model.bin: a checksum-valid header whose config implies billions of t
                                          CheckpointState{}, dir + "/tok.json");
   const std::string good = read_file(ck + "/model.bin");
   CHECK(load_model_file(ck + "/model.bin").params == params);
+  // the 128-bit count must agree with ParamLayout for every layout variant, or valid files would be refused
+  for (int variant = 0; variant < 4; variant++) {
+    ModelConfig v = cfg;
+    v.attn_bias = variant & 1, v.tied_embeddings = variant & 2, v.vocab_size = 300;  // 300: padded to 384
+    const size_t total = ParamLayout(v).total;
+    std::vector<float> p(total, 1.5f);
+    const std::string d = save_checkpoint(dir + "/variants" + std::to_string(variant), 1, v, p.data(), nullptr,
+                                          nullptr, total, 0, CheckpointState{}, dir + "/tok.json");
+    CHECK(load_model_file(d + "/model.bin").params.size() == total);
+  }
 
   // Rewrites one field of the config JSON inside model.bin, shortens the name by as many characters as the
   // field grew (the header keeps its length) and fixes the header checksum: only what the config says is wrong.
