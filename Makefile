@@ -88,3 +88,4 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include cuda/cuda.mk
+-include fuzz/fuzz.mk

@@ -55,12 +55,19 @@ std::string hf_spec_dir(const std::string& spec) { return spec.rfind("hf:", 0) =
 
 ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_seq_len_cap, std::string* arch_out) {
   if (!j.is_object()) fail(what, ": not a JSON object");
+  // A string field, or def when absent/null; any other type is a one-line error naming the key (json's own
+  // type_error would name neither the file nor the key).
+  auto str = [&](const json& o, const char* k, const char* def) -> std::string {
+    if (!o.contains(k) || o[k].is_null()) return def;
+    if (!o[k].is_string()) fail(what, ": \"", k, "\" is ", o[k].dump(), ", want a string");
+    return o[k].get<std::string>();
+  };
   std::string arch;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string()) {
     arch = j["architectures"][0].get<std::string>();
   } else {
-    const std::string mt = j.value("model_type", "");
+    const std::string mt = str(j, "model_type", "");
     arch = mt == "llama" ? "LlamaForCausalLM" : mt == "qwen2" ? "Qwen2ForCausalLM" : mt == "mistral" ? "MistralForCausalLM" : "";
     if (arch.empty()) fail(what, ": no \"architectures\" and model_type '", mt, "' is not llama, qwen2 or mistral");
   }
@@ -106,7 +113,7 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
   c.vocab_size = i32(j, "vocab_size", 0, true);
   c.rms_eps = float(f64(j, "rms_norm_eps", 1e-6, true));
   c.tied_embeddings = flag(j, "tie_word_embeddings");
-  const std::string act = has(j, "hidden_act") ? j["hidden_act"].get<std::string>() : "silu";
+  const std::string act = str(j, "hidden_act", "silu");
   if (act != "silu") fail(what, ": hidden_act '", act, "' is not supported (beop's MLP is SwiGLU: silu)");
 
   // RoPE: transformers < 5 writes rope_theta + rope_scaling; >= 5 writes rope_parameters {rope_theta, rope_type, ...}.
@@ -125,8 +132,7 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
   }
   if (sc) {
     const json& s = *sc;
-    const std::string type = has(s, "rope_type") ? s["rope_type"].get<std::string>()
-                             : has(s, "type")    ? s["type"].get<std::string>() : "default";
+    const std::string type = has(s, "rope_type") ? str(s, "rope_type", "") : str(s, "type", "default");
     if (type == "llama3") {
       c.rope_scaling = "llama3";
       c.rope_factor = float(f64(s, "factor", 0, true));
@@ -154,6 +160,10 @@ ModelConfig hf_config_from_json(const json& j, const std::string& what, int max_
       fail(what, ": sliding_window ", j["sliding_window"].dump(), " < context ", c.max_seq_len,
            " (beop has full attention only; cap the context at the window, e.g. --max-seq ", j["sliding_window"].dump(), ")");
   }
+  // The sizes derived in int (padded vocab, heads * head_dim for q, k and v together) must fit it.
+  if (int64_t(c.vocab_size) + 127 > INT32_MAX || (int64_t(c.n_heads) + 2 * int64_t(c.n_kv_heads)) * c.head_dim > INT32_MAX)
+    fail(what, ": vocab_size ", c.vocab_size, " or (num_attention_heads + 2 num_key_value_heads) * head_dim (",
+         c.n_heads, ", ", c.n_kv_heads, ", ", c.head_dim, ") exceeds ", INT32_MAX);
   c.name = "hf";
   try {
     c.validate();
@@ -240,6 +250,12 @@ HfModel load_hf_model(const std::string& dir, const HfLoadOptions& opt) {
 
   // Every tensor checked against config.json before any payload is read: nothing is loaded half-way.
   const SafetensorsDir st(dir);
+  // config.json's sizes against the files before the layout is built: each layer has 9 tensors (plus the
+  // embedding and the final norm), so num_hidden_layers = 2^31-1 is refused here, not as a std::bad_alloc.
+  // (Only counts beyond the tensor count: a small mismatch gets the loop's exact "tensor X is missing".)
+  if (uint64_t(c.n_layers) > st.tensors().size())
+    fail(cfg_path, ": num_hidden_layers ", c.n_layers, " needs at least ", uint64_t(c.n_layers) * 9 + 2,
+         " tensors, but the safetensors hold ", st.tensors().size());
   const ParamLayout lay(c);
   std::set<std::string> used;
   for (const TensorInfo& t : lay.tensors) {

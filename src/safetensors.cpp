@@ -116,84 +116,107 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   ::close(fd);  // the mapping keeps the file
   if (m == MAP_FAILED) fail(path, ": mmap failed (", std::strerror(e), ")");
   map_ = m, map_bytes_ = size;
-  const uint8_t* b = static_cast<const uint8_t*>(m);
-
   try {
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
-    if (n > size - 8)
-      fail(path, ": header length ", n, " runs past the end of the file (", size, " bytes; truncated or not safetensors)");
-    if (n > kMaxHeaderBytes) fail(path, ": header length ", n, " exceeds the 100 MB limit");
-    if (n < 2 || b[8] != '{') fail(path, ": header does not start with '{' (not a safetensors file)");
-    json h;
-    try {
-      h = json::parse(reinterpret_cast<const char*>(b + 8), reinterpret_cast<const char*>(b + 8 + n));
-    } catch (const json::exception& ex) {
-      fail(path, ": header is not valid JSON (", ex.what(), ")");
-    }
-    if (!h.is_object()) fail(path, ": header is not a JSON object");
-    data_ = b + 8 + n;
-    const uint64_t data_size = size - 8 - n;
-
-    for (auto it = h.begin(); it != h.end(); ++it) {
-      const std::string& name = it.key();
-      const json& v = it.value();
-      if (name == "__metadata__") {
-        if (!v.is_object()) fail(path, ": __metadata__ is not an object of strings");
-        for (auto m2 = v.begin(); m2 != v.end(); ++m2) {
-          if (!m2.value().is_string()) fail(path, ": __metadata__ value of '", m2.key(), "' is not a string");
-          metadata_[m2.key()] = m2.value().get<std::string>();
-        }
-        continue;
-      }
-      const std::string what = cat(path, ": tensor '", name, "'");
-      if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
-        fail(what, ": entry is not an object with dtype, shape and data_offsets");
-      StTensor t;
-      t.name = name;
-      if (!v["dtype"].is_string()) fail(what, ": dtype is not a string");
-      const std::string ds = v["dtype"].get<std::string>();
-      if (!parse_dtype(ds, t.dtype)) fail(what, " has dtype ", ds, "; beop reads F32, F16 and BF16 only");
-      const json& sh = v["shape"];
-      if (!sh.is_array()) fail(what, ": shape is not an array");
-      for (const json& d : sh) {
-        if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
-          fail(what, ": shape ", sh.dump(), " has a dimension that is not a non-negative integer");
-        const uint64_t dim = d.get<uint64_t>();
-        if (dim != 0 && t.numel > (uint64_t(1) << 62) / dim) fail(what, ": shape ", sh.dump(), " overflows");
-        t.shape.push_back(int64_t(dim));
-        t.numel *= size_t(dim);
-      }
-      const json& off = v["data_offsets"];
-      if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-        fail(what, ": data_offsets ", off.dump(), " is not [begin, end] of non-negative integers");
-      t.begin = off[0].get<uint64_t>(), t.end = off[1].get<uint64_t>();
-      if (t.end < t.begin) fail(what, ": data_offsets ", off.dump(), " end before they begin");
-      if (t.end > data_size)
-        fail(what, ": data_offsets ", off.dump(), " run past the end of the data section (", data_size,
-             " bytes; file truncated?)");
-      const uint64_t want = uint64_t(t.numel) * st_dtype_size(t.dtype);
-      if (t.end - t.begin != want)
-        fail(what, ": data_offsets ", off.dump(), " span ", t.end - t.begin, " bytes, but ", ds, " ",
-             shape_str(t.shape), " needs ", want);
-      tensors_.push_back(std::move(t));
-    }
-    std::stable_sort(tensors_.begin(), tensors_.end(),
-                     [](const StTensor& a, const StTensor& c) { return a.begin < c.begin; });
-    const StTensor* prev = nullptr;  // the previous non-empty tensor
-    for (const StTensor& t : tensors_) {
-      if (t.begin == t.end) continue;
-      if (prev && t.begin < prev->end)
-        fail(path, ": tensor '", t.name, "' at bytes [", t.begin, ", ", t.end, ") overlaps tensor '", prev->name,
-             "' at [", prev->begin, ", ", prev->end, ")");
-      prev = &t;
-    }
-    for (size_t i = 0; i < tensors_.size(); i++) index_[tensors_[i].name] = i;
+    parse(static_cast<const uint8_t*>(m), size);
   } catch (...) {
     ::munmap(map_, map_bytes_);
     map_ = nullptr;
     throw;
   }
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& name, const uint8_t* bytes, size_t size) : path_(name) {
+  BEOP_CHECK(host_is_little_endian(), "safetensors reading assumes a little-endian host");
+  if (size < 8) fail(name, ": truncated: ", size, " bytes, a safetensors file starts with an 8-byte header length");
+  parse(bytes, size);
+}
+
+// Validates the whole file image b[0, size) (size >= 8) and fills tensors_, index_, metadata_, data_.
+void SafetensorsFile::parse(const uint8_t* b, uint64_t size) {
+  const std::string& path = path_;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
+  if (n > size - 8)
+    fail(path, ": header length ", n, " runs past the end of the file (", size, " bytes; truncated or not safetensors)");
+  if (n > kMaxHeaderBytes) fail(path, ": header length ", n, " exceeds the 100 MB limit");
+  if (n < 2 || b[8] != '{') fail(path, ": header does not start with '{' (not a safetensors file)");
+  json h;
+  try {
+    h = json::parse(reinterpret_cast<const char*>(b + 8), reinterpret_cast<const char*>(b + 8 + n));
+  } catch (const json::exception& ex) {
+    fail(path, ": header is not valid JSON (", ex.what(), ")");
+  }
+  if (!h.is_object()) fail(path, ": header is not a JSON object");
+  data_ = b + 8 + n;
+  const uint64_t data_size = size - 8 - n;
+
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) fail(path, ": __metadata__ is not an object of strings");
+      for (auto m2 = v.begin(); m2 != v.end(); ++m2) {
+        if (!m2.value().is_string()) fail(path, ": __metadata__ value of '", m2.key(), "' is not a string");
+        metadata_[m2.key()] = m2.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string what = cat(path, ": tensor '", name, "'");
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      fail(what, ": entry is not an object with dtype, shape and data_offsets");
+    StTensor t;
+    t.name = name;
+    if (!v["dtype"].is_string()) fail(what, ": dtype is not a string");
+    const std::string ds = v["dtype"].get<std::string>();
+    if (!parse_dtype(ds, t.dtype)) fail(what, " has dtype ", ds, "; beop reads F32, F16 and BF16 only");
+    const json& sh = v["shape"];
+    if (!sh.is_array()) fail(what, ": shape is not an array");
+    for (const json& d : sh) {
+      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
+        fail(what, ": shape ", sh.dump(), " has a dimension that is not a non-negative integer");
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && t.numel > (uint64_t(1) << 62) / dim) fail(what, ": shape ", sh.dump(), " overflows");
+      t.shape.push_back(int64_t(dim));
+      t.numel *= size_t(dim);
+    }
+    const json& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      fail(what, ": data_offsets ", off.dump(), " is not [begin, end] of non-negative integers");
+    t.begin = off[0].get<uint64_t>(), t.end = off[1].get<uint64_t>();
+    if (t.end < t.begin) fail(what, ": data_offsets ", off.dump(), " end before they begin");
+    if (t.end > data_size)
+      fail(what, ": data_offsets ", off.dump(), " run past the end of the data section (", data_size,
+           " bytes; file truncated?)");
+    const uint64_t want = uint64_t(t.numel) * st_dtype_size(t.dtype);
+    if (t.end - t.begin != want)
+      fail(what, ": data_offsets ", off.dump(), " span ", t.end - t.begin, " bytes, but ", ds, " ",
+           shape_str(t.shape), " needs ", want);
+    tensors_.push_back(std::move(t));
+  }
+  // The tensors must tile the data section exactly, as the reference reader demands ("not fully covered"):
+  // sorted by [begin, end), each begins where the previous one ended, the first at 0 and the last at the end
+  // of the file. A gap or a tail nobody owns means the header length or an offset is wrong -- e.g. a header
+  // length lowered into the JSON's trailing-space padding still parses, but every tensor would be read
+  // shifted by those bytes.
+  std::stable_sort(tensors_.begin(), tensors_.end(), [](const StTensor& a, const StTensor& c) {
+    return a.begin != c.begin ? a.begin < c.begin : a.end < c.end;
+  });
+  uint64_t covered = 0;               // bytes [0, covered) of the data section belong to a tensor
+  const StTensor* prev = nullptr;     // the tensor that ends at `covered`
+  for (const StTensor& t : tensors_) {
+    if (t.begin < covered)
+      fail(path, ": tensor '", t.name, "' at bytes [", t.begin, ", ", t.end, ") overlaps tensor '", prev->name,
+           "' at [", prev->begin, ", ", prev->end, ")");
+    if (t.begin > covered)
+      fail(path, ": tensor '", t.name, "' starts at byte ", t.begin, " of the data section, but the tensors before it",
+           " end at ", covered, ": a gap no tensor covers (corrupt data_offsets)");
+    covered = t.end;
+    prev = &t;
+  }
+  if (covered != data_size)
+    fail(path, ": the tensors cover ", covered, " bytes of the ", data_size, "-byte data section: ", data_size - covered,
+         " bytes not covered (header length ", n, " wrong, or the file is padded or truncated)");
+  for (size_t i = 0; i < tensors_.size(); i++) index_[tensors_[i].name] = i;
 }
 
 SafetensorsFile::~SafetensorsFile() {
@@ -208,6 +231,7 @@ const StTensor* SafetensorsFile::find(const std::string& name) const {
 void SafetensorsFile::read_f32(const StTensor& t, float* dst) const {
   const uint8_t* src = data(t);
   const int64_t n = int64_t(t.numel);
+  if (n == 0) return;  // an empty tensor: dst may be null (memcpy(nullptr, ..., 0) is undefined)
   switch (t.dtype) {
     case StDType::F32:
       std::memcpy(dst, src, size_t(n) * 4);

@@ -9,9 +9,9 @@
 // SafetensorsFile memory-maps a file read-only (the bytes are read once, straight from the page cache into the
 // caller's buffer) and validates the whole header on open, before any tensor is touched: header length vs file
 // size, JSON, each tensor's dtype (F32, F16, BF16; anything else -> Error naming the tensor and dtype), shape,
-// data_offsets inside the data section, sized exactly product(shape) * itemsize, and no two tensors overlapping.
-// Every error is one line naming the file and the tensor. Gaps between tensors are tolerated (the reference
-// writer never leaves any, but nothing is ambiguous about them).
+// data_offsets inside the data section, sized exactly product(shape) * itemsize, and the tensors tiling the data
+// section exactly (sorted by offset, contiguous from byte 0 to the end of the file: no gap, no overlap, no
+// unowned tail), as the reference reader demands. Every error is one line naming the file and the tensor.
 //
 // A checkpoint larger than one file is sharded: DIR/model.safetensors.index.json holds {"metadata": {...},
 // "weight_map": {NAME: "model-00001-of-00003.safetensors", ...}}; SafetensorsDir opens either layout.
@@ -40,6 +40,9 @@ struct StTensor {
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);  // maps + validates; throws Error naming the file/tensor
+  // The same validation over a file image already in memory (fuzzing, tests): bytes[0, size) are not copied and
+  // must outlive the object; `name` stands for the file in errors.
+  SafetensorsFile(const std::string& name, const uint8_t* bytes, size_t size);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -55,8 +58,9 @@ class SafetensorsFile {
   std::vector<float> read_f32(const std::string& name) const;  // Error if absent
 
  private:
+  void parse(const uint8_t* b, uint64_t size);
   std::string path_;
-  void* map_ = nullptr;
+  void* map_ = nullptr;  // null for an in-memory image
   size_t map_bytes_ = 0;
   const uint8_t* data_ = nullptr;  // start of the data section
   std::vector<StTensor> tensors_;

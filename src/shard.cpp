@@ -125,62 +125,88 @@ ShardReader::ShardReader(const std::string& path, int64_t vocab_limit) : path_(p
   ::close(fd);
   if (m == MAP_FAILED) fail("cannot mmap ", path, ": ", std::strerror(err));
   base_ = static_cast<const unsigned char*>(m);
+  mapped_ = true;
   try {
-    std::memcpy(&h_, base_, sizeof h_);
-    if (std::memcmp(h_.magic, kShardMagic, 8) != 0)
-      fail(path, ": not a beop token shard (foreign file: bad magic)");
-    if (h_.version != kShardVersion)
-      fail(path, ": unsupported shard version ", h_.version, " (this build reads version ", kShardVersion, ")");
-    if (h_.header_bytes != kShardHeaderBytes)
-      fail(path, ": header size ", h_.header_bytes, " != ", kShardHeaderBytes, " for version ", kShardVersion);
-    if (h_.bytes_per_token != 2 && h_.bytes_per_token != 4)
-      fail(path, ": bytes per token ", h_.bytes_per_token, " (must be 2 or 4)");
-    if (h_.flags & ~kShardFlagLossMask) fail(path, ": unknown flags ", h_.flags, " (this build knows bit 0, the loss mask)");
-    if (h_.vocab_size == 0) fail(path, ": vocab size 0");
-    if (h_.bytes_per_token == 2 && h_.vocab_size > 65536)
-      fail(path, ": vocab size ", h_.vocab_size, " does not fit 2-byte tokens");
-    uint64_t want = shard_file_bytes(h_);
-    if ((uint64_t)size_ < want) fail(path, ": truncated: expected ", want, " bytes, file has ", size_);
-    if ((uint64_t)size_ > want)
-      fail(path, ": ", size_ - want, " trailing bytes: expected ", want, " bytes, file has ", size_);
-
-    offsets_ = reinterpret_cast<const uint64_t*>(base_ + kShardHeaderBytes);
-    tokens_ = base_ + kShardHeaderBytes + 8 * (h_.n_docs + 1);
-    mask_ = has_loss_mask() ? tokens_ + h_.n_tokens * h_.bytes_per_token : nullptr;
-
-    if (offsets_[0] != 0) fail(path, ": document offset 0 is ", offsets_[0], ", not 0");
-    for (uint64_t d = 0; d < h_.n_docs; d++)
-      if (offsets_[d + 1] < offsets_[d])
-        fail(path, ": document offsets not monotonic: offset ", d + 1, " = ", offsets_[d + 1], " < offset ", d,
-             " = ", offsets_[d]);
-    if (offsets_[h_.n_docs] != h_.n_tokens)
-      fail(path, ": last document offset ", offsets_[h_.n_docs], " != token count ", h_.n_tokens);
-
-    // Every token must be below the shard's own vocab (else the file is corrupt) and below the model's.
-    uint64_t limit = h_.vocab_size;
-    if (vocab_limit > 0 && (uint64_t)vocab_limit < limit) limit = (uint64_t)vocab_limit;
-    const uint64_t n = h_.n_tokens;
-    if (h_.bytes_per_token == 2) {
-      const uint16_t* t = reinterpret_cast<const uint16_t*>(tokens_);
-      for (uint64_t i = 0; i < n; i++)
-        if (t[i] >= limit) fail("token ", t[i], " at position ", i, " in ", path, " exceeds vocab ", limit);
-    } else {
-      const uint32_t* t = reinterpret_cast<const uint32_t*>(tokens_);
-      for (uint64_t i = 0; i < n; i++)
-        if (t[i] >= limit) fail("token ", t[i], " at position ", i, " in ", path, " exceeds vocab ", limit);
-    }
-    if (mask_)
-      for (uint64_t i = 0; i < n; i++)
-        if (mask_[i] > 1) fail(path, ": mask byte ", int(mask_[i]), " at position ", i, " is not 0 or 1");
+    validate(vocab_limit);
   } catch (...) {
     unmap();
     throw;
   }
 }
 
+ShardReader::ShardReader(const std::string& name, const void* bytes, size_t size, int64_t vocab_limit)
+    : path_(name), base_(static_cast<const unsigned char*>(bytes)), size_(size) {
+  BEOP_CHECK(reinterpret_cast<uintptr_t>(bytes) % 8 == 0, name, ": shard image must be 8-byte aligned");
+  if (size_ < kShardHeaderBytes)
+    fail(name, ": truncated: expected at least ", kShardHeaderBytes, " bytes, file has ", size_);
+  try {
+    validate(vocab_limit);
+  } catch (...) {
+    unmap();
+    throw;
+  }
+}
+
+// Checks the whole image base_[0, size_) (size_ >= the header) and sets offsets_, tokens_, mask_.
+void ShardReader::validate(int64_t vocab_limit) {
+  const std::string& path = path_;
+  std::memcpy(&h_, base_, sizeof h_);
+  if (std::memcmp(h_.magic, kShardMagic, 8) != 0)
+    fail(path, ": not a beop token shard (foreign file: bad magic)");
+  if (h_.version != kShardVersion)
+    fail(path, ": unsupported shard version ", h_.version, " (this build reads version ", kShardVersion, ")");
+  if (h_.header_bytes != kShardHeaderBytes)
+    fail(path, ": header size ", h_.header_bytes, " != ", kShardHeaderBytes, " for version ", kShardVersion);
+  if (h_.bytes_per_token != 2 && h_.bytes_per_token != 4)
+    fail(path, ": bytes per token ", h_.bytes_per_token, " (must be 2 or 4)");
+  if (h_.flags & ~kShardFlagLossMask) fail(path, ": unknown flags ", h_.flags, " (this build knows bit 0, the loss mask)");
+  if (h_.vocab_size == 0) fail(path, ": vocab size 0");
+  // Token ids are int32 everywhere downstream: a 4-byte token >= 2^31 would turn negative on the way out.
+  if (h_.vocab_size > uint32_t(INT32_MAX))
+    fail(path, ": vocab size ", h_.vocab_size, " exceeds ", INT32_MAX, " (token ids are 32-bit signed)");
+  if (h_.reserved0 != 0 || h_.reserved1[0] != 0 || h_.reserved1[1] != 0)
+    fail(path, ": reserved header fields are not 0 (corrupt header, or written by a later version)");
+  if (h_.bytes_per_token == 2 && h_.vocab_size > 65536)
+    fail(path, ": vocab size ", h_.vocab_size, " does not fit 2-byte tokens");
+  uint64_t want = shard_file_bytes(h_);
+  if ((uint64_t)size_ < want) fail(path, ": truncated: expected ", want, " bytes, file has ", size_);
+  if ((uint64_t)size_ > want)
+    fail(path, ": ", size_ - want, " trailing bytes: expected ", want, " bytes, file has ", size_);
+
+  offsets_ = reinterpret_cast<const uint64_t*>(base_ + kShardHeaderBytes);
+  tokens_ = base_ + kShardHeaderBytes + 8 * (h_.n_docs + 1);
+  mask_ = has_loss_mask() ? tokens_ + h_.n_tokens * h_.bytes_per_token : nullptr;
+
+  if (offsets_[0] != 0) fail(path, ": document offset 0 is ", offsets_[0], ", not 0");
+  for (uint64_t d = 0; d < h_.n_docs; d++)
+    if (offsets_[d + 1] < offsets_[d])
+      fail(path, ": document offsets not monotonic: offset ", d + 1, " = ", offsets_[d + 1], " < offset ", d,
+           " = ", offsets_[d]);
+  if (offsets_[h_.n_docs] != h_.n_tokens)
+    fail(path, ": last document offset ", offsets_[h_.n_docs], " != token count ", h_.n_tokens);
+
+  // Every token must be below the shard's own vocab (else the file is corrupt) and below the model's.
+  uint64_t limit = h_.vocab_size;
+  if (vocab_limit > 0 && (uint64_t)vocab_limit < limit) limit = (uint64_t)vocab_limit;
+  const uint64_t n = h_.n_tokens;
+  if (h_.bytes_per_token == 2) {
+    const uint16_t* t = reinterpret_cast<const uint16_t*>(tokens_);
+    for (uint64_t i = 0; i < n; i++)
+      if (t[i] >= limit) fail("token ", t[i], " at position ", i, " in ", path, " exceeds vocab ", limit);
+  } else {
+    const uint32_t* t = reinterpret_cast<const uint32_t*>(tokens_);
+    for (uint64_t i = 0; i < n; i++)
+      if (t[i] >= limit) fail("token ", t[i], " at position ", i, " in ", path, " exceeds vocab ", limit);
+  }
+  if (mask_)
+    for (uint64_t i = 0; i < n; i++)
+      if (mask_[i] > 1) fail(path, ": mask byte ", int(mask_[i]), " at position ", i, " is not 0 or 1");
+}
+
 void ShardReader::unmap() {
-  if (base_) ::munmap(const_cast<unsigned char*>(base_), size_);
+  if (base_ && mapped_) ::munmap(const_cast<unsigned char*>(base_), size_);
   base_ = nullptr;
+  mapped_ = false;
   offsets_ = nullptr;
   tokens_ = nullptr;
   mask_ = nullptr;
@@ -196,11 +222,13 @@ ShardReader& ShardReader::operator=(ShardReader&& o) noexcept {
     path_ = std::move(o.path_);
     h_ = o.h_;
     base_ = o.base_;
+    mapped_ = o.mapped_;
     size_ = o.size_;
     offsets_ = o.offsets_;
     tokens_ = o.tokens_;
     mask_ = o.mask_;
     o.base_ = nullptr;
+    o.mapped_ = false;
     o.offsets_ = nullptr;
     o.tokens_ = nullptr;
     o.mask_ = nullptr;

@@ -69,11 +69,15 @@ class ShardWriter {
 };
 
 // Memory-maps a shard read-only and validates it completely on open: magic, version, sizes vs. the file size,
-// offset table, every token against the shard's vocab and (if > 0) vocab_limit, mask bytes in {0,1}.
+// offset table, every token against the shard's vocab and (if > 0) vocab_limit, mask bytes in {0,1}, vocab size
+// <= INT32_MAX, reserved fields 0.
 // Every error names the file. Move-only.
 class ShardReader {
  public:
   explicit ShardReader(const std::string& path, int64_t vocab_limit = 0);
+  // The same validation over a shard image already in memory (fuzzing, tests): bytes[0, size) are not copied
+  // and must outlive the reader; `name` stands for the file in errors.
+  ShardReader(const std::string& name, const void* bytes, size_t size, int64_t vocab_limit = 0);
   ~ShardReader();
   ShardReader(ShardReader&&) noexcept;
   ShardReader& operator=(ShardReader&&) noexcept;
@@ -99,10 +103,12 @@ class ShardReader {
 
  private:
   void check_range(int64_t start, int64_t n) const;
+  void validate(int64_t vocab_limit);
   void unmap();
   std::string path_;
   ShardHeader h_{};
-  const unsigned char* base_ = nullptr;  // mmap'd file
+  const unsigned char* base_ = nullptr;  // mmap'd file (or the caller's image)
+  bool mapped_ = false;                   // base_ is our mapping (munmap it)
   size_t size_ = 0;
   const uint64_t* offsets_ = nullptr;     // (n_docs+1,)
   const unsigned char* tokens_ = nullptr; // (n_tokens * bpt,)

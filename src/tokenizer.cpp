@@ -523,9 +523,17 @@ Tokenizer Tokenizer::load(const std::string& path) {
     // Vocabulary.
     std::unordered_map<std::string, int32_t> by_str;  // vocab string as written in the file -> id
     int32_t max_id = -1;
+    // The token table is indexed by id (max id + 1 entries), so every id is bounded by the entries the file
+    // holds: a hostile id (1e9) is this one-line error instead of a multi-GB allocation failing as bad_alloc.
+    const size_t n_added_entries = j.contains("added_tokens") && j["added_tokens"].is_array() ? j["added_tokens"].size() : 0;
+    const int64_t id_limit = int64_t(model["vocab"].size() + n_added_entries);
     for (const auto& [s, v] : model["vocab"].items()) {
+      if (!v.is_number_integer())
+        fail(path, ": model.vocab id of ", nlohmann::json(s).dump(), " is not an integer: ", preview(v));
       const int64_t id = v.get<int64_t>();
-      if (id < 0 || id > (int64_t(1) << 30)) fail(path, ": vocab id ", id, " of ", nlohmann::json(s).dump(), " out of range");
+      if (id < 0 || id >= id_limit)
+        fail(path, ": model.vocab id ", id, " of ", nlohmann::json(s).dump(), " is outside [0, ", id_limit, ") (the file has ",
+             model["vocab"].size(), " vocab entries and ", n_added_entries, " added tokens)");
       max_id = std::max(max_id, int32_t(id));
       by_str.emplace(s, int32_t(id));
     }

@@ -205,6 +205,66 @@ TEST_CASE("safetensors: malformed files give one-line errors naming the tensor")
   expect_error(kDir + "/does_not_exist.safetensors", {"cannot open"});
 }
 
+// #14: a header length lowered by k bytes into the JSON header's trailing-space padding still parses as JSON,
+// and every tensor's offsets still fall inside the (now k bytes longer) data section: without the "tensors
+// tile the data section exactly" rule the weights were read shifted by k bytes (the model then emitted NUL
+// bytes). The reference reader refuses such files ("not fully covered"); so must beop, for every k.
+TEST_CASE("safetensors: a header length lowered into the header's padding is refused, as by the reference") {
+  make_dirs(kDir);
+  const float av[3] = {1.0f, 2.0f, 3.0f}, bv[2] = {-4.0f, 5.5f};
+  std::string header = R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})";
+  header.append(7 + (8 - (header.size() + 7) % 8) % 8, ' ');  // >= 7 spaces, the data section 8-byte aligned
+  std::string data(reinterpret_cast<const char*>(av), 12);
+  data.append(reinterpret_cast<const char*>(bv), 8);
+  const std::string good = raw_file("pad_good.safetensors", header, data);
+  {
+    SafetensorsFile f(good);  // the unmodified file reads back exactly
+    CHECK(f.read_f32("a") == std::vector<float>{1.0f, 2.0f, 3.0f});
+    CHECK(f.read_f32("b") == std::vector<float>{-4.0f, 5.5f});
+  }
+  CHECK(beop::test::run(kPy + " refuses " + good + " > /dev/null 2>&1") != 0);  // the reference loads it too
+  std::string files;
+  for (int k = 1; k <= 7; k++) {
+    std::string bytes = read_file(good);
+    bytes.replace(0, 8, le64(header.size() - k));
+    const std::string p = kDir + "/pad_minus" + std::to_string(k) + ".safetensors";
+    write_file_atomic(p, bytes);
+    expect_error(p, {"not covered", "header length " + std::to_string(header.size() - k)});
+    // the in-memory entry point applies the same validation
+    CHECK_THROWS_WITH_AS(SafetensorsFile("mem", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                         doctest::Contains("mem: the tensors cover 20 bytes"), Error);
+    files += " " + p;
+  }
+  oracle("refuses" + files);  // the reference refuses all seven
+}
+
+TEST_CASE("safetensors: tensors must tile the data section (no gap, no overlap, no unowned tail)") {
+  make_dirs(kDir);
+  const std::string d16(16, 'x'), d24(24, 'x');
+  // a gap between two tensors, a first tensor not at 0, trailing bytes nobody owns
+  const std::string gap = raw_file("gap.safetensors",
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", d24);
+  expect_error(gap, {"'b'", "starts at byte 12", "end at 8", "gap"});
+  const std::string late = raw_file("late.safetensors", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", d16);
+  expect_error(late, {"'a'", "starts at byte 8", "gap"});
+  const std::string tail = raw_file("tail.safetensors", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d16);
+  expect_error(tail, {"cover 8 bytes of the 16-byte data section", "8 bytes not covered"});
+  // an empty tensor inside another tensor's bytes (the reference checks empty tensors' offsets too)
+  const std::string inside = raw_file("inside.safetensors",
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"e":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})", d16);
+  expect_error(inside, {"'e'", "overlaps tensor 'a'"});
+  oracle("refuses " + gap + " " + late + " " + tail + " " + inside);
+  // what stays valid: empty tensors at the boundaries, and a file with no tensors and no data
+  {
+    SafetensorsFile f(raw_file("empties.safetensors",
+        R"({"e0":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"BF16","shape":[8],"data_offsets":[0,16]},"e1":{"dtype":"F16","shape":[0,3],"data_offsets":[16,16]}})", d16));
+    CHECK(f.tensors().size() == 3);
+    CHECK(f.find("a")->numel == 8);
+    SafetensorsFile none(raw_file("none.safetensors", R"({"__metadata__":{"k":"v"}})", ""));
+    CHECK(none.tensors().empty());
+  }
+}
+
 TEST_CASE("safetensors: sharded model directories") {
   const std::string dir = kDir + "/sharded";
   std::vector<float> a = beop::test::randn<float>(100, 1), b = beop::test::randn<float>(60, 2), c = beop::test::randn<float>(30, 3);

@@ -229,6 +229,32 @@ TEST_CASE("shard validation errors name the file and the problem") {
     corrupt(p, 32, &v, 4);
     CHECK(error_of([&] { ShardReader r(p); }) == "token 70000 at position 173 in " + p + " exceeds vocab 1000");
   }
+  SUBCASE("vocab size above INT32_MAX (a 4-byte token >= 2^31 would come out negative)") {
+    std::string p = fresh("vocab31.bin");
+    uint32_t v = 0x80000001u, t = 0x80000000u;
+    corrupt(p, 32, &v, 4);
+    corrupt(p, 64 + 24, &t, 4);  // token 0
+    CHECK(error_of([&] { ShardReader r(p); }) == p + ": vocab size 2147483649 exceeds 2147483647 (token ids are 32-bit signed)");
+  }
+  SUBCASE("reserved header fields not 0") {
+    for (size_t off : {36, 48, 56}) {
+      std::string p = fresh("reserved" + std::to_string(off) + ".bin");
+      uint32_t v = 1;
+      corrupt(p, off, &v, 4);
+      CHECK(error_of([&] { ShardReader r(p); }).find(p + ": reserved header fields are not 0") == 0);
+    }
+  }
+  SUBCASE("an in-memory image is validated the same way") {
+    std::vector<uint64_t> img((size + 7) / 8);  // 8-byte aligned
+    const std::string bytes = read_file(good);
+    std::memcpy(img.data(), bytes.data(), size);
+    ShardReader r("mem", img.data(), size, 100000);
+    CHECK(r.n_tokens() == 250);
+    CHECK(r.token(173) == 70000);
+    CHECK(error_of([&] { ShardReader r2("mem", img.data(), size, 8192); }) == "token 70000 at position 173 in mem exceeds vocab 8192");
+    CHECK(error_of([&] { ShardReader r2("mem", img.data(), size - 1); }) ==
+          "mem: truncated: expected " + std::to_string(size) + " bytes, file has " + std::to_string(size - 1));
+  }
   SUBCASE("missing file") {
     CHECK(error_of([&] { ShardReader r(dir + "/nope.bin"); }).find("cannot read " + dir + "/nope.bin") == 0);
   }

@@ -7,6 +7,9 @@
     .venv/bin/python tests/reference/hf_safetensors_oracle.py read FILE OUT
         loads FILE (written by beop) with safetensors and writes every tensor as float32 into the bundle OUT,
         plus its metadata (config.metadata) and dtypes (config.dtypes).
+    .venv/bin/python tests/reference/hf_safetensors_oracle.py refuses FILE...
+        exit 0 if the reference reader refuses every FILE (prints each refusal), else exit 1 naming the first
+        FILE it loads: malformed-file tests check that beop refuses what the reference refuses.
 """
 import os
 import sys
@@ -15,6 +18,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file as np_load, save_file as np_save
 from safetensors import safe_open
+from safetensors.numpy import load as safe_load
 from safetensors.torch import save_file as torch_save
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,10 +74,23 @@ def read(path, out):
     write_bundle(out, tensors, config={"metadata": meta, "dtypes": dtypes})
 
 
+def refuses(paths):
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                tensors = safe_load(fh.read())
+        except Exception as e:  # SafetensorError: the reference's refusal
+            print(f"{path}: refused: {type(e).__name__}: {e}")
+            continue
+        sys.exit(f"{path}: the reference reader loads it ({len(tensors)} tensors)")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "read":
         read(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "refuses":
+        refuses(sys.argv[2:])
     else:
         sys.exit(__doc__)
