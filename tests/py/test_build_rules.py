@@ -26,7 +26,7 @@ import tempfile
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COMPILER = re.compile(r"\$\((CXX|CC|NVCC)\)|\$\{(CXX|CC|NVCC)\}|(^|[\s@/])(g\+\+|gcc|nvcc|clang\+\+|clang)(\s|$)")
 ARCHIVER = re.compile(r"(^|[\s@])(ar|\$\(AR\))\s+r")
-VARIABLE = re.compile(r"^\s*[A-Za-z_.][A-Za-z0-9_.]*\s*(::=|:=|\+=|\?=|!=|=)")
+VARIABLE = re.compile(r"^\s*(?:(?:export|override|private)\s+)*[A-Za-z_.][A-Za-z0-9_.]*\s*(::=|:=|\+=|\?=|!=|=)")
 SKIP_GOALS = {"clean", "deps"}
 
 
@@ -43,7 +43,9 @@ def make_db(build_dir, goals, extra_makefiles=()):
 
 
 def parse_db(text):
-    """Rules from make's database: (target, normal prereqs, order-only prereqs, recipe lines, origin, is_pattern)."""
+    """Rules from make's database: (target, normal prereqs, order-only prereqs, recipe lines, origin, is_pattern,
+    considered). `considered`: make looked at the file for the goals (a file only named as a prerequisite of an
+    unused target, e.g. the sub-make's copy of train's CUDA archive, has unresolved prerequisites)."""
     rules = []
     lines = text.split("\n")
     i = 0
@@ -60,17 +62,19 @@ def parse_db(text):
         if VARIABLE.match(rest):
             continue
         normal, _, order = rest.partition("|")
-        recipe, origin = [], ""
+        recipe, origin, considered = [], "", False
         while i < len(lines) and lines[i] != "":
             body = lines[i]
             if body.startswith("\t"):
                 recipe.append(body[1:])
+            elif body.startswith("#  Implicit rule search has been done") or body.startswith("#  File has been updated"):
+                considered = True
             else:
                 o = re.search(r"recipe to execute \(from '([^']+)', line (\d+)\)", body)
                 if o:
                     origin = "%s:%s" % (o.group(1), o.group(2))
             i += 1
-        rules.append((target, normal.split(), order.split(), recipe, origin, "%" in target))
+        rules.append((target, normal.split(), order.split(), recipe, origin, "%" in target, considered))
     return rules
 
 
@@ -85,7 +89,7 @@ def compiles(recipe):
 def problems(rules):
     out = []
     files = {}
-    for target, normal, order, recipe, origin, is_pattern in rules:
+    for target, normal, order, recipe, origin, is_pattern, considered in rules:
         if is_pattern:
             if "deps" in normal:
                 out.append("pattern rule %s (%s) has `deps` as a NORMAL prerequisite (rebuilds every time); "
@@ -95,7 +99,8 @@ def problems(rules):
                            % (target, " ".join(normal), origin))
         else:
             # A target can appear in several entries (target-specific variables, extra prerequisites).
-            f = files.setdefault(target, {"pre": [], "normal": [], "recipe": [], "origin": ""})
+            f = files.setdefault(target, {"pre": [], "normal": [], "recipe": [], "origin": "", "considered": False})
+            f["considered"] |= considered
             f["pre"] += normal + order
             f["normal"] += normal
             if recipe:
@@ -114,7 +119,7 @@ def problems(rules):
         return memo[t]
 
     for target, f in sorted(files.items()):
-        if not (runs(f["recipe"], COMPILER) or runs(f["recipe"], ARCHIVER)):
+        if not f["considered"] or not (runs(f["recipe"], COMPILER) or runs(f["recipe"], ARCHIVER)):
             continue
         if "deps" in f["normal"]:
             out.append("%s (%s) has `deps` as a NORMAL prerequisite; make it order-only: `| deps`"
@@ -155,7 +160,7 @@ def main():
             sys.exit("FAIL: could not read .PHONY goals from make's database (got %r)" % goals)
         rules = parse_db(make_db(build, goals))
         n_pattern = sum(1 for r in rules if r[5] and compiles(r[3]))
-        n_files = sum(1 for r in rules if not r[5] and runs(r[3], COMPILER))
+        n_files = sum(1 for r in rules if not r[5] and r[6] and runs(r[3], COMPILER))
         if n_pattern < 2 or n_files < 10:
             sys.exit("FAIL: read too few compile rules (%d pattern, %d file targets): parser broken?"
                      % (n_pattern, n_files))
