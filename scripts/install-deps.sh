@@ -13,6 +13,7 @@ DEB_PACKAGES=(
   python3 python3-venv python3-torch python3-numpy python3-matplotlib
   libopenblas0-pthread  # a real BLAS for the PyTorch oracle and baseline (Debian torch otherwise uses reference BLAS)
   clang-14 libclang-rt-14-dev libomp-14-dev  # `make fuzz`: clang++-14, libclang_rt.fuzzer/asan/ubsan, clang's OpenMP
+  curl  # test_infer_cli calls ./infer serve with it; a bare Debian has none (scripts/fresh_machine_check.sh)
 )
 # PyPI test oracles (issue tests name them): HF tokenizers, Google's rouge-score, safetensors, openai client.
 PIP_PACKAGES=(tokenizers rouge-score safetensors openai)

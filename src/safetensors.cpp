@@ -231,7 +231,9 @@ const StTensor* SafetensorsFile::find(const std::string& name) const {
 void SafetensorsFile::read_f32(const StTensor& t, float* dst) const {
   const uint8_t* src = data(t);
   const int64_t n = int64_t(t.numel);
-  if (n == 0) return;  // an empty tensor: dst may be null (memcpy(nullptr, ..., 0) is undefined)
+  // An empty tensor: nothing to copy, and dst/src may be null (an empty vector's data(), a file whose data
+  // section is empty), which memcpy may not be given even for 0 bytes (UBSan, make sanitize).
+  if (n == 0) return;
   switch (t.dtype) {
     case StDType::F32:
       std::memcpy(dst, src, size_t(n) * 4);
