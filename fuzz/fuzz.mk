@@ -58,4 +58,12 @@ fuzz: $(FUZZ_BINS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RSS_MB=$(FUZZ_RSS_MB) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) \
 	  bash fuzz/run_fuzz.sh $(FUZZ_DIR) $(or $(FUZZ_ONLY),$(FUZZ_NAMES))
 
+# In CI (.ci/run sets BEOP_FUZZ=1): `make test` also builds the harnesses, and tests/run_all.sh runs each for
+# BEOP_FUZZ_SECONDS (default 30) through fuzz/run_fuzz.sh, one counted test case per harness.
+ifeq ($(BEOP_FUZZ),1)
+test: fuzz-build
+test: export BEOP_FUZZ_NAMES := $(FUZZ_NAMES)
+test: export BEOP_FUZZ_DIR := $(FUZZ_DIR)
+endif
+
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every doctest binary given on the command line, then every tests/py/test_*.py script (one test
 # case each, judged by exit status), then the GPU check's nvcc build (one test case), then the sanitizer
-# build's doctest binaries named in BEOP_SAN_BINS (`make sanitize`, or `make test` with BEOP_SANITIZE=1),
-# and ends with the one line CI reads: "N passed, N failed, N skipped".
+# build's doctest binaries named in BEOP_SAN_BINS (`make sanitize`, or `make test` with BEOP_SANITIZE=1), then
+# the fuzz smoke runs named in BEOP_FUZZ_NAMES (`make test` with BEOP_FUZZ=1), and ends with the one line CI
+# reads: "N passed, N failed, N skipped".
 # A binary that crashes or prints no doctest summary counts as one failed test case (so does an ASan/UBSan
 # report: the sanitizers abort the binary before its summary).
 #   tests/run_all.sh BIN...             the full suite (make test)
@@ -60,6 +61,15 @@ if [ -n "${BEOP_SAN_BINS:-}" ]; then
   done
 elif [ "$san_only" -eq 1 ]; then
   echo "run_all: --sanitize-only needs BEOP_SAN_BINS (run it through: make sanitize)"; failed=$((failed + 1))
+fi
+# The fuzz smoke runs (fuzz/fuzz.mk; `make test` with BEOP_FUZZ=1, which .ci/run sets): each harness replays its
+# regression inputs, then fuzzes its corpus for BEOP_FUZZ_SECONDS (default 30). One test case per harness.
+if [ "$san_only" -eq 0 ] && [ -n "${BEOP_FUZZ_NAMES:-}" ]; then
+  for name in $BEOP_FUZZ_NAMES; do
+    echo "=== fuzz $name (${BEOP_FUZZ_SECONDS:-30} s)"
+    if FUZZ_SECONDS="${BEOP_FUZZ_SECONDS:-30}" bash fuzz/run_fuzz.sh "${BEOP_FUZZ_DIR:-build/fuzz}" "$name"; then
+      passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("fuzz $name"); fi
+  done
 fi
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
