@@ -21,6 +21,21 @@ Result sh(const std::string& cmd) { return beop::test::shell(cmd); }
 const std::string kDir = "build/test_hf_cli";
 }  // namespace
 
+// `train --stage cpt --init hf:HF` for 2 steps on a tiny shard of the fixture's own text (encoded with HF's
+// tokenizer.json) into kDir/NAME; returns train's result.
+static Result cpt_from_hf(const std::string& hf, const std::string& name) {
+  const std::string shard_dir = kDir + "/data_" + name;
+  std::filesystem::create_directories(shard_dir);
+  std::FILE* f = std::fopen((shard_dir + "/text.txt").c_str(), "w");
+  for (int i = 0; i < 60; i++) std::fputs("법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.\n", f);
+  std::fclose(f);
+  const Result r = sh("./prep shards --tokenizer " + hf + "/tokenizer.json --out-prefix " + shard_dir +
+                      "/text --val-fraction 0 --doc-split line --quiet " + shard_dir + "/text.txt");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  return sh("./train --stage cpt --init hf:" + hf + " --data 'legal=" + shard_dir + "/text_train_*.bin' --batch 2 " +
+            "--seq 32 --steps 2 --quiet --force --out " + kDir + "/" + name);
+}
+
 TEST_CASE("export-hf -> infer --model hf:DIR generates the same text; train --init hf:DIR continues it") {
   const std::string run = beop::test::make_infer_fixture(kDir, 128);
   const std::string hf = kDir + "/hf";
@@ -36,16 +51,7 @@ TEST_CASE("export-hf -> infer --model hf:DIR generates the same text; train --in
   CHECK(a.out.size() > std::string("법원은 판결한다").size());  // it generated something
 
   // CPT from the HF directory on a tiny shard of the fixture's own tokens
-  const std::string shard_dir = kDir + "/data";
-  std::filesystem::create_directories(shard_dir);
-  std::FILE* f = std::fopen((shard_dir + "/text.txt").c_str(), "w");
-  for (int i = 0; i < 60; i++) std::fputs("법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.\n", f);
-  std::fclose(f);
-  r = sh("./prep shards --tokenizer " + hf + "/tokenizer.json --out-prefix " + shard_dir + "/text --val-fraction 0 " +
-         "--doc-split line --quiet " + shard_dir + "/text.txt");
-  REQUIRE_MESSAGE(r.rc == 0, r.out);
-  r = sh("./train --stage cpt --init hf:" + hf + " --data 'legal=" + shard_dir + "/text_train_*.bin' --batch 2 --seq 32 " +
-         "--steps 2 --quiet --force --out " + kDir + "/cpt");
+  r = cpt_from_hf(hf, "cpt");
   CHECK_MESSAGE(r.rc == 0, r.out);
   CHECK(r.out.find("done: 2 steps") != std::string::npos);
 
@@ -134,16 +140,7 @@ TEST_CASE("a padded vocabulary (more model rows than tokenizer ids): infer hf:DI
   CHECK(r.out == a.out);
 
   // CPT from the padded HF directory, then infer on the checkpoint it wrote
-  const std::string shard_dir = kDir + "/data_padded";
-  std::filesystem::create_directories(shard_dir);
-  std::FILE* f = std::fopen((shard_dir + "/text.txt").c_str(), "w");
-  for (int i = 0; i < 60; i++) std::fputs("법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.\n", f);
-  std::fclose(f);
-  r = sh("./prep shards --tokenizer " + hf + "/tokenizer.json --out-prefix " + shard_dir + "/text --val-fraction 0 " +
-         "--doc-split line --quiet " + shard_dir + "/text.txt");
-  REQUIRE_MESSAGE(r.rc == 0, r.out);
-  r = sh("./train --stage cpt --init hf:" + hf + " --data 'legal=" + shard_dir + "/text_train_*.bin' --batch 2 --seq 32 " +
-         "--steps 2 --quiet --force --out " + kDir + "/cpt_padded");
+  r = cpt_from_hf(hf, "cpt_padded");
   REQUIRE_MESSAGE(r.rc == 0, r.out);
   r = sh("./infer generate --model " + kDir + "/cpt_padded" + gen);
   CHECK_MESSAGE(r.rc == 0, r.out);

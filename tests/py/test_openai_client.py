@@ -4,36 +4,17 @@ completions, and an error mapped to openai.BadRequestError.
 
 Fixture: the random tiny checkpoint that build/tests/test_infer_cli writes into build/test_infer_cli/run; if it is
 missing, that test binary is run first to create it. Exit status 0 = pass."""
-import os
-import subprocess
-import sys
 import time
 
 import openai
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RUN = os.path.join(ROOT, "build", "test_infer_cli", "run")
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from serve_util import fail, prepare, run, start_server, stop_server
 
 
 def main():
-    os.chdir(ROOT)
-    if not os.path.isfile("./infer"):
-        fail("./infer is not built (make infer)")
-    if not os.path.isdir(RUN):
-        subprocess.run(["build/tests/test_infer_cli", "-tc=generate*"], check=True, stdout=subprocess.DEVNULL)
-    srv = subprocess.Popen(["./infer", "serve", "--model", RUN, "--port", "0", "--host", "127.0.0.1", "--threads", "1",
-                            "--temperature", "0", "--max-tokens", "8", "--system", "none", "--name", "beop-test"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    prepare()
+    srv, port = start_server(["--temperature", "0", "--max-tokens", "8", "--system", "none", "--name", "beop-test"])
     try:
-        line = srv.stdout.readline()  # "serving NAME on http://127.0.0.1:PORT (...)"
-        if "http://127.0.0.1:" not in line:
-            fail("server did not start: " + line + srv.stdout.read())
-        port = int(line.split("http://127.0.0.1:")[1].split()[0])
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=60)
 
         models = client.models.list()
@@ -86,15 +67,8 @@ def main():
         assert client.chat.completions.create(model="beop-test", messages=msgs, max_tokens=2).choices[0].message.role == "assistant"
         print("ok: openai client against ./infer serve on port", port)
     finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        stop_server(srv)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        fail(repr(e))
+    run(main)

@@ -20,16 +20,13 @@ a 2-core machine. Exit status 0 = pass."""
 import gzip
 import http.client
 import json
-import os
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RUN = os.path.join(ROOT, "build", "test_infer_cli", "run")
+from serve_util import fail, prepare, run, start_server, stop_server
+
 CLIENTS = 32
 REQUESTS_PER_CLIENT = 6       # per round
 BAD_THREADS = 4
@@ -37,11 +34,6 @@ BAD_PER_THREAD = 150          # per round: 600 malformed, 1,200 in the two round
 MAX_BODY = 65536
 RSS_BOUND_MIB = 16
 DEADLINE_S = 60               # per round: each stops by itself
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
 
 
 def vmrss_kib(pid):
@@ -251,21 +243,11 @@ def check_round(name, tally, wall):
 
 
 def main():
-    os.chdir(ROOT)
-    if not os.path.isfile("./infer"):
-        fail("./infer is not built (make infer)")
-    if not os.path.isdir(RUN):
-        subprocess.run(["build/tests/test_infer_cli", "-tc=generate*"], check=True, stdout=subprocess.DEVNULL)
-    srv = subprocess.Popen(["./infer", "serve", "--model", RUN, "--port", "0", "--host", "127.0.0.1", "--threads", "1",
-                            "--temperature", "0", "--max-tokens", "8", "--system", "none", "--queue", "48",
-                            "--max-body", str(MAX_BODY)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    prepare()
+    srv, port = start_server(["--temperature", "0", "--max-tokens", "8", "--system", "none", "--queue", "48",
+                              "--max-body", str(MAX_BODY)])
     t_start = time.time()
     try:
-        line = srv.stdout.readline()
-        if "http://127.0.0.1:" not in line:
-            fail("server did not start: " + line + srv.stdout.read())
-        port = int(line.split("http://127.0.0.1:")[1].split()[0])
         rss_start = vmrss_kib(srv.pid)
         bad_total = 0
         # Round 1 warms everything up (every worker thread, malloc arena and buffer reaches its working size);
@@ -292,15 +274,8 @@ def main():
         assert rss2 - rss1 <= RSS_BOUND_MIB * 1024, f"RSS grew {(rss2 - rss1) / 1024:.1f} MiB in round 2"
         print(f"ok: load test passed in {time.time() - t_start:.1f} s")
     finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        stop_server(srv)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        fail(repr(e))
+    run(main)

@@ -11,16 +11,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RUN = os.path.join(ROOT, "build", "test_infer_cli", "run")
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from serve_util import RUN, fail, prepare, run, start_server, stop_server
 
 
 def request(port, method, path, body=None):
@@ -34,11 +27,7 @@ def request(port, method, path, body=None):
 
 
 def main():
-    os.chdir(ROOT)
-    if not os.path.isfile("./infer"):
-        fail("./infer is not built (make infer)")
-    if not os.path.isdir(RUN):
-        subprocess.run(["build/tests/test_infer_cli", "-tc=generate*"], check=True, stdout=subprocess.DEVNULL)
+    prepare()
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "infer")
         shutil.copy("./infer", exe)
@@ -48,13 +37,9 @@ def main():
         p = subprocess.run(base + ["--system", "legal"], cwd=tmp, capture_output=True, text=True, timeout=60)
         if p.returncode == 0 or "legal_advisor.txt" not in p.stderr:
             fail(f"--system legal without prompts/: rc {p.returncode}, stderr {p.stderr!r}")
-        srv = subprocess.Popen(base + ["--system", "none"], cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+        # --system none: starts (start_server fails the test if it does not) and answers
+        srv, port = start_server(["--temperature", "0", "--max-tokens", "4", "--system", "none"], exe=exe, cwd=tmp)
         try:
-            line = srv.stdout.readline()
-            if "http://127.0.0.1:" not in line:
-                fail("--system none did not start without prompts/legal_advisor.txt: " + line + srv.stdout.read())
-            port = int(line.split("http://127.0.0.1:")[1].split()[0])
             status, body = request(port, "GET", "/health")
             assert status == 200 and body["status"] == "ok", body
             msgs = [{"role": "user", "content": "안녕하세요"}]
@@ -64,16 +49,9 @@ def main():
                                    {"messages": msgs, "max_tokens": 2, "system_prompt": "legal"})
             assert status == 400 and body["error"]["param"] == "system_prompt", (status, body)
         finally:
-            srv.terminate()
-            try:
-                srv.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                srv.kill()
+            stop_server(srv)
     print("ok: infer serve --system none runs without prompts/legal_advisor.txt")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        fail(repr(e))
+    run(main)
