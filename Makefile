@@ -8,7 +8,7 @@
 CXX      ?= g++
 OPT      ?= -O3 -march=native
 CXXFLAGS ?= $(OPT) -std=c++17 -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -MMD -MP
-CPPFLAGS += -I. -Isrc -isystem /usr/include/eigen3
+CPPFLAGS += -I. -isystem /usr/include/eigen3
 # cpp-httplib is a compiled library in Debian: take its flags from pkg-config (expanded when a recipe runs, i.e.
 # after scripts/install-deps.sh has installed it).
 CPPFLAGS += $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
@@ -17,8 +17,8 @@ BUILD    := build
 PY_SYS   := /usr/bin/python3
 PY_VENV  := .venv/bin/python
 
-# Library: everything in src/ and cpu/ (and data/ helpers that are not programs).
-LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp data/lib/*.cpp)
+# Library: the model core (src/), the CPU backend (cpu/), the legal application (legal/) and the prep stages (data/prep/).
+LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp legal/*.cpp legal/*/*.cpp data/prep/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbeop.a
 

@@ -7,7 +7,7 @@
 //   ./infer score --model runs/base --file text.txt [--per-token]        mean loss, perplexity
 //
 // --model is a checkpoint step directory or a run directory (its newest checkpoint). The library parts are
-// src/generator.h (prefill + KV-cache decode), src/sampler.h and src/server.h; docs/INFER.md has the details.
+// src/generator.h (prefill + KV-cache decode), src/sampler.h and legal/serve/server.h; docs/INFER.md has the details.
 #include <omp.h>
 #include <unistd.h>
 
@@ -19,18 +19,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/lib/prep_cli.h"
+#include "cpu/model_cpu.h"
 #include "cuda/backend.h"
+#include "legal/eval/runner.h"
+#include "legal/lawqa.h"
+#include "legal/retrieval.h"
+#include "legal/serve/server.h"
+#include "src/flags.h"
 #include "src/generator.h"
-#include "data/lib/lawqa.h"
 #include "src/io.h"
-#include "src/retrieval.h"
-#include "src/server.h"
-#include "src/eval/runner.h"
 
 using namespace beop;
-using prep::Flags;
-using prep::UsageError;
 
 namespace {
 
@@ -108,7 +107,7 @@ TextCallback to_stdout() {
   };
 }
 
-// --ref auto: statute retrieval (src/retrieval.h). Returns question -> user turn with the top-k retrieved articles
+// --ref auto: statute retrieval (legal/retrieval.h). Returns question -> user turn with the top-k retrieved articles
 // in front, laid out by lawqa::user_with_references exactly as the qa_ref_in training data; no hits -> the
 // question unchanged. --ref none -> an empty function. `cited` (optional) receives the citations of the last
 // retrieval, so chat can list the articles its answer was given.
@@ -350,7 +349,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(argc - 1, argv + 1);
     if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
     if (cmd == "score") return cmd_score(argc - 1, argv + 1);
-    if (cmd == "eval") return beop::eval::eval_main(argc - 1, argv + 1);  // src/eval/runner.h
+    if (cmd == "eval") return beop::eval::eval_main(argc - 1, argv + 1);  // legal/eval/runner.h
     throw UsageError(cmd.empty() ? "missing command\n" + std::string(kUsage) : "unknown command '" + cmd + "'\n" + kUsage);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "infer: %s\n", e.what());

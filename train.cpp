@@ -13,14 +13,14 @@
 
 #include "cpu/model_cpu.h"
 #include "cuda/backend.h"
-#include "data/lib/prep_cli.h"
+#include "src/flags.h"
 #include "src/trainer.h"
 
 using namespace beop;
 
 static TrainOptions parse(int argc, char** argv, bool& help) {
   TrainOptions d;  // defaults
-  prep::Flags f("train", "train [flags]",
+  Flags f("train", "train [flags]",
                 "Trains a Llama-family model on a weighted mixture of token shards (docs: README.md).");
   auto S = [](auto v) { return std::to_string(v); };
   f.add("preset", d.preset, "model preset for training from scratch: tiny, small, 125m, 1b");
@@ -63,7 +63,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add_bool("quiet", "no progress line");
   help = !f.parse(argc, argv);
   if (help) return d;
-  if (!f.positional().empty()) throw prep::UsageError("unexpected argument '" + f.positional()[0] + "'");
+  if (!f.positional().empty()) throw UsageError("unexpected argument '" + f.positional()[0] + "'");
   TrainOptions o;
   o.preset = f.str("preset"), o.config_path = f.str("config"), o.init = f.str("init");
   o.tokenizer = f.str("tokenizer"), o.stage = f.str("stage"), o.device = f.str("device");
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       return cuda_backend::train(o, cuda_backend::precision_of(o.device));
     BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");
     return Trainer<CpuModel>(o).run();
-  } catch (const prep::UsageError& e) {
+  } catch (const UsageError& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cpu/model_cpu.h"
+#include "legal/serve/httplib_config.h"
+#include "legal/serve/server.h"
 #include "src/generator.h"
-#include "src/httplib_config.h"
-#include "src/server.h"
 
 using namespace beop;
 using Clock = std::chrono::steady_clock;

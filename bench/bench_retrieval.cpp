@@ -4,7 +4,7 @@
 //                               [--article-boost X] [--title-repeat N] [--koblex FILE]
 //
 // The index always holds all 36 statutes (as at inference). Query sets:
-//   * law-QA template items (data/lib/lawqa.h generate_template, seed 1) of the HELD-OUT laws (--holdout; with
+//   * law-QA template items (legal/lawqa.h generate_template, seed 1) of the HELD-OUT laws (--holdout; with
 //     --dev, of all the other laws instead: the set the boost weight and the particle choice were tuned on):
 //       content / cloze / truefalse / mc as generated (each names its citation: tests the law+article boost),
 //       title as generated ("<law>에서 '<title>'에 관하여 규정한 조문은 ...": law named, article not),
@@ -22,11 +22,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "data/lib/lawqa.h"
-#include "data/lib/statutes.h"
+#include "legal/lawqa.h"
+#include "legal/retrieval.h"
+#include "legal/statutes.h"
 #include "src/common.h"
 #include "src/io.h"
-#include "src/retrieval.h"
 
 using namespace beop;
 using Clock = std::chrono::steady_clock;

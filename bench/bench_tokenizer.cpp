@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
-#include "common.h"
-#include "io.h"
-#include "tokenizer.h"
-#include "tokenizer_bench_util.h"
+#include "bench/tokenizer_bench_util.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/tokenizer.h"
 
 namespace fs = std::filesystem;
 using namespace beop::bench;

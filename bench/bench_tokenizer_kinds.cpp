@@ -13,12 +13,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "common.h"
-#include "io.h"
-#include "nfc.h"
-#include "tokenizer.h"
-#include "tokenizer_bench_util.h"
-#include "unicode.h"
+#include "bench/tokenizer_bench_util.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/nfc.h"
+#include "src/tokenizer.h"
+#include "src/unicode.h"
 
 using namespace beop::bench;
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io.h"
+#include "src/io.h"
 
 namespace beop::bench {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "linear.h"
+#include "cpu/linear.h"
 
 namespace beop::cpu {
 

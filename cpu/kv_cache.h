@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "linear.h"
+#include "cpu/linear.h"
 
 namespace beop::cpu {
 

@@ -7,21 +7,21 @@
 #include <string>
 #include <vector>
 
-#include "activation_layout.h"
-#include "adamw.h"
-#include "attention.h"
-#include "bias.h"
-#include "common.h"
-#include "config.h"
-#include "cross_entropy.h"
-#include "embedding.h"
-#include "kv_cache.h"
-#include "linear.h"
-#include "residual.h"
-#include "rmsnorm.h"
-#include "rope.h"
-#include "src/rope.h"
-#include "swiglu.h"
+#include "cpu/adamw.h"
+#include "cpu/attention.h"
+#include "cpu/bias.h"
+#include "cpu/cross_entropy.h"
+#include "cpu/embedding.h"
+#include "cpu/kv_cache.h"
+#include "cpu/linear.h"
+#include "cpu/residual.h"
+#include "cpu/rmsnorm.h"
+#include "cpu/rope.h"
+#include "cpu/swiglu.h"
+#include "src/activation_layout.h"
+#include "src/common.h"
+#include "src/config.h"
+#include "src/rope_tables.h"
 
 namespace beop::cpu {
 

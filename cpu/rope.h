@@ -1,4 +1,4 @@
-// RoPE applied in place to the q and k heads of the fused qkv buffer (rotate-half pairing, see src/rope.h).
+// RoPE applied in place to the q and k heads of the fused qkv buffer (rotate-half pairing, see src/rope_tables.h).
 // Per token the buffer holds H query heads, then KV key heads, then KV value heads, each D wide; the first
 // H+KV heads are rotated, the value heads are not.
 #pragma once

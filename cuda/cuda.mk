@@ -21,7 +21,7 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvc
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # Two real architectures (A100, H100/H200); no PTX embedded, to keep compile time small.
 NVCC_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVCC_FLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -I. -Isrc -Xcompiler -Wall
+NVCC_FLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -I. -Xcompiler -Wall
 CUDA_SRCS  += cuda/simt/example_check.cu
 CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/nvcc/%.o)
 

@@ -1,6 +1,6 @@
 // Explicit instantiation of CudaModel and CudaBf16Model for the host build (g++ + SIMT), archived into
 // build/libbeop.a by cuda/cuda.mk. The nvcc build instantiates the same templates in cuda/backend.cu.
-#include "model_cuda.h"
+#include "cuda/model_cuda.h"
 
 namespace beop {
 template class Model<cuda::CudaOps<float>>;

@@ -29,7 +29,7 @@
 #include "cuda/kernels/swiglu.cuh"
 #include "src/activation_layout.h"
 #include "src/config.h"
-#include "src/rope.h"
+#include "src/rope_tables.h"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 
@@ -44,7 +44,7 @@ struct CudaOps {
   float* rope_sin = nullptr;
 
   explicit CudaOps(const ModelConfig& cfg) {
-    // cos/sin tables computed on the device from src/rope.h's inverse frequencies (in double, then rounded,
+    // cos/sin tables computed on the device from src/rope_tables.h's inverse frequencies (in double, then rounded,
     // exactly like the host tables the CPU backend uses).
     const std::vector<double> inv = rope_inv_freq(cfg);
     const int half = int(inv.size()), P = cfg.max_seq_len;

@@ -1,8 +1,8 @@
-// libFuzzer harness: chat-completion / completion request bodies through parse_request (src/chat_request.h),
+// libFuzzer harness: chat-completion / completion request bodies through parse_request (legal/serve/chat_request.h),
 // the exact function the server calls. Property checked: any byte string either parses or raises ApiError with
 // a 4xx status and an error body that is valid JSON; no other exception, crash, or sanitizer report.
 // The first input byte picks the endpoint (odd: /v1/chat/completions), the rest is the body.
-// fuzz-sources: src/chat_request.cpp src/unicode.cpp src/common.cpp
+// fuzz-sources: legal/serve/chat_request.cpp src/unicode.cpp src/common.cpp
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/chat_request.h"
+#include "legal/serve/chat_request.h"
 
 void beop_fuzz_seeds(const std::string& dir);
 

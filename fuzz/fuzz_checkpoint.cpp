@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint.h"
-#include "common.h"
 #include "fuzz/fuzz_util.h"
-#include "io.h"
-#include "param_layout.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/param_layout.h"
 
 namespace {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "chat_template.h"
-#include "common.h"
 #include "fuzz/fuzz_util.h"
-#include "tokenizer.h"
+#include "src/chat_template.h"
+#include "src/common.h"
+#include "src/tokenizer.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <exception>
 #include <string>
 
-#include "common.h"
-#include "io.h"
+#include "src/common.h"
+#include "src/io.h"
 
 void beop_fuzz_seeds(const std::string& dir);  // defined by each harness
 

@@ -8,11 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint.h"
-#include "common.h"
-#include "config.h"
 #include "fuzz/fuzz_util.h"
-#include "hf_model.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/config.h"
+#include "src/hf_model.h"
 
 void beop_fuzz_seeds(const std::string& dir) {
   beop::ModelConfig c = beop::preset("tiny");

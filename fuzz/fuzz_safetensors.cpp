@@ -5,10 +5,10 @@
 #include <cstring>
 #include <vector>
 
-#include "common.h"
 #include "fuzz/fuzz_util.h"
-#include "io.h"
-#include "safetensors.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/safetensors.h"
 
 void beop_fuzz_seeds(const std::string& dir) {
   const std::vector<float> w = {1.0f, -2.0f, 0.5f, 3.0e38f, -0.0f, 1e-40f}, s = {7.0f};

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "common.h"
 #include "fuzz/fuzz_util.h"
-#include "shard.h"
+#include "src/common.h"
+#include "src/shard.h"
 
 void beop_fuzz_seeds(const std::string& dir) {
   auto write = [&](const std::string& name, int64_t vocab, bool mask, const std::vector<std::vector<int32_t>>& docs) {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
 #include "fuzz/fuzz_util.h"
-#include "nfc.h"
-#include "tokenizer.h"
+#include "src/common.h"
+#include "src/nfc.h"
+#include "src/tokenizer.h"
 
 void beop_fuzz_seeds(const std::string& dir) {
   beop::BpeTrainOptions o;

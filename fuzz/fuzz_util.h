@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "io.h"
+#include "src/io.h"
 
 namespace beop_fuzz {
 

@@ -75,14 +75,14 @@ for dep in "Eigen/Core:/usr/include/eigen3" "doctest/doctest.h:/usr/include" "nl
 done
 JOBS=$(nproc 2>/dev/null || echo 4)
 GEN="-gencode arch=compute_${ARCH},code=sm_${ARCH}"
-CXXF=(-O2 -std=c++17 -fopenmp -I. -Isrc "${INC[@]}")
-NVF=(-O2 -std=c++17 $GEN -I. -Isrc "${INC[@]}" -Xcompiler -fopenmp -diag-suppress 20012,20014,20015)
+CXXF=(-O2 -std=c++17 -fopenmp -I. "${INC[@]}")
+NVF=(-O2 -std=c++17 $GEN -I. "${INC[@]}" -Xcompiler -fopenmp -diag-suppress 20012,20014,20015)
 echo "gpu_check: headers: ${INC[*]:-system}"
 echo "gpu_check: nvcc $("$NVCC" --version | tail -1 | sed 's/.*release/release/'), sm_$ARCH, $JOBS jobs, output in $OUT"
 
 # ---- 1. build ---------------------------------------------------------------------------------------------------
 HOST_SRCS="src/common.cpp src/config.cpp src/param_layout.cpp src/activation_layout.cpp src/memory_table.cpp
-  src/model.cpp src/rope.cpp cpu/model_cpu.cpp"
+  src/model.cpp src/rope_tables.cpp cpu/model_cpu.cpp"
 TESTS="test_cuda_mma test_cuda_cp_async test_cuda_kernels test_cuda_model test_cuda_bf16"
 : >"$OUT/build.log"
 build() {

@@ -1,8 +1,8 @@
-#include "activation_layout.h"
+#include "src/activation_layout.h"
 
 #include <algorithm>
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "memory_table.h"
+#include "src/config.h"
+#include "src/memory_table.h"
 
 namespace beop {
 

@@ -1,12 +1,12 @@
 // beop's chat template: rendering, encoding with the assistant loss mask, and conversation file readers.
-#include "chat_template.h"
+#include "src/chat_template.h"
 
 #include <nlohmann/json.hpp>
 
-#include "common.h"
-#include "io.h"
-#include "tokenizer.h"
-#include "unicode.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/tokenizer.h"
+#include "src/unicode.h"
 
 namespace beop {
 

@@ -1,6 +1,6 @@
 // Checkpoint directories: writer (temp dir -> fsync -> rename), validating reader, latest/prune helpers.
 // Byte layouts: docs/FORMATS.md, "Checkpoints".
-#include "checkpoint.h"
+#include "src/checkpoint.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,10 +15,10 @@
 #include <ctime>
 #include <filesystem>
 
-#include "common.h"
-#include "io.h"
-#include "param_layout.h"
-#include "tokenizer.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/param_layout.h"
+#include "src/tokenizer.h"
 
 namespace beop {
 

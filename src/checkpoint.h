@@ -30,7 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config.h"
+#include "src/config.h"
 
 namespace beop {
 

@@ -1,6 +1,6 @@
-#include "config.h"
+#include "src/config.h"
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 

@@ -26,7 +26,7 @@ struct ModelConfig {
   bool attn_bias = false;        // q/k/v projections have biases (Qwen2); Llama has none
   // RoPE frequency scaling. "none", or "llama3": Llama 3.1's rule — wavelengths longer than
   // original_max_pos / low_freq_factor are divided by factor, shorter than original_max_pos / high_freq_factor
-  // kept, and those in between interpolated (see rope_inv_freq in src/rope.cpp).
+  // kept, and those in between interpolated (see rope_inv_freq in src/rope_tables.cpp).
   std::string rope_scaling = "none";
   float rope_factor = 1.0f, rope_low_freq_factor = 1.0f, rope_high_freq_factor = 4.0f;
   int rope_original_max_pos = 8192;

@@ -1,15 +1,14 @@
-#include "generator.h"
+#include "src/generator.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "checkpoint.h"
-#include "cpu/model_cpu.h"
-#include "hf_model.h"
-#include "io.h"
-#include "utf8_stream.h"
+#include "src/checkpoint.h"
+#include "src/hf_model.h"
+#include "src/io.h"
+#include "src/utf8_stream.h"
 
 namespace beop {
 
@@ -65,15 +64,6 @@ LoadedWeights load_weights(const std::string& spec) {
   BEOP_CHECK(w.params.size() == ParamLayout(w.config).total, w.dir, ": ", w.params.size(),
              " parameters, the config needs ", ParamLayout(w.config).total);
   return w;
-}
-
-std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out) {
-  LoadedWeights w = load_weights(spec);
-  auto m = std::make_unique<CpuModel>(w.config);
-  m->ops().upload(m->params(), w.params.data(), w.params.size());
-  if (tok) *tok = std::move(w.tok);
-  if (dir_out) *dir_out = w.dir;
-  return std::make_unique<ModelLM<CpuModel>>(std::move(m));
 }
 
 Generator::Generator(CausalLM& lm, const Tokenizer& tok) : lm_(lm), tok_(tok) {

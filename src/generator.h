@@ -1,7 +1,8 @@
 // Text generation over any backend. CausalLM is the small interface the generator, the server and the
-// scorer need from a model; ModelLM<M> adapts Model<Ops> (CPU now, CUDA later) to it.
+// scorer need from a model; ModelLM<M> adapts Model<Ops> to it; each backend
+// builds one (cpu/model_cpu.h: make_lm, load_causal_lm; cuda/backend.h: make_lm, load_lm).
 //
-//   std::unique_ptr<CausalLM> lm = load_causal_lm("runs/it", &tok);     // step dir or run dir (newest step)
+//   std::unique_ptr<CausalLM> lm = load_causal_lm("runs/it", &tok);     // cpu/model_cpu.h; cuda/backend.h: load_lm
 //   Generator gen(*lm, tok);
 //   GenerateOptions o; o.sampling.temperature = 0; o.max_new_tokens = 128;
 //   GenerateResult r = gen.generate(gen.chat_prompt(conv, system), o, [](const std::string& s) { ...; return true; });
@@ -16,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "chat_template.h"
-#include "config.h"
-#include "model.h"
-#include "sampler.h"
-#include "tokenizer.h"
+#include "src/chat_template.h"
+#include "src/config.h"
+#include "src/model.h"
+#include "src/sampler.h"
+#include "src/tokenizer.h"
 
 namespace beop {
 
@@ -99,9 +100,6 @@ LoadedWeights load_weights(const std::string& spec);
 // The legal-advisor persona, prompts/legal_advisor.txt: relative to the working directory, else next to the
 // executable; trailing whitespace trimmed. Error if missing or empty (pass --system none|FILE instead).
 std::string legal_advisor_prompt();
-
-// load_weights, then a CPU model. (--device cuda: cuda_backend::load_lm in cuda/backend.h.)
-std::unique_ptr<CausalLM> load_causal_lm(const std::string& spec, Tokenizer* tok, std::string* dir_out = nullptr);
 
 struct GenerateOptions {
   SamplingParams sampling;

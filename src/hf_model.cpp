@@ -1,4 +1,4 @@
-#include "hf_model.h"
+#include "src/hf_model.h"
 
 #include <cmath>
 #include <cstdio>
@@ -6,12 +6,12 @@
 #include <cstring>
 #include <set>
 
-#include "activation_layout.h"
-#include "common.h"
-#include "io.h"
-#include "memory_table.h"
-#include "param_layout.h"
-#include "tokenizer.h"
+#include "src/activation_layout.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/memory_table.h"
+#include "src/param_layout.h"
+#include "src/tokenizer.h"
 
 namespace beop {
 

@@ -33,8 +33,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config.h"
-#include "safetensors.h"
+#include "src/config.h"
+#include "src/safetensors.h"
 
 namespace beop {
 

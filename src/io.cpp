@@ -1,4 +1,4 @@
-#include "io.h"
+#include "src/io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 

@@ -1,4 +1,4 @@
-#include "memory_table.h"
+#include "src/memory_table.h"
 
 #include <cstdio>
 #include <regex>

@@ -1,4 +1,4 @@
-#include "mixture_loader.h"
+#include "src/mixture_loader.h"
 
 #include <glob.h>
 
@@ -9,9 +9,9 @@
 #include <cstring>
 #include <set>
 
-#include "common.h"
-#include "rng.h"
-#include "shard.h"
+#include "src/common.h"
+#include "src/rng.h"
+#include "src/shard.h"
 
 namespace beop {
 

@@ -1,4 +1,4 @@
-#include "model.h"
+#include "src/model.h"
 
 namespace beop {
 

@@ -16,14 +16,14 @@
 #include <type_traits>
 #include <vector>
 
-#include "activation_layout.h"
-#include "common.h"
-#include "config.h"
-#include "memory_table.h"
-#include "optim.h"
-#include "param_layout.h"
-#include "rng.h"
-#include "transformer.h"
+#include "src/activation_layout.h"
+#include "src/common.h"
+#include "src/config.h"
+#include "src/memory_table.h"
+#include "src/optim.h"
+#include "src/param_layout.h"
+#include "src/rng.h"
+#include "src/transformer.h"
 
 namespace beop {
 

@@ -4,20 +4,20 @@
 // character, combining classes non-decreasing) is already NFC and is copied; the others go through the full
 // algorithm (UAX #15): decompose -> stable-sort each run of non-starters by class -> compose each character
 // with the last starter unless it is blocked.
-#include "nfc.h"
+#include "src/nfc.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "common.h"
-#include "unicode.h"
+#include "src/common.h"
+#include "src/unicode.h"
 
 namespace beop {
 
 namespace {
-#include "nfc_tables.inc"
+#include "src/nfc_tables.inc"
 
 // Hangul syllables decompose and compose by arithmetic (Unicode 3.12).
 constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;

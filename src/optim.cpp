@@ -1,8 +1,8 @@
-#include "optim.h"
+#include "src/optim.h"
 
 #include <cmath>
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 

@@ -1,9 +1,9 @@
-#include "param_layout.h"
+#include "src/param_layout.h"
 
 #include <cstdio>
 
-#include "common.h"
-#include "memory_table.h"
+#include "src/common.h"
+#include "src/memory_table.h"
 
 namespace beop {
 

@@ -1,4 +1,4 @@
-#include "safetensors.h"
+#include "src/safetensors.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common.h"
-#include "io.h"
+#include "src/common.h"
+#include "src/io.h"
 
 namespace beop {
 

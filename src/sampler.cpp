@@ -1,10 +1,10 @@
-#include "sampler.h"
+#include "src/sampler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 

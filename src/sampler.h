@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "rng.h"
+#include "src/rng.h"
 
 namespace beop {
 

@@ -1,4 +1,4 @@
-#include "shard.h"
+#include "src/shard.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common.h"
-#include "io.h"
+#include "src/common.h"
+#include "src/io.h"
 
 namespace beop {
 

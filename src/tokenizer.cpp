@@ -10,7 +10,7 @@
 // content normalized too), as HF's AddedVocabulary does -> Llama-3
 // or Qwen2 pre-tokenizer (unicode.cpp) -> per piece: thread-local cache piece bytes -> ids, else BPE with a
 // min-heap over (rank, position), the same order HF's Word::merge_all applies merges in.
-#include "tokenizer.h"
+#include "src/tokenizer.h"
 
 #include <omp.h>
 
@@ -23,10 +23,10 @@
 #include <queue>
 #include <unordered_map>
 
-#include "common.h"
-#include "io.h"
-#include "nfc.h"
-#include "unicode.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/nfc.h"
+#include "src/unicode.h"
 
 namespace beop {
 

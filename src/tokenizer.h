@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "unicode.h"
+#include "src/unicode.h"
 
 namespace beop {
 

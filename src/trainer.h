@@ -14,16 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint.h"
-#include "common.h"
-#include "io.h"
-#include "mixture_loader.h"
-#include "optim.h"
-#include "rng.h"
-#include "tokenizer.h"
-#include "hf_model.h"
-#include "train_options.h"
-#include "trainer_util.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/hf_model.h"
+#include "src/io.h"
+#include "src/mixture_loader.h"
+#include "src/optim.h"
+#include "src/rng.h"
+#include "src/tokenizer.h"
+#include "src/train_options.h"
+#include "src/trainer_util.h"
 
 namespace beop {
 

@@ -1,4 +1,4 @@
-#include "trainer_util.h"
+#include "src/trainer_util.h"
 
 #include <unistd.h>
 
@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "checkpoint.h"
-#include "common.h"
-#include "io.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/io.h"
 
 namespace fs = std::filesystem;
 

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train_options.h"
+#include "src/train_options.h"
 
 namespace beop {
 

@@ -14,9 +14,9 @@
 #pragma once
 #include <cstdint>
 
-#include "activation_layout.h"
-#include "config.h"
-#include "param_layout.h"
+#include "src/activation_layout.h"
+#include "src/config.h"
+#include "src/param_layout.h"
 
 namespace beop {
 

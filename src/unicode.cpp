@@ -1,14 +1,14 @@
 // UTF-8 handling, Unicode character classes and the hand-written Llama-3 / Qwen2 pre-tokenizers. See unicode.h.
-#include "unicode.h"
+#include "src/unicode.h"
 
 #include <memory>
 
-#include "common.h"
+#include "src/common.h"
 
 namespace beop {
 
 namespace {
-#include "unicode_tables.inc"
+#include "src/unicode_tables.inc"
 
 // One class byte per code point (1.1 MB, built once on first use): a single load per character, which is
 // what the encoder's inner loop needs; the ranges above are the compact source of truth.

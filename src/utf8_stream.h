@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "unicode.h"
+#include "src/unicode.h"
 
 namespace beop {
 

@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "cuda_check.h"
 #include "src/config.h"
 #include "src/model.h"
 #include "src/optim.h"
 #include "src/rng.h"
-#include "test_util.h"
+#include "tests/cuda_check.h"
+#include "tests/test_util.h"
 
 namespace beop::cudatest {
 

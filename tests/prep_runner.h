@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/lib/prep_main.h"
+#include "data/prep/prep_main.h"
 
 namespace beop::test {
 

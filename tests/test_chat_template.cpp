@@ -17,15 +17,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "chat_template.h"
-#include "common.h"
-#include "data/lib/prep_chat.h"
-#include "data/lib/prep_main.h"
-#include "io.h"
-#include "mixture_loader.h"
-#include "shard.h"
+#include "data/prep/prep_chat.h"
+#include "data/prep/prep_main.h"
+#include "src/chat_template.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/mixture_loader.h"
+#include "src/shard.h"
+#include "src/tokenizer.h"
 #include "tests/test_util.h"
-#include "tokenizer.h"
 
 using namespace beop;
 namespace fs = std::filesystem;

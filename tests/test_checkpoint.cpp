@@ -17,12 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint.h"
-#include "common.h"
 #include "cpu/model_cpu.h"
-#include "io.h"
-#include "tokenizer.h"
-#include "param_layout.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/param_layout.h"
+#include "src/tokenizer.h"
 #include "tests/test_util.h"
 
 using namespace beop;

@@ -1,4 +1,4 @@
-// Corpus recipes (data/lib/corpora.*): nothing used for evaluation reaches a training file, the recipes are
+// Corpus recipes (data/prep/corpora.*): nothing used for evaluation reaches a training file, the recipes are
 // deterministic, and the instruction sets match their sources.
 // Oracles, all independent of corpora.cpp: the evaluation files read here with nlohmann-json and Python's csv
 // module (/usr/bin/python3: KMMLU test, songys CSV), a sentence splitter and a middle-of-sentence probe scan
@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common.h"
-#include "data/lib/corpora.h"
-#include "io.h"
-#include "test_util.h"
+#include "legal/corpora.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using json = nlohmann::json;

@@ -25,11 +25,11 @@
 #include "cpu/swiglu.h"
 #include "cuda/model_cuda.h"
 #include "cuda/simt/cp_async.h"
-#include "cuda_check.h"
-#include "cuda_model_check.h"
 #include "src/rng.h"
-#include "src/rope.h"
-#include "test_util.h"
+#include "src/rope_tables.h"
+#include "tests/cuda_check.h"
+#include "tests/cuda_model_check.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::cudatest::Batch;

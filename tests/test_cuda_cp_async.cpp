@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuda/simt/cp_async.h"
-#include "cuda_check.h"
+#include "tests/cuda_check.h"
 
 using namespace beop;
 using beop::cudatest::Dev;

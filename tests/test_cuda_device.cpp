@@ -9,7 +9,7 @@
 // It also checks that an unknown device name is refused before anything else happens.
 #include <doctest/doctest.h>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #include <cstdio>
 #include <cstdlib>

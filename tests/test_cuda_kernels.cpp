@@ -18,16 +18,16 @@
 #include "cpu/embedding.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
+#include "cpu/residual.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
-#include "cpu/residual.h"
 #include "cpu/swiglu.h"
 #include "cuda/ops_cuda.h"
-#include "cuda_check.h"
-#include "cuda_model_check.h"
 #include "src/rng.h"
-#include "src/rope.h"
-#include "test_util.h"
+#include "src/rope_tables.h"
+#include "tests/cuda_check.h"
+#include "tests/cuda_model_check.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::cudatest::Dev;
@@ -216,7 +216,7 @@ TEST_CASE("cuda bias forward/backward match cpu/bias.h") {
   }
 }
 
-TEST_CASE("cuda rope tables, forward and backward match src/rope.h + cpu/rope.h") {
+TEST_CASE("cuda rope tables, forward and backward match src/rope_tables.h + cpu/rope.h") {
   struct S { int B, T, H, KV, D, pos0; };
   for (S s : {S{2, 13, 4, 2, 8, 3}, S{1, 5, 3, 1, 6, 0}, S{3, 7, 2, 2, 4, 9}}) {
     CAPTURE(s.T); CAPTURE(s.D);

@@ -17,8 +17,8 @@
 
 #include "cuda/kernels/attention_tc_tiles.cuh"
 #include "cuda/simt/mma.h"
-#include "cuda_check.h"
-#include "test_util.h"
+#include "tests/cuda_check.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::cudatest::Dev;

@@ -12,9 +12,9 @@
 
 #include "cpu/model_cpu.h"
 #include "cuda/model_cuda.h"
-#include "cuda_check.h"
-#include "cuda_model_check.h"
 #include "src/rng.h"
+#include "tests/cuda_check.h"
+#include "tests/cuda_model_check.h"
 
 using namespace beop;
 using beop::cudatest::Batch;

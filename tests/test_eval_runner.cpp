@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "src/eval/runner.h"
+#include "legal/eval/runner.h"
 #include "src/io.h"
 #include "src/shard.h"
 #include "tests/infer_fixture.h"

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "legal/eval/tasks.h"
 #include "src/common.h"
-#include "src/eval/tasks.h"
 #include "src/io.h"
 #include "tests/test_util.h"
 

@@ -6,10 +6,11 @@
 #include <cmath>
 #include <set>
 
-#include "infer_fixture.h"
+#include "cpu/model_cpu.h"
 #include "src/generator.h"
 #include "src/unicode.h"
 #include "src/utf8_stream.h"
+#include "tests/infer_fixture.h"
 
 using namespace beop;
 

@@ -4,16 +4,17 @@
 // GPU (or no CUDA backend): one clear line, exit 1.
 #include <doctest/doctest.h>
 
-#include "test_util.h"
+#include "cpu/model_cpu.h"
+#include "tests/test_util.h"
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
-#include "infer_fixture.h"
 #include "src/generator.h"
 #include "src/param_layout.h"
+#include "tests/infer_fixture.h"
 
 namespace {
 using Result = beop::test::ShellResult;

@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "bundle.h"
 #include "cpu/model_cpu.h"
 #include "src/chat_template.h"
 #include "src/checkpoint.h"
@@ -26,7 +25,8 @@
 #include "src/io.h"
 #include "src/param_layout.h"
 #include "src/tokenizer.h"
-#include "test_util.h"
+#include "tests/bundle.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::test::Bundle;

@@ -4,7 +4,8 @@
 // from the full forward's logits for the score.
 #include <doctest/doctest.h>
 
-#include "test_util.h"
+#include "cpu/model_cpu.h"
+#include "tests/test_util.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,10 +18,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "infer_fixture.h"
-#include "data/lib/lawqa.h"
+#include "legal/lawqa.h"
+#include "legal/retrieval.h"
 #include "src/generator.h"
-#include "src/retrieval.h"
+#include "tests/infer_fixture.h"
 
 using namespace beop;
 

@@ -5,7 +5,7 @@
 #include "cpu/model_cpu.h"
 #include <set>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::test::max_rel_err;

@@ -1,4 +1,4 @@
-// Law QA (data/lib/lawqa*): template generator determinism and per-type consistency with the statutes, the three
+// Law QA (data/prep/lawqa*): template generator determinism and per-type consistency with the statutes, the three
 // conversation layouts, the grounding check, and the endpoint generator against a local stub HTTP server.
 // Oracles: the parsed Article::text blocks (split by the test itself, not by lawqa's unit code), the layout
 // strings as documented in docs/DATA.md written out literally, and a stub server written here on raw sockets.
@@ -17,11 +17,11 @@
 #include <thread>
 #include <vector>
 
-#include "common.h"
-#include "data/lib/lawqa.h"
-#include "data/lib/statutes.h"
-#include "io.h"
-#include "src/metrics/rouge.h"
+#include "legal/lawqa.h"
+#include "legal/metrics/rouge.h"
+#include "legal/statutes.h"
+#include "src/common.h"
+#include "src/io.h"
 
 using namespace beop;
 using namespace beop::lawqa;

@@ -8,12 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/lib/lawqa.h"
-#include "data/lib/statutes.h"
-#include "infer_fixture.h"
+#include "cpu/model_cpu.h"
+#include "legal/lawqa.h"
+#include "legal/serve/server.h"
+#include "legal/statutes.h"
 #include "src/common.h"
 #include "src/generator.h"
-#include "src/server.h"
+#include "tests/infer_fixture.h"
 
 using namespace beop;
 

@@ -14,14 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint.h"
-#include "common.h"
-#include "hf_model.h"
-#include "io.h"
-#include "param_layout.h"
-#include "safetensors.h"
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/hf_model.h"
+#include "src/io.h"
+#include "src/param_layout.h"
+#include "src/safetensors.h"
+#include "src/tokenizer.h"
 #include "tests/test_util.h"
-#include "tokenizer.h"
 
 using namespace beop;
 using beop::test::error_of;

@@ -15,10 +15,10 @@
 #include <map>
 #include <set>
 
-#include "common.h"
-#include "io.h"
-#include "mixture_loader.h"
-#include "shard.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/mixture_loader.h"
+#include "src/shard.h"
 
 using namespace beop;
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include "cpu/model_cpu.h"
 #include "src/memory_table.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::test::max_rel_err;

@@ -16,8 +16,8 @@
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
 #include "cpu/swiglu.h"
-#include "src/rope.h"
-#include "test_util.h"
+#include "src/rope_tables.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using namespace beop::cpu;

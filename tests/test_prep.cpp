@@ -18,12 +18,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common.h"
-#include "data/lib/prep_docs.h"
-#include "data/lib/prep_main.h"
-#include "io.h"
-#include "shard.h"
-#include "tokenizer.h"
+#include "data/prep/prep_docs.h"
+#include "data/prep/prep_main.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/shard.h"
+#include "src/tokenizer.h"
 
 using namespace beop;
 namespace fs = std::filesystem;

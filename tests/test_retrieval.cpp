@@ -1,4 +1,4 @@
-// Statute retrieval (src/retrieval.*, data/lib/prep_index.*). Oracles: BM25 and FNV-1a written out here from
+// Statute retrieval (src/retrieval.*, data/prep/prep_index.*). Oracles: BM25 and FNV-1a written out here from
 // their definitions with hand-counted statistics; tokens derived by hand; lawqa::format_reference_block for the
 // layout; the bundled statutes for rank-1 and recall checks. Run from the repository root.
 #include <doctest/doctest.h>
@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
-#include "data/lib/lawqa.h"
-#include "data/lib/prep_main.h"
-#include "data/lib/statutes.h"
-#include "io.h"
-#include "retrieval.h"
+#include "data/prep/prep_main.h"
+#include "legal/lawqa.h"
+#include "legal/retrieval.h"
+#include "legal/statutes.h"
+#include "src/common.h"
+#include "src/io.h"
 
 using namespace beop;
 using namespace beop::retrieval;

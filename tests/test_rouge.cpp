@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
-#include "io.h"
-#include "metrics/rouge.h"
+#include "legal/metrics/rouge.h"
+#include "src/common.h"
+#include "src/io.h"
 
 using namespace beop;
 using json = nlohmann::json;

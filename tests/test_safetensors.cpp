@@ -10,10 +10,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "bundle.h"
 #include "src/io.h"
 #include "src/safetensors.h"
-#include "test_util.h"
+#include "tests/bundle.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::test::Bundle;

@@ -8,7 +8,7 @@
 
 #include "src/common.h"
 #include "src/sampler.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 

@@ -12,9 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "infer_fixture.h"
-#include "src/httplib_config.h"
-#include "src/server.h"
+#include "cpu/model_cpu.h"
+#include "legal/serve/httplib_config.h"
+#include "legal/serve/server.h"
+#include "tests/infer_fixture.h"
 
 using namespace beop;
 using json = nlohmann::json;

@@ -1,4 +1,4 @@
-// parse_request (src/chat_request.h), the server's request parsing without a socket: field values and exact
+// parse_request (legal/serve/chat_request.h), the server's request parsing without a socket: field values and exact
 // messages, and the fuzz harness's property (any bytes -> a request or a 4xx ApiError, nothing else) replayed
 // on its seeds and deterministic mutations of them (every truncation, byte deletions and substitutions).
 #include <doctest/doctest.h>

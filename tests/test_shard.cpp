@@ -11,9 +11,9 @@
 #include <functional>
 #include <random>
 
-#include "common.h"
-#include "io.h"
-#include "shard.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/shard.h"
 
 using namespace beop;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// Statute parser (data/lib/statutes.*) on the 36 bundled legalize-kr files and on malformed fixtures.
+// Statute parser (data/prep/statutes.*) on the 36 bundled legalize-kr files and on malformed fixtures.
 // Independent oracles: line-prefix scans of the files written here (no parser code), and articles read by hand.
 // Run from the repository root (tests/run_all.sh does); corpora come from beop::data_dir().
 #include <doctest/doctest.h>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
-#include "data/lib/statutes.h"
-#include "io.h"
+#include "legal/statutes.h"
+#include "src/common.h"
+#include "src/io.h"
 
 using namespace beop;
 using namespace beop::statutes;

@@ -11,11 +11,11 @@
 #include <random>
 #include <thread>
 
-#include "common.h"
-#include "io.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/tokenizer.h"
+#include "src/unicode.h"
 #include "tests/tokenizer_samples.h"
-#include "tokenizer.h"
-#include "unicode.h"
 
 using beop::Tokenizer;
 using namespace beop::tok_test;

@@ -11,14 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "common.h"
-#include "io.h"
-#include "nfc.h"
-#include "shard.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/nfc.h"
+#include "src/shard.h"
+#include "src/tokenizer.h"
+#include "src/unicode.h"
 #include "tests/prep_runner.h"
 #include "tests/tokenizer_samples.h"
-#include "tokenizer.h"
-#include "unicode.h"
 
 using beop::PreTokenizer;
 using beop::Tokenizer;

@@ -10,9 +10,9 @@
 
 #include <cstdio>
 
-#include "bundle.h"
 #include "cpu/model_cpu.h"
-#include "test_util.h"
+#include "tests/bundle.h"
+#include "tests/test_util.h"
 
 using namespace beop;
 using beop::test::Bundle;

@@ -3,8 +3,8 @@
 // written into build/test_train/ by the test itself.
 #include <doctest/doctest.h>
 
-#include "test_util.h"
-#include "train_fixture.h"
+#include "tests/test_util.h"
+#include "tests/train_fixture.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -16,8 +16,8 @@
 #include "src/checkpoint.h"
 #include "src/io.h"
 #include "src/rng.h"
-#include "test_util.h"
-#include "train_fixture.h"
+#include "tests/test_util.h"
+#include "tests/train_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace beop;

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
-#include "io.h"
-#include "unicode.h"
+#include "src/common.h"
+#include "src/io.h"
+#include "src/unicode.h"
 
 namespace beop::tok_test {
 

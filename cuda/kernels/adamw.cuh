@@ -4,7 +4,7 @@
 #pragma once
 #include <cstring>
 
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -6,8 +6,8 @@
 // (H+2KV)*D); K and V are never replicated. Each GEMM call covers one head for all B sequences (strided
 // batch over b). Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
 #include "cuda/gemm.h"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

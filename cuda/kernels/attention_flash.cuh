@@ -4,8 +4,8 @@
 // (the same kernel over the KV cache, cpu/kv_cache.h), and holds the key/value cache store.
 // References: cpu/attention.h (y), cpu/kv_cache.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "attention_flash_tc.cuh"
-#include "common.cuh"
+#include "cuda/kernels/attention_flash_tc.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -16,8 +16,8 @@
 // is deterministic like every other beop kernel. GQA-native: the dk/dv block sums its group's query heads
 // itself, so K/V gradients need no second reduction pass.
 #pragma once
-#include "attention_flash.cuh"
-#include "common.cuh"
+#include "cuda/kernels/attention_flash.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

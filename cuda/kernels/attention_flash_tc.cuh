@@ -20,8 +20,8 @@
 #pragma once
 #include <type_traits>
 
-#include "attention_tc_tiles.cuh"
-#include "common.cuh"
+#include "cuda/kernels/attention_tc_tiles.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

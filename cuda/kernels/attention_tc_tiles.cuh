@@ -5,7 +5,7 @@
 // kernels).
 #pragma once
 
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 #include "cuda/simt/cp_async.h"
 #include "cuda/simt/mma.h"
 

@@ -1,7 +1,7 @@
 // Bias add of a linear layer on the GPU (Qwen2's q/k/v projections): out (N, OC) += b (OC); the backward
 // pass sums dout over rows. Reference: cpu/bias.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -2,7 +2,7 @@
 // per-token loss mask; the backward pass writes d loss / d logits in place, padding columns zeroed.
 // Same definition as cpu/cross_entropy.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

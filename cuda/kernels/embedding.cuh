@@ -1,7 +1,7 @@
 // Token embedding on the GPU: forward gathers rows, backward adds gradients into the rows used —
 // deterministically, with no atomics. Reference: cpu/embedding.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -1,7 +1,7 @@
 // Residual add on the GPU: out = a + b (out may alias a or b). Reference: cpu/residual.h. There is no
 // backward kernel: the model keeps one residual-stream gradient that branch backward passes add into.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -1,7 +1,7 @@
 // RMSNorm (Llama) on the GPU: y = x / sqrt(mean(x^2) + eps) * w. Reference: cpu/rmsnorm.h.
 // Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

@@ -1,12 +1,12 @@
 // RoPE on the GPU, in place on the q and k heads of the fused qkv buffer (rotate-half pairing, the layout
-// and convention of cpu/rope.h and src/rope.h). Tests: tests/test_cuda_kernels.cpp.
+// and convention of cpu/rope.h and src/rope_tables.h). Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 
 // cos_t/sin_t (P, half) from inv_freq (half), computed on the device in double and rounded to T, exactly
-// like src/rope.cpp's host tables: angle = p * inv_freq[i]. One thread per table entry.
+// like src/rope_tables.cpp's host tables: angle = p * inv_freq[i]. One thread per table entry.
 template <typename T>
 __global__ void rope_tables_kernel(T* cos_t, T* sin_t, const double* inv_freq, int P, int half) {
   const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;

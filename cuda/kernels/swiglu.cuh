@@ -1,7 +1,7 @@
 // SwiGLU on the GPU: act = silu(gate) * up, with gate | up one (N, 2F) row per token.
 // Reference: cpu/swiglu.h. Tests: tests/test_cuda_kernels.cpp.
 #pragma once
-#include "common.cuh"
+#include "cuda/kernels/common.cuh"
 
 BEOP_CUDA_NAMESPACE_BEGIN
 

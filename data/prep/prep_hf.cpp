@@ -1,0 +1,105 @@
+#include "data/prep/prep_hf.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "src/checkpoint.h"
+#include "src/common.h"
+#include "src/flags.h"
+#include "src/hf_model.h"
+#include "src/io.h"
+
+namespace beop::prep {
+
+int prep_export_hf_main(int argc, char** argv) {
+  Flags f("prep export-hf", "--model CKPT --out DIR [flags]",
+          "Exports a beop checkpoint as a Hugging Face model directory (config.json, model.safetensors, tokenizer.json,\n"
+          "generation_config.json, tokenizer_config.json with the chat template) for transformers / vLLM / llama.cpp.");
+  f.add("model", "", "a checkpoint step_* directory, a run directory (its newest checkpoint) or a model.bin", true);
+  f.add("out", "", "output directory", true);
+  f.add("dtype", "f32", "f32 (exact) or bf16");
+  f.add("max-shard-gb", "5", "shard model.safetensors above this many GiB");
+  if (!f.parse(argc, argv)) return 0;
+  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
+  HfExportOptions o;
+  const std::string dt = f.str("dtype");
+  if (dt != "f32" && dt != "bf16") throw UsageError(cat("--dtype: '", dt, "' (want f32 or bf16)"));
+  o.dtype = dt == "bf16" ? StDType::BF16 : StDType::F32;
+  const double gb = f.f64("max-shard-gb");
+  if (!(gb > 0)) throw UsageError("--max-shard-gb must be positive");
+  o.max_shard_bytes = size_t(gb * double(size_t(1) << 30));
+  std::string m = f.str("model");
+  if (!file_exists(m + "/model.bin") && !(m.size() > 4 && m.compare(m.size() - 4, 4, ".bin") == 0)) {
+    const std::string last = latest_checkpoint(m);
+    BEOP_CHECK(!last.empty(), "--model ", m, ": no checkpoint there");
+    m = last;
+  }
+  const std::string bin = file_exists(m + "/model.bin") ? m + "/model.bin" : m;
+  const LoadedCheckpoint ck = load_model_file(bin);
+  const std::string dir = bin.substr(0, bin.find_last_of('/') == std::string::npos ? 0 : bin.find_last_of('/'));
+  const std::string tok = (dir.empty() ? "." : dir) + "/tokenizer.json";
+  export_hf_model(ck.config, ck.params.data(), tok, f.str("out"), o);
+  std::printf("exported %s (%s) to %s\n", bin.c_str(), ck.config.summary().c_str(), f.str("out").c_str());
+  return 0;
+}
+
+int prep_import_hf_main(int argc, char** argv) {
+  Flags f("prep import-hf", "--hf DIR --out RUN_DIR [flags]",
+          "Imports a Hugging Face Llama/Qwen2/Mistral model directory as RUN_DIR/step_000000 (weights only), e.g. to\n"
+          "evaluate it with beop's tools. `train --init hf:DIR` reads the directory directly.");
+  f.add("hf", "", "Hugging Face model directory (config.json, model.safetensors[.index.json], tokenizer.json)", true);
+  f.add("out", "", "run directory to write step_000000 into", true);
+  f.add("max-seq", "0", "cap max_seq_len (0 = config.json's max_position_embeddings)");
+  if (!f.parse(argc, argv)) return 0;
+  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
+  HfLoadOptions lo;
+  lo.max_seq_len_cap = int(f.i64("max-seq"));
+  const HfModel m = load_hf_model(f.str("hf"), lo);
+  for (const std::string& n : m.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  CheckpointState st;
+  // A released base model is a pretrained one: checkpoints know only pretrain, cpt and it (state.json is read
+  // back with that check), so the import is "pretrain" and where it came from goes into meta.
+  st.stage = "pretrain";
+  st.meta = {{"source", "hf-import"}, {"hf_dir", f.str("hf")}, {"architecture", m.architecture}};
+  const std::string dir = save_checkpoint(f.str("out"), 0, m.config, m.params.data(), nullptr, nullptr, m.params.size(), 0,
+                                          st, m.tokenizer_path);
+  std::printf("imported %s (%s) as %s\n", f.str("hf").c_str(), m.config.summary().c_str(), dir.c_str());
+  return 0;
+}
+
+int prep_hf_memory_main(int argc, char** argv) {
+  Flags f("prep hf-memory", "(--hf DIR | --preset NAME) --batch B --seq T",
+          "Prints beop's memory table for training a model in float32: every parameter tensor, the activation plan\n"
+          "for (batch, seq), and the totals of parameters + gradients + AdamW m, v + activations. Nothing is allocated;\n"
+          "--hf reads only config.json.");
+  f.add("hf", "", "Hugging Face model directory (only config.json is read)");
+  f.add("preset", "", "or a beop preset (tiny, small, 125m, 1b)");
+  f.add("batch", "1", "sequences per micro-batch");
+  f.add("seq", "2048", "tokens per sequence");
+  f.add("max-seq", "0", "cap max_seq_len (0 = config.json's)");
+  if (!f.parse(argc, argv)) return 0;
+  if (f.str("hf").empty() == f.str("preset").empty()) throw UsageError("give exactly one of --hf and --preset");
+  ModelConfig cfg;
+  if (!f.str("hf").empty()) {
+    const std::string p = f.str("hf") + "/config.json";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_file(p));
+    } catch (const nlohmann::json::exception& e) {
+      fail(p, ": not valid JSON (", e.what(), ")");
+    }
+    cfg = hf_config_from_json(j, p, int(f.i64("max-seq")));
+    std::string n = f.str("hf");
+    while (n.size() > 1 && n.back() == '/') n.pop_back();
+    cfg.name = n.substr(n.find_last_of('/') == std::string::npos ? 0 : n.find_last_of('/') + 1);
+  } else {
+    cfg = preset(f.str("preset"));
+  }
+  const int64_t B = f.i64("batch"), T = f.i64("seq");
+  if (B <= 0 || T <= 0) throw UsageError("--batch and --seq must be positive");
+  std::fputs(hf_memory_report(cfg, int(B), int(T)).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace beop::prep

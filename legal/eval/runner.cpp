@@ -1,0 +1,437 @@
+#include "legal/eval/runner.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cpu/model_cpu.h"
+#include "legal/retrieval.h"
+#include "legal/statutes.h"
+#include "src/common.h"
+#include "src/flags.h"
+#include "src/io.h"
+#include "src/mixture_loader.h"
+#include "src/shard.h"
+
+namespace beop::eval {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kCut = " …(이하 생략)";
+
+// The first n code points of s (s is valid UTF-8).
+std::string utf8_prefix(const std::string& s, size_t n) {
+  size_t i = 0, cps = 0;
+  while (i < s.size() && cps < n) {
+    unsigned char c = (unsigned char)s[i];
+    i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    cps++;
+  }
+  return s.substr(0, std::min(i, s.size()));
+}
+size_t utf8_length(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Tasks whose user turn is a question a statute could answer: --ref auto puts retrieved references in front of
+// it (the Q + Ref layout). Summary/MRC/KorQuAD already carry their document.
+bool ref_applies(Task t) { return t == Task::Complaint || t == Task::Petition || t == Task::QA || t == Task::MC; }
+
+std::vector<size_t> stride_subset(size_t n, int limit) {
+  std::vector<size_t> idx;
+  if (limit <= 0 || size_t(limit) >= n) {
+    for (size_t i = 0; i < n; i++) idx.push_back(i);
+  } else {
+    for (int i = 0; i < limit; i++) idx.push_back(size_t(double(i) * double(n) / double(limit)));
+  }
+  return idx;
+}
+
+std::string fmt_pct(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", 100 * x);
+  return b;
+}
+
+}  // namespace
+
+FittedPrompt fit_prompt(const Tokenizer& tok, Conversation conv, const std::string& document, int budget) {
+  BEOP_CHECK(budget >= 8, "prompt budget of ", budget, " tokens is too small");
+  FittedPrompt f;
+  f.tokens = encode_chat(tok, conv, true).tokens;
+  f.full_tokens = int(f.tokens.size());
+  std::string& content = conv.back().content;
+  const size_t at = document.empty() ? std::string::npos : content.find(document);
+  if (at != std::string::npos && int(f.tokens.size()) > budget) {
+    const std::string head = content.substr(0, at), tail = content.substr(at + document.size());
+    size_t keep = utf8_length(document);
+    for (int iter = 0; iter < 12 && int(f.tokens.size()) > budget && keep > 0; iter++) {
+      // Shrink proportionally to the overshoot (tokens per code point is roughly constant within a text), with
+      // a 10% margin; at least one code point per round so the loop ends.
+      const double ratio = double(budget) / double(f.tokens.size());
+      const size_t next = size_t(double(keep) * ratio * 0.9);
+      keep = std::min(keep - 1, next);
+      content = head + utf8_prefix(document, keep) + kCut + tail;
+      f.tokens = encode_chat(tok, conv, true).tokens;
+      f.doc_cut = true;
+    }
+  }
+  if (int(f.tokens.size()) > budget) {
+    const size_t h = size_t(budget / 2), t = size_t(budget) - h;
+    std::vector<int32_t> cut(f.tokens.begin(), f.tokens.begin() + long(h));
+    cut.insert(cut.end(), f.tokens.end() - long(t), f.tokens.end());
+    f.tokens = std::move(cut);
+    f.middle_cut = true;
+  }
+  return f;
+}
+
+void compute_avg(EvalReport& r) {
+  double s = 0;
+  r.avg_over.clear();
+  for (auto& t : r.tasks)
+    if (in_legal_avg(t.task) && t.n > 0) s += t.rouge_l_f, r.avg_over.push_back(task_name(t.task));
+  r.avg = r.avg_over.empty() ? 0 : s / double(r.avg_over.size());
+}
+
+std::string report_markdown(const EvalReport& r, const EvalOptions& o) {
+  const Task cols[6] = {Task::Complaint, Task::Summary, Task::Petition, Task::QA, Task::MRC, Task::MC};
+  std::string m = "# beop eval: " + r.label + "\n\nmodel `" + r.model_dir + "`; system prompt " + o.system_name +
+                  ", references " + o.ref + ", greedy, max " + std::to_string(o.max_new_tokens) +
+                  " new tokens, ROUGE-L F (" + rouge_tok_name(o.rouge) + " tokens) ×100; MC accuracy ×100 " +
+                  "(option log-likelihood, summed); AVG = mean of the five ROUGE-L columns.\n\n";
+  m += "| setting | Complaint | Summary | Petition | QA | MRC | MC | AVG |\n|---|---|---|---|---|---|---|---|\n| " +
+       r.label;
+  for (Task c : cols) {
+    const TaskSummary* t = nullptr;
+    for (auto& x : r.tasks)
+      if (x.task == c) t = &x;
+    m += " | " + (t == nullptr || t->n == 0 ? std::string("—") : fmt_pct(c == Task::MC ? t->acc_ll : t->rouge_l_f));
+  }
+  m += " | " + (r.avg_over.empty() ? std::string("—") : fmt_pct(r.avg)) + " |\n";
+  if (!r.avg_over.empty() && r.avg_over.size() < 5) m += "\nAVG over " + std::to_string(r.avg_over.size()) + " of 5 tasks.\n";
+  m += "\n| task | items | skipped | truncated | score | source |\n|---|---|---|---|---|---|\n";
+  for (auto& t : r.tasks) {
+    std::string score = t.task == Task::MC
+                            ? "acc " + fmt_pct(t.acc_ll) + " (sum LL) / " + fmt_pct(t.acc_ll_norm) + " (LL per token) / " +
+                                  fmt_pct(t.acc_gen) + " (generated letter; " + std::to_string(t.unparsed) + " unparsed)"
+                            : "ROUGE-L F " + fmt_pct(t.rouge_l_f) + " (whitespace / character / tokenizer: " +
+                                  fmt_pct(t.rouge_by_tok[0]) + " / " + fmt_pct(t.rouge_by_tok[1]) + " / " +
+                                  fmt_pct(t.rouge_by_tok[2]) + ")";
+    m += "| " + std::string(task_title(t.task)) + " | " + std::to_string(t.n) + " | " + std::to_string(t.skipped) +
+         " | " + std::to_string(t.truncated) + " | " + score + " | " + t.source + " |\n";
+  }
+  if (r.general_val_loss >= 0) {
+    char b[128];
+    std::snprintf(b, sizeof b, "%.4f nats/token over %lld tokens", r.general_val_loss, (long long)r.general_val_tokens);
+    m += "\nGeneral-domain validation loss (`" + o.general_val + "`): " + b + "\n";
+  }
+  if (!r.errors.empty()) {
+    m += "\nSkipped items:\n";
+    for (auto& e : r.errors) m += "- " + e + "\n";
+  }
+  return m;
+}
+
+std::string report_json(const EvalReport& r, const EvalOptions& o) {
+  json j;
+  j["model"] = r.model_dir;
+  j["label"] = r.label;
+  j["settings"] = {{"system", o.system_name}, {"ref", o.ref},          {"ref_k", o.ref_k},
+                   {"max_new_tokens", o.max_new_tokens}, {"limit", o.limit}, {"mc_limit", o.mc_limit}, {"rouge_tokens", rouge_tok_name(o.rouge)},
+                   {"decoding", "greedy"}};
+  json tasks = json::object();
+  for (auto& t : r.tasks) {
+    json x = {{"n", t.n}, {"skipped", t.skipped}, {"truncated", t.truncated}, {"source", t.source}};
+    if (t.task == Task::MC) {
+      x["acc_ll"] = t.acc_ll;
+      x["acc_ll_norm"] = t.acc_ll_norm;
+      x["acc_gen"] = t.acc_gen;
+      x["unparsed"] = t.unparsed;
+    } else {
+      x["rouge_l_f"] = t.rouge_l_f;
+      x["rouge_l_f_by_tokens"] = {{"whitespace", t.rouge_by_tok[0]}, {"character", t.rouge_by_tok[1]},
+                                  {"tokenizer", t.rouge_by_tok[2]}};
+    }
+    tasks[task_name(t.task)] = x;
+  }
+  j["tasks"] = tasks;
+  j["avg"] = r.avg_over.empty() ? json(nullptr) : json(r.avg);
+  j["avg_over"] = r.avg_over;
+  j["general"] = {{"val_loss", r.general_val_loss >= 0 ? json(r.general_val_loss) : json(nullptr)},
+                  {"val_tokens", r.general_val_tokens},
+                  {"val_glob", o.general_val}};
+  j["errors"] = r.errors;
+  return j.dump(2) + "\n";
+}
+
+RefHook make_ref_hook(const EvalOptions& o) {
+  if (o.ref == "none") return {};
+  BEOP_CHECK(o.ref == "auto", "--ref must be auto or none, got '", o.ref, "'");
+  auto index = std::make_shared<retrieval::RetrievalIndex>(
+      !o.index_path.empty() && file_exists(o.index_path)
+          ? retrieval::RetrievalIndex::load(o.index_path)
+          : [&] {
+              std::vector<statutes::Article> arts;
+              for (auto& law : statutes::parse_statute_dir(o.data_root + "/statutes"))
+                for (auto& a : law.articles) arts.push_back(a);
+              return retrieval::RetrievalIndex::build(arts);
+            }());
+  const int k = o.ref_k;
+  return [index, k](const std::string& q) { return retrieval::format_references(index->search(q, k)); };
+}
+
+double general_val_loss(CausalLM& lm, const std::string& glob, int64_t max_tokens, int64_t* used) {
+  std::vector<int32_t> toks;
+  for (auto& path : expand_glob(glob)) {
+    ShardReader r(path, lm.config().vocab_size);
+    const int64_t n = std::min<int64_t>(r.n_tokens(), max_tokens - int64_t(toks.size()));
+    if (n <= 0) break;
+    const size_t at = toks.size();
+    toks.resize(at + size_t(n));
+    r.read_tokens(0, n, toks.data() + at);
+  }
+  BEOP_CHECK(toks.size() >= 2, "--general-val ", glob, ": fewer than 2 tokens");
+  const std::vector<double> lp = score_tokens(lm, toks);
+  double s = 0;
+  for (double x : lp) s += x;
+  if (used) *used = int64_t(lp.size());
+  return -s / double(lp.size());
+}
+
+EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model_dir, const EvalOptions& o) {
+  EvalReport rep;
+  rep.model_dir = model_dir;
+  rep.label = o.label.empty() ? model_dir : o.label;
+  make_dirs(o.out_dir);
+  const int T = lm.config().max_seq_len;
+  int max_new = std::min(o.max_new_tokens, T / 2);
+  if (max_new < o.max_new_tokens)
+    std::fprintf(stderr, "eval: --max-new-tokens %d capped at %d (half the model's context of %d)\n",
+                 o.max_new_tokens, max_new, T);
+  const RefHook ref = make_ref_hook(o);
+  Generator gen(lm, tok);
+  GenerateOptions go;
+  go.sampling.temperature = 0;  // greedy
+  go.sampling.top_k = 0, go.sampling.top_p = 1, go.sampling.repetition_penalty = 1;
+  go.max_new_tokens = max_new;
+
+  for (Task task : o.tasks) {
+    TaskSummary ts;
+    ts.task = task;
+    std::vector<TaskItem> items;
+    std::vector<std::string> bad;
+    const std::string file = o.task_dir + "/" + task_name(task) + ".jsonl";
+    if (task_file_allowed(task) && !o.task_dir.empty() && file_exists(file)) {
+      items = read_task_file(file, &bad);
+      ts.source = file;
+    } else {
+      items = build_task(task, o.data_root);
+      ts.source = task == Task::MC || task == Task::KorQuAD ? "corpora (formatted at load time)" : "corpora (built in memory)";
+    }
+    for (auto& e : bad) std::fprintf(stderr, "eval: skipped %s\n", e.c_str()), rep.errors.push_back(e);
+    ts.skipped = int(bad.size());
+    std::vector<TaskItem> chosen;
+    for (size_t i : stride_subset(items.size(), task == Task::MC && o.mc_limit >= 0 ? o.mc_limit : o.limit))
+      if (items[i].task == task) chosen.push_back(items[i]);
+      else rep.errors.push_back(cat(file, " (", items[i].id, "): task '", task_name(items[i].task), "' in the ",
+                                    task_name(task), " file")), ts.skipped++;
+    Progress bar(std::string("eval ") + task_name(task), chosen.size(), o.progress && ::isatty(2));
+    std::string out_lines;
+    double sum = 0, c_sum = 0, c_norm = 0, c_gen = 0, rsum[3] = {0, 0, 0};
+    for (size_t i = 0; i < chosen.size(); i++) {
+      const TaskItem& it = chosen[i];
+      try {
+        Conversation conv;
+        if (!o.system.empty()) conv.push_back({"system", o.system});
+        if (!it.messages.empty()) {
+          for (auto& m : it.messages) conv.push_back(m);
+        } else {
+          conv.push_back({"user", it.prompt});  // raw prompts are evaluated in the chat layout too (documented)
+        }
+        if (ref && ref_applies(task)) {
+          const std::string block = ref(it.messages.empty() ? it.prompt : it.messages.back().content);
+          if (!block.empty()) conv.back().content = block + "\n\n[질문] " + conv.back().content;
+        }
+        ItemResult r;
+        r.id = it.id;
+        if (task == Task::MC) {
+          std::vector<std::vector<int32_t>> opts;
+          size_t longest = 0;
+          for (auto& op : it.options) {
+            std::vector<int32_t> ids = tok.encode(op);
+            if (int(ids.size()) > T / 2) ids.resize(size_t(T / 2));  // very long option: its first T/2 tokens
+            longest = std::max(longest, ids.size());
+            opts.push_back(std::move(ids));
+          }
+          const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - int(longest));
+          const MCScore s = score_options(lm, fp.tokens, opts);
+          GenerateOptions g1 = go;
+          g1.max_new_tokens = std::min(8, max_new);
+          const FittedPrompt fg = fit_prompt(tok, conv, it.document, T - g1.max_new_tokens);
+          const GenerateResult gr = gen.generate(fg.tokens, g1);
+          r.pick_sum = s.pick_sum, r.pick_norm = s.pick_norm, r.pick_gen = parse_choice(gr.text, int(it.options.size()));
+          r.answer = it.answer;
+          r.option_logprob = s.sum_logprob, r.option_tokens = s.n_tokens;
+          r.prediction = gr.text;
+          r.reference = std::string(1, char('A' + it.answer));
+          r.score = r.pick_sum == it.answer;
+          r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
+          r.truncated = fp.doc_cut || fp.middle_cut;
+          c_sum += r.pick_sum == it.answer, c_norm += r.pick_norm == it.answer, c_gen += r.pick_gen == it.answer;
+          ts.unparsed += r.pick_gen < 0;
+        } else {
+          const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - max_new);
+          const GenerateResult gr = gen.generate(fp.tokens, go);
+          r.prediction = gr.text;
+          r.reference = it.reference;
+          for (int k = 0; k < 3; k++) r.rouge_by_tok[k] = rouge_l_f(it.reference, gr.text, RougeTok(k), &tok);
+          r.score = r.rouge_by_tok[int(o.rouge)];
+          for (int k = 0; k < 3; k++) rsum[k] += r.rouge_by_tok[k];
+          r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
+          r.truncated = fp.doc_cut || fp.middle_cut;
+        }
+        sum += r.score;
+        ts.n++;
+        ts.truncated += r.truncated;
+        json j = {{"id", r.id}, {"prediction", r.prediction}, {"reference", r.reference}, {"score", r.score},
+                  {"prompt_tokens", r.prompt_tokens}, {"full_prompt_tokens", r.full_prompt_tokens},
+                  {"truncated", r.truncated}};
+        if (task != Task::MC)
+          j["rouge"] = {{"whitespace", r.rouge_by_tok[0]}, {"character", r.rouge_by_tok[1]},
+                        {"tokenizer", r.rouge_by_tok[2]}};
+        if (task == Task::MC) {
+          auto L = [](int k) { return k < 0 ? json(nullptr) : json(std::string(1, char('A' + k))); };
+          j["answer"] = L(r.answer);
+          j["pick_ll"] = L(r.pick_sum);
+          j["pick_ll_norm"] = L(r.pick_norm);
+          j["pick_gen"] = L(r.pick_gen);
+          j["option_logprob"] = r.option_logprob;
+          j["option_tokens"] = r.option_tokens;
+        }
+        out_lines += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+      } catch (const Error& e) {
+        const std::string msg = cat(task_name(task), " item ", it.id, ": ", e.what());
+        std::fprintf(stderr, "eval: skipped %s\n", msg.c_str());
+        rep.errors.push_back(msg);
+        ts.skipped++;
+      }
+      bar.update(i + 1);
+    }
+    bar.finish();
+    if (ts.n > 0) {
+      if (task == Task::MC) ts.acc_ll = c_sum / ts.n, ts.acc_ll_norm = c_norm / ts.n, ts.acc_gen = c_gen / ts.n;
+      else {
+        ts.rouge_l_f = sum / ts.n;
+        for (int k = 0; k < 3; k++) ts.rouge_by_tok[k] = rsum[k] / ts.n;
+      }
+    }
+    write_file_atomic(o.out_dir + "/" + task_name(task) + ".jsonl", out_lines);
+    if (task == Task::MC)
+      std::printf("%-9s %4d items  acc %s (sum LL)  %s (LL/token)  %s (letter, %d unparsed)\n", task_title(task), ts.n,
+                  fmt_pct(ts.acc_ll).c_str(), fmt_pct(ts.acc_ll_norm).c_str(), fmt_pct(ts.acc_gen).c_str(), ts.unparsed);
+    else
+      std::printf("%-9s %4d items  ROUGE-L F %s  (%d truncated, %d skipped)\n", task_title(task), ts.n,
+                  fmt_pct(ts.rouge_l_f).c_str(), ts.truncated, ts.skipped);
+    std::fflush(stdout);
+    rep.tasks.push_back(ts);
+  }
+  if (!o.general_val.empty()) {
+    rep.general_val_loss = general_val_loss(lm, o.general_val, o.general_val_tokens, &rep.general_val_tokens);
+    std::printf("general   val loss %.4f over %lld tokens\n", rep.general_val_loss, (long long)rep.general_val_tokens);
+  }
+  compute_avg(rep);
+  write_file_atomic(o.out_dir + "/report.md", report_markdown(rep, o));
+  write_file_atomic(o.out_dir + "/report.json", report_json(rep, o));
+  return rep;
+}
+
+int eval_main(int argc, char** argv) {
+  try {
+    Flags f("infer eval", "--model CKPT [--tasks all|complaint,summary,petition,qa,mrc,mc,korquad] [flags]",
+            "Evaluates a checkpoint on the legal tasks (docs/EVAL.md): greedy decoding, ROUGE-L F for Complaint,\n"
+            "Summary, Petition, QA, MRC (and KorQuAD, general domain), accuracy for MC; writes OUT/<task>.jsonl,\n"
+            "OUT/report.md and OUT/report.json.");
+    f.add("model", "", "checkpoint step directory, or a run directory (its newest checkpoint)", true);
+    f.add("tasks", "all", "all (the six legal tasks) or a comma list of complaint,summary,petition,qa,mrc,mc,korquad");
+    f.add("limit", "0", "items per task (0 = all), taken at an even stride over the task");
+    f.add("mc-limit", "-1", "MC items (-1 = same as --limit, 0 = all)");
+    f.add("system", "legal", "system prompt at inference: legal (prompts/legal_advisor.txt) | none | FILE");
+    f.add("ref", "none", "statute references retrieved into QA/Complaint/Petition/MC prompts: auto | none");
+    f.add("ref-k", "1", "references per prompt with --ref auto");
+    f.add("index", "data/build/statutes.idx", "retrieval index (prep index); built from the statutes when missing");
+    f.add("max-new-tokens", "128", "maximum generated tokens per item (capped at half the context)");
+    f.add("rouge-tokens", "whitespace", "ROUGE-L tokens: whitespace (eojeol) | character | tokenizer (model tokens)");
+    f.add("task-dir", "data/build/tasks", "task files from `prep tasks` (a task without a file is built in memory)");
+    f.add("data", "", "corpora root (default $BEOP_DATA or ../shared/data)");
+    f.add("out", "", "output directory (default: <checkpoint>/eval)");
+    f.add("label", "", "the report row's name (default: the checkpoint path)");
+    f.add("general-val", "", "glob of general-domain validation token shards: report their loss");
+    f.add("general-val-tokens", "16384", "tokens of --general-val scored");
+    f.add("threads", "0", "OpenMP threads (0 = all cores)");
+    f.add_bool("quiet", "no progress bar");
+    if (!f.parse(argc, argv)) return 0;
+    if (!f.positional().empty()) throw UsageError("unexpected argument '" + f.positional()[0] + "'");
+    EvalOptions o;
+    try {
+      o.tasks = parse_task_list(f.str("tasks"));
+      o.rouge = parse_rouge_tok(f.str("rouge-tokens"));
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+    o.limit = int(f.i64("limit"));
+    if (o.limit < 0) throw UsageError("--limit must be >= 0");
+    o.mc_limit = int(f.i64("mc-limit"));
+    if (o.mc_limit < -1) throw UsageError("--mc-limit must be >= -1");
+    o.max_new_tokens = int(f.i64("max-new-tokens"));
+    if (o.max_new_tokens <= 0) throw UsageError("--max-new-tokens must be positive");
+    o.ref = f.str("ref");
+    if (o.ref != "auto" && o.ref != "none") throw UsageError("--ref must be auto or none, got '" + o.ref + "'");
+    o.ref_k = int(f.i64("ref-k"));
+    if (o.ref_k < 1) throw UsageError("--ref-k must be >= 1");
+    o.index_path = f.str("index");
+    const std::string sys = f.str("system");
+    o.system_name = sys;
+    if (sys == "legal") o.system = legal_advisor_prompt();
+    else if (sys == "none" || sys.empty()) o.system = "", o.system_name = "none";
+    else if (file_exists(sys)) o.system = read_file(sys);
+    else throw UsageError("--system " + sys + ": not 'legal', 'none' or an existing file");
+    o.task_dir = f.str("task-dir");
+    o.data_root = f.str("data").empty() ? data_dir() : f.str("data");
+    o.label = f.str("label");
+    o.general_val = f.str("general-val");
+    o.general_val_tokens = f.i64("general-val-tokens");
+    if (o.general_val_tokens < 2) throw UsageError("--general-val-tokens must be >= 2");
+    o.progress = !f.on("quiet");
+    if (f.i64("threads") > 0) omp_set_num_threads(int(f.i64("threads")));
+    Tokenizer tok;
+    std::string dir;
+    auto lm = load_causal_lm(f.str("model"), &tok, &dir);
+    o.out_dir = f.str("out").empty() ? dir + "/eval" : f.str("out");
+    std::printf("eval %s (%s) -> %s\n", dir.c_str(), lm->config().summary().c_str(), o.out_dir.c_str());
+    const EvalReport r = run_eval(*lm, tok, dir, o);
+    std::printf("%s", report_markdown(r, o).c_str());
+    std::printf("wrote %s/report.md, %s/report.json\n", o.out_dir.c_str(), o.out_dir.c_str());
+    return 0;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "infer eval: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace beop::eval

@@ -1,0 +1,113 @@
+// `infer eval`: runs the evaluation tasks (legal/eval/tasks.h) on one checkpoint with greedy decoding, scores them
+// (legal/eval/scoring.h) and writes per-item outputs plus a report in the study's layout (docs/EVAL.md).
+//
+//   ./infer eval --model runs/it --tasks all --limit 20 --system legal --ref none --out runs/it/eval
+//     -> OUT/<task>.jsonl  {"id","prediction","reference","score",...} per item
+//        OUT/report.md     | setting | Complaint | Summary | Petition | QA | MRC | MC | AVG |
+//        OUT/report.json   the same numbers (fractions, not percent) + settings + general-domain figures
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "legal/eval/scoring.h"
+#include "legal/eval/tasks.h"
+#include "src/generator.h"
+
+namespace beop::eval {
+
+// Fits a prompt into `budget` tokens (docs/EVAL.md, "Truncation"):
+//   1. while it is too long and the item has a `document`, the document is cut to its first k code points
+//      (k shrinking proportionally) and "…(이하 생략)" appended — the instruction before it and the request after
+//      it stay whole;
+//   2. if it is still too long, the middle of the token sequence is dropped: the first budget/2 tokens
+//      (<|begin_of_text|>, system prompt, instruction) and the last budget - budget/2 (the end of the question and
+//      the assistant header) are kept.
+// `conv` holds the whole conversation (system first if any); the document lives in its last message.
+struct FittedPrompt {
+  std::vector<int32_t> tokens;
+  int full_tokens = 0;      // before any truncation
+  bool doc_cut = false;     // step 1 happened
+  bool middle_cut = false;  // step 2 happened
+};
+FittedPrompt fit_prompt(const Tokenizer& tok, Conversation conv, const std::string& document, int budget);
+
+// One scored item (what <task>.jsonl holds).
+struct ItemResult {
+  std::string id, prediction, reference;
+  double score = 0;          // ROUGE-L F, or MC correct (sum-LL pick) 0/1
+  double rouge_by_tok[3] = {0, 0, 0};  // ROUGE tasks: F with whitespace / character / model-tokenizer tokens
+  int prompt_tokens = 0, full_prompt_tokens = 0;
+  bool truncated = false;
+  // MC only
+  int answer = -1, pick_sum = -1, pick_norm = -1, pick_gen = -1;
+  std::vector<double> option_logprob;
+  std::vector<int> option_tokens;
+};
+
+struct TaskSummary {
+  Task task = Task::QA;
+  int n = 0;                 // scored items
+  int skipped = 0;           // bad items (file) + items that failed at run time
+  double rouge_l_f = 0;      // mean ROUGE-L F (ROUGE tasks), with the selected tokenisation
+  double rouge_by_tok[3] = {0, 0, 0};  // mean ROUGE-L F with whitespace / character / model-tokenizer tokens
+  double acc_ll = 0, acc_ll_norm = 0, acc_gen = 0;  // MC
+  int unparsed = 0;          // MC generations with no option letter
+  int truncated = 0;
+  std::string source;        // where the items came from
+};
+
+struct EvalOptions {
+  std::vector<Task> tasks;
+  int limit = 0;                    // items per task (0 = all), an even stride over the task
+  int mc_limit = -1;                // MC items (-1 = the same as limit): log-likelihood scoring is cheap
+  std::string system;               // system prompt text ("" = none)
+  std::string system_name = "none"; // legal | none | FILE (for the report)
+  std::string ref = "none";         // none | auto
+  int ref_k = 1;
+  std::string index_path;           // retrieval index (built from the statutes when missing)
+  int max_new_tokens = 128;
+  RougeTok rouge = RougeTok::Whitespace;
+  std::string task_dir = "data/build/tasks";
+  std::string data_root;            // corpora root
+  std::string out_dir;
+  std::string label;                // the report row's name
+  std::string general_val;          // glob of general-domain validation shards ("" = skip)
+  int64_t general_val_tokens = 16384;
+  bool progress = true;
+};
+
+struct EvalReport {
+  std::string model_dir, label;
+  std::vector<TaskSummary> tasks;
+  double avg = 0;                   // mean ROUGE-L F over the legal ROUGE tasks present
+  std::vector<std::string> avg_over;
+  double general_val_loss = -1;     // -1 = not measured
+  int64_t general_val_tokens = 0;
+  std::vector<std::string> errors;  // skipped items, one line each
+};
+
+// AVG = the mean of the five legal ROUGE-L columns that are present (MC and KorQuAD are not in it).
+void compute_avg(EvalReport& r);
+
+// The Markdown table (one row) and the JSON, in the study's column order.
+std::string report_markdown(const EvalReport& r, const EvalOptions& o);
+std::string report_json(const EvalReport& r, const EvalOptions& o);
+
+// The reference retrieval for --ref auto: query -> formatted reference blocks ("" = none found).
+using RefHook = std::function<std::string(const std::string& query)>;
+RefHook make_ref_hook(const EvalOptions& o);
+
+// Runs everything and writes OUT/<task>.jsonl, OUT/report.md, OUT/report.json.
+EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model_dir, const EvalOptions& o);
+
+// Mean loss (nats/token) over the first max_tokens tokens of the shards matching glob (windows of the model's
+// context overlapping by one token, like `infer score`).
+double general_val_loss(CausalLM& lm, const std::string& glob, int64_t max_tokens, int64_t* tokens_used);
+
+// `infer eval ...` (argv[0] = "eval"). Exit: 0 done, 1 error, 2 usage error.
+int eval_main(int argc, char** argv);
+
+}  // namespace beop::eval

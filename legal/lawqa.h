@@ -1,0 +1,148 @@
+// Statute-grounded law QA (the LegalMiDM recipe): question/answer pairs, each tied to one article or paragraph
+// of the parsed statutes (legal/statutes.h), written as conversation JSONL in three layouts:
+//   qa          Q => A            user: question;                         assistant: answer
+//   qa_ref_out  Q => A + Ref      user: question;                         assistant: answer_with_reference(...)
+//   qa_ref_in   Q + Ref => A      user: user_with_reference(...);         assistant: answer
+// Two generators: `template` (deterministic question types over every non-deleted unit) and `endpoint` (an
+// OpenAI-compatible /v1/chat/completions server writes the item; every item is verified against the cited text
+// before it is kept). Schema and rules: docs/DATA.md, "Law QA".
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "legal/statutes.h"
+
+namespace beop::lawqa {
+
+// ------------------------------------------------------------------------------------------- reference layout
+// The ONE place the reference layouts are defined. The inference side (`--ref auto` retrieval) must build the
+// user turn with user_with_reference() so that training and inference see byte-identical layouts.
+//
+//   format_reference_block(c, t) = "[참조 조문] " + c + "\n" + t          (no trailing newline)
+//   user_with_reference(c, t, q) = format_reference_block(c, t) + "\n\n[질문] " + q
+//   answer_with_reference(a, c, t) = a + "\n\n[근거 조문] " + c + "\n" + t
+// Several retrieved references: blocks joined with "\n\n", then "\n\n[질문] " + q (user_with_references).
+std::string format_reference_block(const std::string& citation, const std::string& text);
+std::string user_with_reference(const std::string& citation, const std::string& text, const std::string& question);
+std::string user_with_references(const std::vector<std::pair<std::string, std::string>>& refs,
+                                 const std::string& question);
+std::string answer_with_reference(const std::string& answer, const std::string& citation, const std::string& text);
+
+enum class Format { QA, RefOut, RefIn };
+const char* format_name(Format f);  // "qa", "qa_ref_out", "qa_ref_in"
+Format parse_format(const std::string& s);  // throws Error on anything else
+
+// ------------------------------------------------------------------------------------------- items
+
+struct QAItem {
+  std::string type;       // content | title | cloze | truefalse | mc | endpoint
+  std::string question;   // the user question (MC: with its numbered options)
+  std::string answer;     // the assistant answer
+  std::string citation;   // exact reference citation, e.g. "주택임대차보호법 제3조 제1항"
+  std::string reference;  // the cited unit's text (unit_text / Article::text)
+  std::string law, article_id;
+  std::string key;        // the checkable core of the answer: cloze phrase, "예"/"아니요", MC option number
+  std::string generator;  // "template" or "endpoint:<model>"
+};
+
+// {"messages":[{"role":"user",...},{"role":"assistant",...}],"meta":{...}} on one line (UTF-8, no \u escapes).
+std::string conversation_json_line(const QAItem& item, Format f);
+
+// ------------------------------------------------------------------------------------------- statute units
+
+// A unit is what a question is grounded in: one paragraph (항) of an article with numbered paragraphs, or the
+// article itself when it has only its unnumbered paragraph. Its text is the paragraph text followed by its
+// items as lines "1. …", "가. …", "1) …" (the same block layout as Article::text, without the ① marker).
+struct Unit {
+  const statutes::Article* article = nullptr;
+  int paragraph = 0;       // 0 = article-level unit
+  std::string citation;    // statutes::citation(law, id, paragraph)
+  std::string text;
+};
+std::vector<Unit> units_of(const statutes::Article& a);  // empty for a deleted article
+
+// Resolves a citation string to the text of what it names: an article (Article::text), a paragraph
+// (unit text) or an item/sub-item (its text plus children). Matching ignores whitespace and 「」, so
+// "「개인정보 보호법」 제15조제1항" resolves like "개인정보 보호법 제15조 제1항".
+class CitationIndex {
+ public:
+  explicit CitationIndex(const std::vector<statutes::Article>& articles);
+  struct Entry {
+    std::string citation, text, law, article_id;  // canonical citation and what it names
+  };
+  bool resolve(const std::string& citation, std::string* text) const;
+  const Entry* find(const std::string& citation) const;  // nullptr when it does not resolve
+  bool is_law_name(const std::string& s) const;  // a parsed law title (normalised the same way)
+  static std::string normalize(const std::string& s);
+
+ private:
+  void add(const std::string& law, const std::string& id, const std::string& citation, const std::string& text);
+  std::map<std::string, Entry> text_;
+  std::map<std::string, int> laws_;
+};
+
+// Keeps articles whose law passes the filters (names compared after CitationIndex::normalize; the statute file
+// stem also matches). Empty lists = no filter. Unknown names in either list throw Error (a typo must not
+// silently hold nothing out).
+std::vector<statutes::Article> filter_laws(const std::vector<statutes::Article>& all,
+                                           const std::vector<std::string>& only, const std::vector<std::string>& exclude);
+
+// ------------------------------------------------------------------------------------------- template generator
+
+struct TemplateOptions {
+  uint64_t seed = 1;
+  std::vector<std::string> types = {"content", "title", "cloze", "truefalse", "mc"};
+};
+// Deterministic: each unit's random choices come from a stream keyed by (seed, citation, type), so the output
+// depends only on the seed and the articles, not on the order or on other laws.
+std::vector<QAItem> generate_template(const std::vector<statutes::Article>& articles, const TemplateOptions& opt);
+
+// ------------------------------------------------------------------------------------------- verification
+
+// Quoted spans of s: text inside 「」, “”, ‘’, "" and '' pairs (innermost text, non-empty).
+std::vector<std::string> quoted_spans(const std::string& s);
+
+struct Verdict {
+  bool ok = false;
+  std::string reason;   // "" | citation_unresolved | quote_not_in_text | not_grounded | empty_field
+  std::string detail;   // the offending span, or the score
+  double rouge = 0;     // ROUGE-L F (character tokens) of the answer against the cited text
+  std::string reference;  // resolved text (when the citation resolved)
+};
+// Rule (docs/DATA.md): the citation resolves; every quoted span of the answer occurs verbatim in the cited text
+// (spans that are a law name or a resolvable citation are exempt: 「민법」 is how Korean names a statute); and
+// ROUGE-L F over character tokens of the answer against the cited text >= min_rouge.
+Verdict verify_item(const CitationIndex& index, const std::string& question, const std::string& answer,
+                    const std::string& citation, double min_rouge);
+
+// ------------------------------------------------------------------------------------------- endpoint generator
+
+struct EndpointOptions {
+  std::string url;        // http://host:port[/v1[/chat/completions]]
+  std::string model;
+  std::string api_key;    // sent as "Authorization: Bearer ..." when non-empty
+  double timeout_s = 60;  // connect + read + write timeout per request
+  double min_rouge = 0.3;
+  double temperature = 0;
+};
+
+struct EndpointRun {
+  std::vector<QAItem> kept;
+  std::vector<std::string> log;  // one JSON object per rejected/failed request (reason, citation, detail, item)
+  int requested = 0, kept_n = 0, rejected = 0, failed = 0;
+  std::map<std::string, int> by_reason;
+};
+
+// The Korean generation prompt for one unit (user message content).
+std::string endpoint_prompt(const Unit& u);
+// One request per unit, in order (concurrency 1). Never throws on endpoint trouble: each failure (timeout,
+// connection refused, non-200 status, non-JSON body, JSON without question/answer/reference) is logged with the
+// citation and counted, and the run continues. Throws Error only on a bad URL.
+EndpointRun generate_endpoint(const std::vector<Unit>& units, const CitationIndex& index, const EndpointOptions& opt);
+
+// `prep lawqa` (flags: prep lawqa --help). Exit status per prep convention.
+int prep_lawqa_main(int argc, char** argv);
+
+}  // namespace beop::lawqa
