@@ -23,7 +23,7 @@ inline std::vector<int32_t> random_ids(int n, int V, uint64_t seed) {
   return v;
 }
 
-// One layer of head_dim D: enough for the RoPE tables of CudaOps / src/rope.h.
+// One layer of head_dim D: enough for the RoPE tables of CudaOps / src/rope_tables.h.
 inline ModelConfig rope_config(int D, int max_T) {
   ModelConfig c;
   c.vocab_size = 10, c.d_model = 8, c.n_layers = 1, c.n_heads = 1, c.n_kv_heads = 1, c.head_dim = D;

@@ -1,4 +1,4 @@
-// Statute retrieval (src/retrieval.*, data/prep/prep_index.*). Oracles: BM25 and FNV-1a written out here from
+// Statute retrieval (legal/retrieval.*, data/prep/prep_index.*). Oracles: BM25 and FNV-1a written out here from
 // their definitions with hand-counted statistics; tokens derived by hand; lawqa::format_reference_block for the
 // layout; the bundled statutes for rank-1 and recall checks. Run from the repository root.
 #include <doctest/doctest.h>

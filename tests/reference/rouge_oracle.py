@@ -10,7 +10,7 @@ usage: rouge_oracle.py CASES.jsonl OUT.jsonl
 
 rouge-score's default tokenizer lower-cases and keeps only [a-z0-9], which drops every Hangul syllable, so the
 scorer is always given an explicit tokenizer object here. The normalisation options implement the definitions
-stated in src/metrics/rouge.h (ASCII-only lower-casing; a listed punctuation set), independently of the C++.
+stated in legal/metrics/rouge.h (ASCII-only lower-casing; a listed punctuation set), independently of the C++.
 """
 import json
 import string
