@@ -1,4 +1,5 @@
 // AdamW (Loshchilov & Hutter; the torch.optim.AdamW update) and the global gradient norm.
+// CUDA: cuda/kernels/adamw.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cmath>
 #include <cstddef>

@@ -2,6 +2,10 @@
 // the fused qkv buffer; K and V are never replicated in memory. Per (batch, head) the work is three small
 // GEMMs through Eigen (Q K^T, P V and their transposes in the backward pass); the softmax stores its
 // probabilities (B, H, T, T) for the backward pass — this is the CPU reference, not a flash kernel.
+// CUDA: cuda/kernels/attention.cuh (the same GEMMs + softmax), cuda/kernels/attention_flash.cuh and
+// cuda/kernels/attention_flash_backward.cuh (flash: only the logsumexp is saved),
+// cuda/kernels/attention_flash_tc.cuh (flash on tensor cores, bf16). Tests: tests/test_ops.cpp,
+// tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

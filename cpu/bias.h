@@ -1,4 +1,6 @@
 // Bias add of a linear layer (Qwen2's q/k/v projections): out (N, OC) += b (OC).
+// CUDA: cuda/kernels/bias.cuh. Tests: tests/test_model.cpp (its Qwen2 gradient check is the CPU check: there is
+// no bias unit test), tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cstdint>
 

@@ -3,6 +3,8 @@
 // Loss = sum_n mask[n] * (logsumexp(logits[n]) - logits[n, target[n]]) / count, where the caller supplies
 // count = the number of unmasked targets in the whole optimizer batch (all micro-batches), so gradient
 // accumulation over micro-batches gives exactly the gradient of one big batch.
+// CUDA: cuda/kernels/cross_entropy.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp,
+// tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -1,4 +1,6 @@
 // Token embedding: forward gathers rows, backward scatters gradients back to the rows used.
+// CUDA: cuda/kernels/embedding.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp,
+// tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cstdint>
 

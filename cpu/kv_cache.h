@@ -2,6 +2,8 @@
 // positions pos0 .. pos0+Tn-1 (Tn = prompt length for prefill, 1 for each decoding step) first stores its
 // rotated k and v into the cache, then attends causally over cache positions 0 .. pos0+t.
 // Cache layout per layer: k_cache, v_cache (B, Tmax, KV, D) — GQA-native, KV heads only.
+// CUDA: cuda/kernels/kv_cache.cuh. Tests: tests/test_kv_cache.cpp (through the model: decode against a full
+// recompute), tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp, tests/test_cuda_model.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

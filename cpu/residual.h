@@ -1,6 +1,8 @@
 // Residual connection: out = a + b.
 // Backward: both branches receive d_out unchanged, so there is no kernel — the model graph keeps one
 // residual-stream gradient (d_resid) that the branch backward passes add into (see src/transformer.h).
+// CUDA: cuda/kernels/residual.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp,
+// tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cstdint>
 

@@ -1,4 +1,5 @@
 // RMSNorm (Llama): y = x / sqrt(mean(x^2) + eps) * w. No mean subtraction, no bias.
+// CUDA: cuda/kernels/rmsnorm.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -1,6 +1,7 @@
 // RoPE applied in place to the q and k heads of the fused qkv buffer (rotate-half pairing, see src/rope_tables.h).
 // Per token the buffer holds H query heads, then KV key heads, then KV value heads, each D wide; the first
 // H+KV heads are rotated, the value heads are not.
+// CUDA: cuda/kernels/rope.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cstdint>
 

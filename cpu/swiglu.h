@@ -1,5 +1,6 @@
 // SwiGLU activation of the Llama MLP: act = silu(gate) * up, silu(g) = g * sigmoid(g).
 // gate and up come from one fused (2F, C) projection, so per token the input row is gate | up.
+// CUDA: cuda/kernels/swiglu.cuh. Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -23,6 +23,7 @@
 #include "cuda/kernels/common.cuh"
 #include "cuda/kernels/cross_entropy.cuh"
 #include "cuda/kernels/embedding.cuh"
+#include "cuda/kernels/kv_cache.cuh"
 #include "cuda/kernels/residual.cuh"
 #include "cuda/kernels/rmsnorm.cuh"
 #include "cuda/kernels/rope.cuh"
@@ -153,7 +154,7 @@ struct CudaOps {
     else
       cuda::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D, stream);
   }
-  // inference with a KV cache (cpu/kv_cache.h): flash-style fused attention over the cache
+  // inference with a KV cache (cpu/kv_cache.h; kernels: kv_cache.cuh): flash-style fused attention over the cache
   void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {
     cuda::kv_store(kc, vc, qkv, B, T, H, KV, D, pos0, Tmax, stream);
   }

@@ -139,6 +139,7 @@ TEST_CASE("CudaModel: 10 AdamW steps give the same losses and weights as CpuMode
   CHECK(max_diff <= 1e-3 * 10 * 3e-3);
 }
 
+// Through the model: cuda/kernels/kv_cache.cuh (kv_store, attention_cached) against cpu/kv_cache.h.
 TEST_CASE("CudaModel KV-cache inference (prefill + decode) matches CpuModel") {
   const ModelConfig cfg = small_config(true);
   CpuModel cpu(cfg);

@@ -1,5 +1,6 @@
 // Generation with a KV cache must compute exactly what the full forward computes: prefill + one-token decode
-// steps against a full recompute of the whole prefix at every step.
+// steps against a full recompute of the whole prefix at every step. This is the CPU check of cpu/kv_cache.h
+// (kv_store, attention_cached), reached through Model::infer_step.
 #include <doctest/doctest.h>
 
 #include "cpu/model_cpu.h"

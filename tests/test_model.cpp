@@ -86,6 +86,7 @@ static void check_model_gradients(bool tied, bool bias = false) {
 
 TEST_CASE("whole model: finite-difference gradients of every parameter (untied)") { check_model_gradients(false); }
 TEST_CASE("whole model: finite-difference gradients of every parameter (tied head)") { check_model_gradients(true); }
+// The CPU check of cpu/bias.h (bias_forward, bias_backward on the q/k/v projections): it has no unit test.
 TEST_CASE("whole model: finite-difference gradients with q/k/v biases (Qwen2)") {
   check_model_gradients(false, true);
   const ParamLayout lay(

@@ -1,6 +1,7 @@
 // Optimizer kernels on the GPU: AdamW on fp32 master weights and moments, in-place scaling (gradient
 // clipping), and the deterministic reductions sum / sum of squares (fixed-size chunks, partials summed in a
-// fixed order, in double). Reference: cpu/adamw.h (and CpuOps::sum). Tests: tests/test_cuda_kernels.cpp.
+// fixed order, in double). Reference: cpu/adamw.h (and CpuOps::sum). Tests: tests/test_cuda_kernels.cpp,
+// tests/test_cuda_bf16.cpp (the mixed-precision step).
 #pragma once
 #include <cstring>
 

@@ -4,7 +4,7 @@
 //   y (B, T, H*D).
 // GQA-native: query head h reads K/V head h / (H/KV) in place from the fused qkv buffer (leading dimension
 // (H+2KV)*D); K and V are never replicated. Each GEMM call covers one head for all B sequences (strided
-// batch over b). Tests: tests/test_cuda_kernels.cpp.
+// batch over b). Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/gemm.h"
 #include "cuda/kernels/common.cuh"

@@ -1,8 +1,8 @@
 // Fused causal GQA attention forward with an online softmax (flash-style): the T x T score matrix is never
 // materialised. It serves training (full-sequence forward, K/V read in place from the fused qkv buffer,
 // saving only each query's logsumexp for the backward pass in attention_flash_backward.cuh) and inference
-// (the same kernel over the KV cache, cpu/kv_cache.h), and holds the key/value cache store.
-// References: cpu/attention.h (y), cpu/kv_cache.h. Tests: tests/test_cuda_kernels.cpp.
+// (flash_launch over the key/value cache: the cache store and that launch live in kv_cache.cuh).
+// Reference: cpu/attention.h (y). Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/attention_flash_tc.cuh"
 #include "cuda/kernels/common.cuh"
@@ -96,23 +96,6 @@ __global__ void flash_attention_forward_kernel(T* y, float* lse, const T* q, int
   if (lse && lane == 0) lse[(int64_t(b) * H + h) * Tn + t] = m + logf(l);
 }
 
-// k_cache/v_cache (B, Tmax, KV, D) rows pos0 .. pos0+Tn-1 <- k, v of qkv (B, Tn, (H+2KV)*D). One thread per
-// element of the KV*D wide rows.
-template <typename T>
-__global__ void kv_store_kernel(T* k_cache, T* v_cache, const T* qkv, int B, int Tn, int H, int KV, int D, int pos0,
-                                int Tmax) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int W = KV * D;
-  if (i >= int64_t(B) * Tn * W) return;
-  const int e = int(i % W);
-  const int64_t bt = i / W;
-  const int t = int(bt % Tn), b = int(bt / Tn);
-  const T* src = qkv + bt * (H + 2 * KV) * D;
-  const int64_t dst = (int64_t(b) * Tmax + pos0 + t) * W + e;
-  k_cache[dst] = src[H * D + e];
-  v_cache[dst] = src[(H + KV) * D + e];
-}
-
 inline void flash_check(int H, int KV, int D) {
   BEOP_CHECK(D >= 1 && D <= kFlashMaxD, "flash attention: head_dim ", D, " outside [1, ", kFlashMaxD, "]");
   BEOP_CHECK(KV >= 1 && H % KV == 0, "flash attention: n_heads ", H, " not a multiple of n_kv_heads ", KV);
@@ -146,25 +129,6 @@ void attention_forward_flash(T* y, float* lse, const T* qkv, int B, int Tn, int 
   const int64_t row = int64_t(H + 2 * KV) * D;
   flash_launch(y, lse, qkv, Tn * row, row, qkv + int64_t(H) * D, qkv + int64_t(H + KV) * D, Tn * row, row, B, Tn, H, KV,
                D, 0, s);
-}
-
-template <typename T>
-void kv_store(T* k_cache, T* v_cache, const T* qkv, int B, int Tn, int H, int KV, int D, int pos0, int Tmax,
-              cudaStream_t s = 0) {
-  BEOP_CHECK(pos0 >= 0 && pos0 + Tn <= Tmax, "kv_store: positions ", pos0, "..", pos0 + Tn - 1,
-             " outside the cache of ", Tmax);
-  const int block = 256;
-  BEOP_LAUNCH(kv_store_kernel<T>, ceil_div(int64_t(B) * Tn * KV * D, block), block, 0, s, k_cache, v_cache, qkv, B,
-              Tn, H, KV, D, pos0, Tmax);
-  BEOP_CUDA_LAUNCHED();
-}
-
-// y (B, Tn, H*D): query t of row b attends to cache positions s <= pos0 + t (cpu/kv_cache.h).
-template <typename T>
-void attention_cached(T* y, const T* qkv, const T* k_cache, const T* v_cache, int B, int Tn, int H, int KV, int D,
-                      int pos0, int Tmax, cudaStream_t s = 0) {
-  const int64_t row = int64_t(H + 2 * KV) * D, kvrow = int64_t(KV) * D;
-  flash_launch(y, static_cast<float*>(nullptr), qkv, Tn * row, row, k_cache, v_cache, Tmax * kvrow, kvrow, B, Tn, H, KV, D, pos0, s);
 }
 
 BEOP_CUDA_NAMESPACE_END

@@ -15,8 +15,9 @@
 // product's A (FlashAttention-2).
 // Each lane owns two rows of its warp's 16 (g = lane/4 and g + 8) and two adjacent columns of every 8-column
 // slice, so a row's max and sum need two shuffles (the 4 lanes of a group).
-// Tests: tests/test_cuda_bf16.cpp (through the emulations of cuda/simt/mma.h and cp_async.h on the CPU;
-// natively on a GPU). The building blocks (tile copy, warp-level products): attention_tc_tiles.cuh.
+// Reference: cpu/attention.h. Tests: tests/test_cuda_bf16.cpp (through the emulations of cuda/simt/mma.h and
+// cp_async.h on the CPU; natively on a GPU). The building blocks (tile copy, warp-level products):
+// attention_tc_tiles.cuh.
 #pragma once
 #include <type_traits>
 

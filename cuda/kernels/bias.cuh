@@ -1,5 +1,5 @@
 // Bias add of a linear layer on the GPU (Qwen2's q/k/v projections): out (N, OC) += b (OC); the backward
-// pass sums dout over rows. Reference: cpu/bias.h. Tests: tests/test_cuda_kernels.cpp.
+// pass sums dout over rows. Reference: cpu/bias.h. Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

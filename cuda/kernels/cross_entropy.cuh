@@ -1,6 +1,6 @@
 // Fused classifier on the GPU: softmax + cross-entropy over the first V of Vp logit columns with a
 // per-token loss mask; the backward pass writes d loss / d logits in place, padding columns zeroed.
-// Same definition as cpu/cross_entropy.h. Tests: tests/test_cuda_kernels.cpp.
+// Same definition as cpu/cross_entropy.h. Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

@@ -1,5 +1,6 @@
 // Token embedding on the GPU: forward gathers rows, backward adds gradients into the rows used —
-// deterministically, with no atomics. Reference: cpu/embedding.h. Tests: tests/test_cuda_kernels.cpp.
+// deterministically, with no atomics. Reference: cpu/embedding.h. Tests: tests/test_cuda_kernels.cpp,
+// tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

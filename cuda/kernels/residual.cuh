@@ -1,5 +1,6 @@
 // Residual add on the GPU: out = a + b (out may alias a or b). Reference: cpu/residual.h. There is no
 // backward kernel: the model keeps one residual-stream gradient that branch backward passes add into.
+// Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

@@ -1,5 +1,5 @@
 // RMSNorm (Llama) on the GPU: y = x / sqrt(mean(x^2) + eps) * w. Reference: cpu/rmsnorm.h.
-// Tests: tests/test_cuda_kernels.cpp.
+// Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

@@ -1,5 +1,5 @@
 // RoPE on the GPU, in place on the q and k heads of the fused qkv buffer (rotate-half pairing, the layout
-// and convention of cpu/rope.h and src/rope_tables.h). Tests: tests/test_cuda_kernels.cpp.
+// and convention of cpu/rope.h and src/rope_tables.h). Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 

@@ -1,5 +1,5 @@
 // SwiGLU on the GPU: act = silu(gate) * up, with gate | up one (N, 2F) row per token.
-// Reference: cpu/swiglu.h. Tests: tests/test_cuda_kernels.cpp.
+// Reference: cpu/swiglu.h. Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/common.cuh"
 
