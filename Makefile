@@ -17,8 +17,9 @@ BUILD    := build
 PY_SYS   := /usr/bin/python3
 PY_VENV  := .venv/bin/python
 
-# Library: the model core (src/), the CPU backend (cpu/), the legal application (legal/) and the prep stages (data/prep/).
-LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp legal/*.cpp legal/*/*.cpp data/prep/*.cpp)
+# Library: the model core (src/), the CPU backend (cpu/), the legal application (legal/), the prep stages (data/prep/)
+# and the programs' shared command code (cli/: in the library so tests can call it).
+LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp legal/*.cpp legal/*/*.cpp data/prep/*.cpp cli/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbeop.a
 

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "legal/lawqa.h"
+#include "legal/prompt.h"
 #include "legal/retrieval.h"
 #include "src/generator.h"
 #include "tests/infer_fixture.h"
@@ -216,7 +216,7 @@ TEST_CASE("chat --ref auto puts the retrieved statutes before the question (trai
   const std::vector<Hit> hits = idx.search(q, 1);
   REQUIRE(!hits.empty());
   CHECK(hits[0].citation == "주택임대차보호법 제3조");
-  const std::string turn = lawqa::user_with_references({{hits[0].citation, hits[0].text}}, q);
+  const std::string turn = prompt::user_with_references({{hits[0].citation, hits[0].text}}, q);
   CHECK(turn.find("[질문] " + q) != std::string::npos);
   const GenerateResult w = direct_chat({{"user", turn}}, 4);
   const Result r = sh(infer("chat --prompt '" + q + "' --system none --temperature 0 --repeat-penalty 1 --max-tokens 4 --stats "
