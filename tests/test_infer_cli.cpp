@@ -58,11 +58,13 @@ static GenerateResult direct_chat(const Conversation& c, int max_tokens) {
 static std::string infer(const std::string& args) { return "./infer " + args + " --model " + fx().run + " --threads 1"; }
 
 TEST_CASE("--help lists every flag with its default") {
-  for (const char* cmd : {"generate", "chat", "serve", "score"}) {
+  for (const char* cmd : {"generate", "chat", "serve", "score", "eval"}) {
     const Result r = sh(std::string("./infer ") + cmd + " --help");
     CHECK(r.rc == 0);
     CHECK(r.out.find("--model") != std::string::npos);
-    if (std::string(cmd) != "score")
+    CHECK(r.out.find("hf:DIR") != std::string::npos);
+    CHECK(r.out.find("--device") != std::string::npos);  // every command loads through cli/model_loader.h
+    if (std::string(cmd) != "score" && std::string(cmd) != "eval")
       for (const char* f : {"--temperature VALUE", "--top-k", "--top-p", "--repeat-penalty", "--seed", "--max-tokens", "--stop"}) {
         INFO(cmd, " ", f);
         CHECK(r.out.find(f) != std::string::npos);
@@ -70,7 +72,10 @@ TEST_CASE("--help lists every flag with its default") {
   }
   const Result top = sh("./infer --help");
   CHECK(top.rc == 0);
-  for (const char* c : {"generate", "chat", "serve", "score"}) CHECK(top.out.find(c) != std::string::npos);
+  for (const char* c : {"generate", "chat", "serve", "score", "eval", "hf:DIR", "--device"}) {
+    INFO(c);
+    CHECK(top.out.find(c) != std::string::npos);
+  }
   CHECK(sh("./infer chat --help").out.find("(default \"legal\")") != std::string::npos);
 }
 
