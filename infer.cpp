@@ -23,6 +23,7 @@
 
 #include "cli/eval_command.h"
 #include "cli/model_loader.h"
+#include "cli/run_command.h"
 #include "legal/reference_hook.h"
 #include "legal/serve/server.h"
 #include "src/flags.h"
@@ -318,7 +319,7 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return cli::run_command("infer", [&] {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "--help" || cmd == "-h" || cmd == "help") return std::printf("%s", kUsage), 0;
     if (cmd == "generate") return cmd_generate(argc - 1, argv + 1);
@@ -327,11 +328,5 @@ int main(int argc, char** argv) {
     if (cmd == "score") return cmd_score(argc - 1, argv + 1);
     if (cmd == "eval") return cli::eval_main(argc - 1, argv + 1);  // cli/eval_command.h
     throw UsageError(cmd.empty() ? "missing command\n" + std::string(kUsage) : "unknown command '" + cmd + "'\n" + kUsage);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "infer: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/model_loader.h"
+#include "cli/run_command.h"
 #include "legal/eval/runner.h"
 #include "legal/reference_hook.h"
 #include "src/flags.h"
@@ -16,7 +17,7 @@ namespace beop::cli {
 using namespace beop::eval;
 
 int eval_main(int argc, char** argv) {
-  try {
+  return run_command("infer eval", [&] {
     Flags f("infer eval", "--model CKPT [--tasks all|complaint,summary,petition,qa,mrc,mc,korquad] [flags]",
             "Evaluates a checkpoint on the legal tasks (docs/EVAL.md): greedy decoding, ROUGE-L F for Complaint,\n"
             "Summary, Petition, QA, MRC (and KorQuAD, general domain), accuracy for MC; writes OUT/<task>.jsonl,\n"
@@ -84,13 +85,7 @@ int eval_main(int argc, char** argv) {
     std::printf("%s", report_markdown(r, o).c_str());
     std::printf("wrote %s/report.md, %s/report.json\n", o.out_dir.c_str(), o.out_dir.c_str());
     return 0;
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "infer eval: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace beop::cli
