@@ -90,7 +90,8 @@ clean:
 # fails its test binary. With BEOP_SANITIZE=1 (set by .ci/run) `make test` also builds and runs them, counted in
 # its one summary line.
 # Left out (SAN_SKIP), because they are end-to-end and their work happens outside the sanitized process:
-#   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device, test_prompt_paths: run ./train, ./infer, ./prep as subprocesses
+#   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device, test_prompt_paths: run ./train,
+#     ./infer, ./prep as subprocesses
 #     (the release binaries, not sanitized; what runs in-process is argument plumbing).
 #   test_torch_parity, test_hf_model: most of their time is the PyTorch / transformers oracle in Python.
 # Cost on the shared 2-core VM: build/san from scratch 49 min wall (21 min CPU) under heavy contention; the run
