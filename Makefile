@@ -17,8 +17,9 @@ BUILD    := build
 PY_SYS   := /usr/bin/python3
 PY_VENV  := .venv/bin/python
 
-# Library: the model core (src/), the CPU backend (cpu/), the legal application (legal/) and the prep stages (data/prep/).
-LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp legal/*.cpp legal/*/*.cpp data/prep/*.cpp)
+# Library: the model core (src/), the CPU backend (cpu/), the legal application (legal/), the prep stages (data/prep/)
+# and the programs' shared command code (cli/: in the library so tests can call it).
+LIB_SRCS := $(wildcard src/*.cpp src/*/*.cpp cpu/*.cpp cpu/*/*.cpp legal/*.cpp legal/*/*.cpp data/prep/*.cpp cli/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbeop.a
 
@@ -89,14 +90,15 @@ clean:
 # fails its test binary. With BEOP_SANITIZE=1 (set by .ci/run) `make test` also builds and runs them, counted in
 # its one summary line.
 # Left out (SAN_SKIP), because they are end-to-end and their work happens outside the sanitized process:
-#   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device: run ./train, ./infer, ./prep as subprocesses
+#   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device, test_prompt_paths: run ./train,
+#     ./infer, ./prep as subprocesses
 #     (the release binaries, not sanitized; what runs in-process is argument plumbing).
 #   test_torch_parity, test_hf_model: most of their time is the PyTorch / transformers oracle in Python.
 # Cost on the shared 2-core VM: build/san from scratch 49 min wall (21 min CPU) under heavy contention; the run
 # (28 binaries, 209 cases, ASan leak checking on, no suppressions needed) 2-13 min depending on load (OpenMP
 # barriers in test_model's finite-difference checks suffer most when another process holds a core).
 SAN_OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_SKIP  := test_train test_train_kill test_infer_cli test_hf_cli test_cuda_device test_torch_parity test_hf_model
+SAN_SKIP  := test_train test_train_kill test_infer_cli test_hf_cli test_cuda_device test_prompt_paths test_torch_parity test_hf_model
 SAN_BINS  := $(patsubst $(BUILD)/tests/%,$(BUILD)/san/tests/%,$(filter-out $(SAN_SKIP:%=$(BUILD)/tests/%),$(TEST_BINS)))
 .PHONY: sanitize sanitize-build
 sanitize-build:

@@ -5,8 +5,10 @@
 //   ./infer chat --model runs/it --prompt "전세 보증금을 못 받았어요"      one answer, then exit
 //   ./infer serve --model runs/it --port 8080                            /v1/chat/completions, /v1/completions, ...
 //   ./infer score --model runs/base --file text.txt [--per-token]        mean loss, perplexity
+//   ./infer eval --model runs/it --tasks all --limit 20 [--device cuda]    legal tasks -> report (cli/eval_command.h)
 //
-// --model is a checkpoint step directory or a run directory (its newest checkpoint). The library parts are
+// --model is a checkpoint step directory, a run directory (its newest checkpoint) or hf:DIR; --device picks the
+// backend (cli/model_loader.h). The library parts are
 // src/generator.h (prefill + KV-cache decode), src/sampler.h and legal/serve/server.h; docs/INFER.md has the details.
 #include <omp.h>
 #include <unistd.h>
@@ -19,11 +21,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cpu/model_cpu.h"
-#include "cuda/backend.h"
-#include "legal/eval/runner.h"
-#include "legal/lawqa.h"
-#include "legal/retrieval.h"
+#include "cli/eval_command.h"
+#include "cli/model_loader.h"
+#include "cli/run_command.h"
+#include "legal/reference_hook.h"
 #include "legal/serve/server.h"
 #include "src/flags.h"
 #include "src/generator.h"
@@ -58,7 +59,7 @@ std::string unescape(const std::string& s) {
 
 void add_model_flags(Flags& f) {
   f.add("model", "", "checkpoint step directory, a run directory (its newest checkpoint), or hf:DIR", true);
-  f.add("device", "cpu", "cpu | cuda (bf16) | cuda-fp32");
+  cli::add_device_flag(f);
   f.add("threads", "0", "OpenMP threads (0 = all cores)");
 }
 void add_sampling_flags(Flags& f, const GenerateOptions& d) {
@@ -107,42 +108,15 @@ TextCallback to_stdout() {
   };
 }
 
-// --ref auto: statute retrieval (legal/retrieval.h). Returns question -> user turn with the top-k retrieved articles
-// in front, laid out by lawqa::user_with_references exactly as the qa_ref_in training data; no hits -> the
-// question unchanged. --ref none -> an empty function. `cited` (optional) receives the citations of the last
-// retrieval, so chat can list the articles its answer was given.
-std::function<std::string(const std::string&)> reference_hook(const std::string& ref, const std::string& index_path,
-                                                              int k,
-                                                              std::shared_ptr<std::vector<std::string>> cited = {}) {
-  if (ref == "none") return {};
-  if (ref != "auto") throw UsageError(cat("--ref must be auto or none, got '", ref, "'"));
-  if (k <= 0) throw UsageError(cat("--ref-k must be positive, got ", k));
-  BEOP_CHECK(file_exists(index_path), "--ref auto: statute index ", index_path,
-             " not found (build it with: ./prep index --out ", index_path, ")");
-  auto idx = std::make_shared<retrieval::RetrievalIndex>(retrieval::RetrievalIndex::load(index_path));
-  return [idx, k, cited](const std::string& question) {
-    const std::vector<retrieval::Hit> hits = idx->search(question, k);
-    if (cited) cited->clear();
-    if (hits.empty()) return question;
-    std::vector<std::pair<std::string, std::string>> refs;
-    for (const retrieval::Hit& h : hits) {
-      refs.push_back({h.citation, h.text});
-      if (cited) cited->push_back(h.citation);
-    }
-    return lawqa::user_with_references(refs, question);
-  };
-}
 void add_ref_flags(Flags& f) {
   f.add("ref", "none", "statute references put before the question: auto (retrieve from --index) | none");
   f.add("index", "data/build/statutes.idx", "statute retrieval index (./prep index) for --ref auto");
   f.add("ref-k", "3", "articles retrieved per question with --ref auto");
 }
 
-// The model named by --model on the backend named by --device.
+// The model named by --model on the backend named by --device (cli/model_loader.h).
 std::unique_ptr<CausalLM> load_model(const Flags& f, Tokenizer* tok, std::string* dir = nullptr) {
-  const std::string device = f.str("device");
-  if (device == "cpu") return load_causal_lm(f.str("model"), tok, dir);
-  return cuda_backend::load_lm(f.str("model"), tok, cuda_backend::precision_of(device), dir);
+  return cli::load_model(f.str("model"), f.str("device"), tok, dir);
 }
 
 int cmd_generate(int argc, char** argv) {
@@ -188,8 +162,8 @@ int cmd_chat(int argc, char** argv) {
   no_positional(f);
   const GenerateOptions o = read_sampling(f);
   const std::string system = system_from_flag(f.str("system"));
-  auto cited = std::make_shared<std::vector<std::string>>();
-  const auto ref = reference_hook(f.str("ref"), f.str("index"), int(f.i64("ref-k")), cited);
+  const prompt::ReferenceHook ref = prompt::ReferenceHook::make(f.str("ref"), f.str("index"), int(f.i64("ref-k")));
+  std::vector<std::string> cited;
   apply_threads(f);
   Tokenizer tok;
   auto lm = load_model(f, &tok);
@@ -201,15 +175,15 @@ int cmd_chat(int argc, char** argv) {
     if (!system.empty()) conv.push_back({"system", system});
   };
   auto answer = [&](const std::string& user) {
-    const std::string turn = ref ? ref(user) : user;  // with --ref auto: retrieved statutes + "[질문] " + user
+    const std::string turn = ref.user_turn(user, &cited);  // --ref auto: retrieved statutes + "[질문] " + user
     Conversation c = conv;
     c.push_back({"user", turn});
     const std::vector<int32_t> prompt = gen.chat_prompt(c);
     const GenerateResult r = gen.generate(prompt, o, to_stdout());
     std::printf("\n");
-    if (ref && !cited->empty()) {  // the statutes the answer was grounded on (given to the model in the input)
+    if (!cited.empty()) {  // the statutes the answer was grounded on (given to the model in the input)
       std::string list;
-      for (const std::string& c : *cited) list += (list.empty() ? "" : "; ") + c;
+      for (const std::string& c : cited) list += (list.empty() ? "" : "; ") + c;
       std::printf("(검색된 참조 조문: %s)\n", list.c_str());
     }
     std::fflush(stdout);
@@ -285,8 +259,8 @@ int cmd_serve(int argc, char** argv) {
   so.default_system = sys == "legal" || sys == "none" ? sys : system_from_flag(sys);
   if (f.str("ref") != "auto" && f.str("ref") != "none") throw UsageError("--ref must be auto or none, got '" + f.str("ref") + "'");
   so.default_reference = f.str("ref");
-  if (f.str("ref") == "auto" || f.given("index"))
-    so.reference = reference_hook("auto", f.str("index"), int(f.i64("ref-k")));
+  if (f.str("ref") == "auto" || f.given("index"))  // the index also serves requests that ask for "reference":"auto"
+    so.reference = prompt::ReferenceHook::make("auto", f.str("index"), int(f.i64("ref-k")));
   apply_threads(f);
   Tokenizer tok;
   std::string dir;
@@ -337,25 +311,22 @@ const char* kUsage =
     "  generate   raw completion of --prompt\n"
     "  chat       chat with the chat template (interactive, or one-shot --prompt)\n"
     "  serve      OpenAI-compatible HTTP server\n"
-    "  score      loss and perplexity of a text file\n";
+    "  score      loss and perplexity of a text file\n"
+    "  eval       the legal evaluation tasks (ROUGE-L, MC accuracy): report.md / report.json\n"
+    "--model (every command) is a checkpoint step directory, a run directory (its newest checkpoint) or hf:DIR\n"
+    "(a Hugging Face model directory); --device cpu | cuda | cuda-bf16 | cuda-fp32 picks the backend.\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return cli::run_command("infer", [&] {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "--help" || cmd == "-h" || cmd == "help") return std::printf("%s", kUsage), 0;
     if (cmd == "generate") return cmd_generate(argc - 1, argv + 1);
     if (cmd == "chat") return cmd_chat(argc - 1, argv + 1);
     if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
     if (cmd == "score") return cmd_score(argc - 1, argv + 1);
-    if (cmd == "eval") return beop::eval::eval_main(argc - 1, argv + 1);  // legal/eval/runner.h
+    if (cmd == "eval") return cli::eval_main(argc - 1, argv + 1);  // cli/eval_command.h
     throw UsageError(cmd.empty() ? "missing command\n" + std::string(kUsage) : "unknown command '" + cmd + "'\n" + kUsage);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "infer: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

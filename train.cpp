@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/run_command.h"
 #include "cpu/model_cpu.h"
 #include "cuda/backend.h"
 #include "src/flags.h"
@@ -85,7 +86,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
 }
 
 int main(int argc, char** argv) {
-  try {
+  return cli::run_command("train", [&] {
     bool help = false;
     TrainOptions o = parse(argc, argv, help);
     if (help) return 0;
@@ -94,11 +95,5 @@ int main(int argc, char** argv) {
       return cuda_backend::train(o, cuda_backend::precision_of(o.device));
     BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");
     return Trainer<CpuModel>(o).run();
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "train: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -38,6 +38,10 @@ $(CUDA_BACKEND_LIB): $(CUDA_BACKEND_OBJS)
 # train/infer: the backend archive, then libbeop.a again for what the backend needs from it, then the toolkit.
 train infer: $(CUDA_BACKEND_LIB)
 train infer: LDLIBS += $(CUDA_BACKEND_LIB) $(LIB) $(CUDA_LDLIBS)
+# Tests that load a model through cli/model_loader.cpp (--device) or ask cuda_backend::compiled() link it the same way.
+CUDA_LINKED_TESTS := $(BUILD)/tests/test_eval_runner $(BUILD)/tests/test_train $(BUILD)/tests/test_hf_cli
+$(CUDA_LINKED_TESTS): $(CUDA_BACKEND_LIB)
+$(CUDA_LINKED_TESTS): LDLIBS += $(CUDA_BACKEND_LIB) $(LIB) $(CUDA_LDLIBS)
 
 cuda: $(CUDA_OBJS) $(CUDA_BACKEND_LIB)
 $(BUILD)/nvcc/%.o: %.cu | deps

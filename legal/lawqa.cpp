@@ -1,5 +1,6 @@
-// Law QA: reference layouts, conversation lines, statute units, the citation index, the template generator and
-// the grounding check. The endpoint generator is in lawqa_endpoint.cpp, `prep lawqa` in lawqa_main.cpp.
+// Law QA: conversation lines (their layouts come from legal/prompt.h), statute units, the citation index, the
+// template generator and the grounding check. The endpoint generator is in lawqa_endpoint.cpp, `prep lawqa` in
+// data/prep/prep_lawqa.cpp.
 #include "legal/lawqa.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "legal/metrics/rouge.h"
+#include "legal/prompt.h"
 #include "src/common.h"
 #include "src/rng.h"
 
@@ -15,29 +17,7 @@ namespace beop::lawqa {
 using json = nlohmann::ordered_json;
 using statutes::Article;
 
-// ------------------------------------------------------------------------------------------- layouts
-
-std::string format_reference_block(const std::string& citation, const std::string& text) {
-  return "[참조 조문] " + citation + "\n" + text;
-}
-
-std::string user_with_reference(const std::string& citation, const std::string& text, const std::string& question) {
-  return format_reference_block(citation, text) + "\n\n[질문] " + question;
-}
-
-std::string user_with_references(const std::vector<std::pair<std::string, std::string>>& refs,
-                                 const std::string& question) {
-  std::string out;
-  for (auto& r : refs) {
-    if (!out.empty()) out += "\n\n";
-    out += format_reference_block(r.first, r.second);
-  }
-  return out + "\n\n[질문] " + question;
-}
-
-std::string answer_with_reference(const std::string& answer, const std::string& citation, const std::string& text) {
-  return answer + "\n\n[근거 조문] " + citation + "\n" + text;
-}
+// ------------------------------------------------------------------------------------------- formats
 
 const char* format_name(Format f) {
   switch (f) {
@@ -56,8 +36,8 @@ Format parse_format(const std::string& s) {
 }
 
 std::string conversation_json_line(const QAItem& it, Format f) {
-  std::string user = f == Format::RefIn ? user_with_reference(it.citation, it.reference, it.question) : it.question;
-  std::string asst = f == Format::RefOut ? answer_with_reference(it.answer, it.citation, it.reference) : it.answer;
+  std::string user = f == Format::RefIn ? prompt::user_with_reference(it.citation, it.reference, it.question) : it.question;
+  std::string asst = f == Format::RefOut ? prompt::answer_with_reference(it.answer, it.citation, it.reference) : it.answer;
   json j;
   j["messages"] = json::array({json{{"role", "user"}, {"content", user}}, json{{"role", "assistant"}, {"content", asst}}});
   json m;

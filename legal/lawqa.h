@@ -1,8 +1,8 @@
 // Statute-grounded law QA (the LegalMiDM recipe): question/answer pairs, each tied to one article or paragraph
 // of the parsed statutes (legal/statutes.h), written as conversation JSONL in three layouts:
 //   qa          Q => A            user: question;                         assistant: answer
-//   qa_ref_out  Q => A + Ref      user: question;                         assistant: answer_with_reference(...)
-//   qa_ref_in   Q + Ref => A      user: user_with_reference(...);         assistant: answer
+//   qa_ref_out  Q => A + Ref      user: question;                         assistant: prompt::answer_with_reference(...)
+//   qa_ref_in   Q + Ref => A      user: prompt::user_with_reference(...); assistant: answer
 // Two generators: `template` (deterministic question types over every non-deleted unit) and `endpoint` (an
 // OpenAI-compatible /v1/chat/completions server writes the item; every item is verified against the cited text
 // before it is kept). Schema and rules: docs/DATA.md, "Law QA".
@@ -16,20 +16,9 @@
 
 namespace beop::lawqa {
 
-// ------------------------------------------------------------------------------------------- reference layout
-// The ONE place the reference layouts are defined. The inference side (`--ref auto` retrieval) must build the
-// user turn with user_with_reference() so that training and inference see byte-identical layouts.
-//
-//   format_reference_block(c, t) = "[참조 조문] " + c + "\n" + t          (no trailing newline)
-//   user_with_reference(c, t, q) = format_reference_block(c, t) + "\n\n[질문] " + q
-//   answer_with_reference(a, c, t) = a + "\n\n[근거 조문] " + c + "\n" + t
-// Several retrieved references: blocks joined with "\n\n", then "\n\n[질문] " + q (user_with_references).
-std::string format_reference_block(const std::string& citation, const std::string& text);
-std::string user_with_reference(const std::string& citation, const std::string& text, const std::string& question);
-std::string user_with_references(const std::vector<std::pair<std::string, std::string>>& refs,
-                                 const std::string& question);
-std::string answer_with_reference(const std::string& answer, const std::string& citation, const std::string& text);
-
+// ------------------------------------------------------------------------------------------- formats
+// The three layouts' user/assistant texts come from legal/prompt.h (the one place they are defined, shared with
+// chat, serve and eval).
 enum class Format { QA, RefOut, RefIn };
 const char* format_name(Format f);  // "qa", "qa_ref_out", "qa_ref_in"
 Format parse_format(const std::string& s);  // throws Error on anything else

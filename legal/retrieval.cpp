@@ -7,7 +7,7 @@
 #include <cstring>
 #include <map>
 
-#include "legal/lawqa.h"
+#include "legal/prompt.h"
 #include "legal/statutes.h"
 #include "src/common.h"
 #include "src/io.h"
@@ -341,7 +341,7 @@ std::string format_references(const std::vector<Hit>& hits) {
   std::string out;
   for (auto& h : hits) {
     if (!out.empty()) out += "\n\n";
-    out += lawqa::format_reference_block(h.citation, h.text);
+    out += prompt::format_reference_block(h.citation, h.text);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Statute retrieval for "Q + Ref => A": a BM25 index over the parsed articles (one document per article) with
 // Hangul-aware character-bigram tokens and a boost for the law / article number a query names. `infer chat
-// --ref auto` searches it and puts the hits into the user turn with format_references(), which uses lawqa's
+// --ref auto` searches it and puts the hits into the user turn with format_references(), which uses legal/prompt.h's
 // format_reference_block() so the layout is byte-identical to the qa_ref_in training data.
 // Design, index file format and measured recall: docs/DATA.md, "Retrieval".
 //
@@ -125,8 +125,8 @@ class RetrievalIndex {
   double avglen_ = 0;
 };
 
-// The hits as reference blocks, exactly lawqa::format_reference_block(hit.citation, hit.text), joined by
-// "\n\n" (the multi-reference layout of lawqa::user_with_references; append "\n\n[질문] " + question).
+// The hits as reference blocks, exactly prompt::format_reference_block(hit.citation, hit.text), joined by
+// "\n\n" (the multi-reference layout of prompt::user_with_references; append "\n\n[질문] " + question).
 std::string format_references(const std::vector<Hit>& hits);
 
 }  // namespace beop::retrieval

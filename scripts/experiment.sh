@@ -37,6 +37,8 @@ else
   echo "already built (delete $DATA to rebuild)"
 fi
 ./prep tasks --out "$DATA/tasks" | tail -n 1
+# The statute index for `evaluate ... auto` (infer eval --ref auto needs it: an explicit step, eval builds nothing).
+[ -f "$DATA/statutes.idx" ] || ./prep index --out "$DATA/statutes.idx" | tail -n 1
 
 common=(--threads "$THREADS" --seed "$SEED" --log-every 20 --force --eval-every 0 --val-batches 8 --quiet)
 val_text="legal=$DATA/legal_val_*.bin,general=$DATA/general_val_*.bin"
@@ -75,7 +77,7 @@ evaluate() {  # evaluate LABEL RUN SYSTEM [REF]
   local label=$1 run=$2 sys=$3 ref=${4:-none}
   banner "eval $label ($run, --system $sys --ref $ref)"
   ./infer eval --model "$RUNS/$run" --tasks all,korquad --limit "$LIMIT" --mc-limit "$MC_LIMIT" --max-new-tokens "$MAX_NEW" \
-    --system "$sys" --ref "$ref" --task-dir "$DATA/tasks" --threads "$THREADS" --quiet --label "$label" \
+    --system "$sys" --ref "$ref" --index "$DATA/statutes.idx" --task-dir "$DATA/tasks" --threads "$THREADS" --quiet --label "$label" \
     --general-val "$DATA/general_val_*.bin" --general-val-tokens "$GV_TOKENS" --out "$RUNS/eval_$label" \
     >"$RUNS/eval_$label.log" 2>&1 || { tail -n 20 "$RUNS/eval_$label.log" >&2; exit 1; }
   grep -E '^\| '"$label"' ' "$RUNS/eval_$label/report.md" || true

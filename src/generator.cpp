@@ -6,19 +6,12 @@
 #include <chrono>
 
 #include "src/checkpoint.h"
+#include "src/checkpoint_spec.h"
 #include "src/hf_model.h"
 #include "src/io.h"
 #include "src/utf8_stream.h"
 
 namespace beop {
-
-std::string resolve_checkpoint(const std::string& spec) {
-  BEOP_CHECK(!spec.empty(), "--model is required (a checkpoint step directory, a run directory or hf:DIR)");
-  if (file_exists(spec + "/model.bin")) return spec;
-  const std::string last = latest_checkpoint(spec);
-  BEOP_CHECK(!last.empty(), "--model ", spec, ": no model.bin there and no complete step_* checkpoint in it");
-  return last;
-}
 
 std::string legal_advisor_prompt() {
   static const std::string kFile = "prompts/legal_advisor.txt";
@@ -43,13 +36,13 @@ std::string legal_advisor_prompt() {
 LoadedWeights load_weights(const std::string& spec) {
   LoadedWeights w;
   std::string tok_path;
-  if (const std::string hf = hf_spec_dir(spec); !hf.empty()) {
+  if (const CheckpointSpec c = resolve_checkpoint_spec(spec); c.is_hf()) {
     HfLoadOptions o;
     o.max_seq_len_cap = kHfContextCap;
-    HfModel m = load_hf_model(hf, o);
-    w.config = m.config, w.params = std::move(m.params), w.dir = hf, tok_path = m.tokenizer_path;
+    HfModel m = load_hf_model(c.hf_dir, o);
+    w.config = m.config, w.params = std::move(m.params), w.dir = c.hf_dir, tok_path = m.tokenizer_path;
   } else {
-    w.dir = resolve_checkpoint(spec);
+    w.dir = c.step_dir;
     LoadedCheckpoint ck = load_model_file(w.dir + "/model.bin");
     w.config = ck.config, w.params = std::move(ck.params), tok_path = w.dir + "/tokenizer.json";
   }

@@ -82,11 +82,9 @@ class ModelLM : public CausalLM {
   std::unique_ptr<M> m_;
 };
 
-// Resolves a beop checkpoint: a step directory (has model.bin) or a run directory (its newest complete step_*).
-std::string resolve_checkpoint(const std::string& spec);
-
-// --model for every backend: a step directory, a run directory (its newest step), or hf:DIR (a Hugging Face
-// Llama/Qwen2 directory, src/hf_model.h; its context is capped at kHfContextCap so the KV cache stays small).
+// --model for every backend, resolved by src/checkpoint_spec.h: a step directory, a run directory (its newest
+// step), or hf:DIR (a Hugging Face Llama/Qwen2 directory, src/hf_model.h; its context is capped at kHfContextCap
+// so the KV cache stays small).
 struct LoadedWeights {
   ModelConfig config;
   std::vector<float> params;  // (ParamLayout(config).total,)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "src/checkpoint.h"
+#include "src/checkpoint_spec.h"
 #include "src/common.h"
 #include "src/hf_model.h"
 #include "src/io.h"
@@ -77,12 +78,10 @@ class Trainer {
     LoadedCheckpoint ck;
     if (!resume_from.empty() || !o_.init.empty()) {
       std::string dir = resume_from;
-      if (dir.empty() && hf_spec_dir(o_.init).empty()) {  // --init: a step directory, or a run directory (its newest)
-        dir = file_exists(o_.init + "/model.bin") ? o_.init : latest_checkpoint(o_.init);
-        BEOP_CHECK(!dir.empty(), "--init ", o_.init, ": no checkpoint there");
-      }
-      if (resume_from.empty() && !hf_spec_dir(o_.init).empty()) {  // --init hf:DIR: a Hugging Face model (docs/HF.md)
-        HfModel hf = load_hf_model(hf_spec_dir(o_.init));
+      CheckpointSpec init;  // --init: a step directory, a run directory (its newest) or hf:DIR (src/checkpoint_spec.h)
+      if (dir.empty()) init = resolve_checkpoint_spec(o_.init, "--init"), dir = init.step_dir;
+      if (init.is_hf()) {  // --init hf:DIR: a Hugging Face model (docs/HF.md)
+        HfModel hf = load_hf_model(init.hf_dir);
         for (const std::string& n : hf.notes) std::printf("note: %s\n", n.c_str());
         ck.config = hf.config, ck.params = std::move(hf.params), ck.tokenizer_path = hf.tokenizer_path;
         Tokenizer::load(ck.tokenizer_path);  // parsed now, not first in infer

@@ -1,14 +1,17 @@
 // infer eval: MC scoring on a fake model with known probabilities, option-letter parsing, prompt truncation, the
-// report layout, and a tiny end-to-end run on a random checkpoint (ROUGE-L re-checked with rouge-score).
+// report layout, and a tiny end-to-end run on a random checkpoint (ROUGE-L re-checked with rouge-score) through
+// the command (cli/eval_command.h): --device, and --ref auto's missing-index error.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/eval_command.h"
 #include "legal/eval/runner.h"
 #include "src/io.h"
 #include "src/shard.h"
+#include "tests/cuda_expect.h"
 #include "tests/infer_fixture.h"
 #include "tests/test_util.h"
 
@@ -152,7 +155,7 @@ TEST_CASE("infer eval end to end on a random tiny checkpoint (--limit 2), ROUGE-
                                    "--general-val", "build/test_eval_runner/gval_*.bin", "--label", "fixture"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  REQUIRE(eval_main(int(argv.size()), argv.data()) == 0);
+  REQUIRE(cli::eval_main(int(argv.size()), argv.data()) == 0);
   REQUIRE(file_exists(out + "/report.md"));
   const json rep = json::parse(read_file(out + "/report.json"));
   double avg = 0;
@@ -207,7 +210,7 @@ TEST_CASE("infer eval end to end on a random tiny checkpoint (--limit 2), ROUGE-
                                  "--out", out2, "--quiet", "--threads", "1", "--rouge-tokens", "character"};
   std::vector<char*> argv2;
   for (auto& a : a2) argv2.push_back(a.data());
-  REQUIRE(eval_main(int(argv2.size()), argv2.data()) == 0);
+  REQUIRE(cli::eval_main(int(argv2.size()), argv2.data()) == 0);
   const std::string py2 =
       "import json,sys\n"
       "from rouge_score import rouge_scorer\n"
@@ -226,11 +229,62 @@ TEST_CASE("infer eval end to end on a random tiny checkpoint (--limit 2), ROUGE-
   CHECK(test::run(".venv/bin/python build/test_eval_runner/rouge_oracle_char.py " + out2) == 0);
 }
 
-TEST_CASE("infer eval: usage errors") {
-  std::vector<std::string> args = {"eval", "--model", "nowhere", "--tasks", "essay"};
+static int eval_cmd(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  CHECK(eval_main(int(argv.size()), argv.data()) == 2);
+  return cli::eval_main(int(argv.size()), argv.data());
+}
+
+TEST_CASE("infer eval: usage errors") {
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--tasks", "essay"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--device", "tpu"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--ref", "sometimes"}) == 2);
+}
+
+TEST_CASE("infer eval --ref auto without the index: an error before the model loads, nothing built silently") {
+  const std::string run = test::make_infer_fixture("build/test_eval_runner/fixture");
+  const std::string idx = "build/test_eval_runner/no_such.idx", out = "build/test_eval_runner/out_noidx";
+  std::filesystem::remove_all(out);
+  CHECK(eval_cmd({"eval", "--model", run, "--tasks", "qa", "--limit", "1", "--ref", "auto", "--index", idx, "--out", out,
+                  "--quiet"}) == 1);
+  CHECK(!file_exists(idx));
+  CHECK(!file_exists(out + "/report.json"));
+  CHECK_THROWS_WITH_AS(prompt::ReferenceHook::make("auto", idx, 1),
+                       ("--ref auto: statute index " + idx + " not found (build it with: ./prep index --out " + idx + ")")
+                           .c_str(),
+                       Error);
+}
+
+TEST_CASE("infer eval --device: cpu and cuda-fp32 agree on a GPU; without one, cuda is an error (exit 1)") {
+  const std::string run = test::make_infer_fixture("build/test_eval_runner/fixture");
+  auto eval_on = [&](const std::string& dev) {
+    const std::string out = "build/test_eval_runner/out_dev_" + dev;
+    std::filesystem::remove_all(out);
+    const int rc = eval_cmd({"eval", "--model", run, "--device", dev, "--tasks", "qa,mc", "--limit", "2", "--system",
+                             "none", "--max-new-tokens", "4", "--task-dir", "build/test_eval_runner/no_tasks", "--out",
+                             out, "--quiet", "--threads", "1"});
+    return std::make_pair(rc, out);
+  };
+  const auto [cpu_rc, cpu_out] = eval_on("cpu");
+  REQUIRE(cpu_rc == 0);
+  const json cpu = json::parse(read_file(cpu_out + "/report.json"));
+  CHECK(cpu["tasks"]["qa"]["n"] == 2);
+  const auto [gpu_rc, gpu_out] = eval_on("cuda-fp32");
+  if (test::cuda_state() == test::CudaState::Device) {
+    REQUIRE(gpu_rc == 0);
+    const json gpu = json::parse(read_file(gpu_out + "/report.json"));
+    CHECK(gpu["tasks"]["qa"]["n"] == 2);
+    // fp32 on the GPU scores the MC options like the CPU (log-likelihoods to a float tolerance).
+    const auto a = jsonl(cpu_out + "/mc.jsonl"), b = jsonl(gpu_out + "/mc.jsonl");
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); i++)
+      for (size_t k = 0; k < a[i]["option_logprob"].size(); k++)
+        CHECK(b[i]["option_logprob"][k].get<double>() ==
+              doctest::Approx(a[i]["option_logprob"][k].get<double>()).epsilon(1e-3));
+  } else {
+    CHECK(gpu_rc == 1);
+    CHECK(!file_exists(gpu_out + "/report.json"));
+  }
 }
 
 TEST_CASE("infer eval: a bad line in a task file is reported and skipped, the rest still runs") {
@@ -246,7 +300,7 @@ TEST_CASE("infer eval: a bad line in a task file is reported and skipped, the re
                                    "--task-dir", dir, "--out", out, "--quiet", "--threads", "1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  REQUIRE(eval_main(int(argv.size()), argv.data()) == 0);
+  REQUIRE(cli::eval_main(int(argv.size()), argv.data()) == 0);
   const json rep = json::parse(read_file(out + "/report.json"));
   CHECK(rep["tasks"]["qa"]["n"] == 2);
   CHECK(rep["tasks"]["qa"]["skipped"] == 1);

@@ -1,7 +1,7 @@
 // Hugging Face directories through the programs: a beop checkpoint exported with `prep export-hf` and served
 // back with `infer --model hf:DIR` must generate exactly what the original checkpoint generates (export is
-// exact in f32), and `train --init hf:DIR` must continue it. Also `infer --device cuda` where this machine has no
-// GPU (or no CUDA backend): one clear line, exit 1.
+// exact in f32), and `train --init hf:DIR` must continue it. Also `infer --device cuda`: it generates where there is a
+// GPU, and where there is none (or no CUDA backend) it fails with one clear line, exit 1 (tests/cuda_expect.h).
 #include <doctest/doctest.h>
 
 #include "cpu/model_cpu.h"
@@ -14,6 +14,7 @@
 
 #include "src/generator.h"
 #include "src/param_layout.h"
+#include "tests/cuda_expect.h"
 #include "tests/infer_fixture.h"
 
 namespace {
@@ -159,13 +160,22 @@ TEST_CASE("a padded vocabulary (more model rows than tokenizer ids): infer hf:DI
   CHECK(r.out.find(std::to_string(n - 1)) != std::string::npos);
 }
 
-TEST_CASE("infer --device cuda without a usable GPU: one clear line, exit 1") {
+TEST_CASE("infer --device cuda: generates on a GPU; without a usable one, one clear line and exit 1") {
   const std::string run = beop::test::make_infer_fixture(kDir, 128);
-  const Result r = sh("./infer generate --model " + run + " --prompt x --device cuda");
-  CHECK(r.rc == 1);
-  const bool no_backend = r.out.find("this build has no CUDA backend") != std::string::npos;
-  const bool no_device = r.out.find("--device cuda: no CUDA device found") != std::string::npos;
-  CHECK((no_backend || no_device));
-  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
-  CHECK(sh("./infer generate --model " + run + " --prompt x --device tpu").rc != 0);
+  for (const char* dev : {"cuda", "cuda-bf16", "cuda-fp32"}) {
+    CAPTURE(dev);
+    const Result r = sh("./infer generate --model " + run + " --prompt x --max-tokens 2 --temperature 0 --device " + dev);
+    CAPTURE(r.out);
+    if (const beop::test::CudaState cs = beop::test::cuda_state(); cs == beop::test::CudaState::Device) {
+      CHECK(r.rc == 0);
+      CHECK(r.out.rfind("x", 0) == 0);  // the prompt, then the completion
+    } else {
+      CHECK(r.rc == 1);
+      CHECK(r.out.find(beop::test::cuda_unavailable_message(cs)) == 0);
+      CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+    }
+  }
+  const Result bad = sh("./infer generate --model " + run + " --prompt x --device tpu");
+  CHECK(bad.rc == 2);
+  CHECK(bad.out == "infer: --device must be cpu, cuda, cuda-bf16 or cuda-fp32, got 'tpu'\n");
 }

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "legal/lawqa.h"
+#include "legal/prompt.h"
 #include "legal/retrieval.h"
 #include "src/generator.h"
 #include "tests/infer_fixture.h"
@@ -58,11 +58,13 @@ static GenerateResult direct_chat(const Conversation& c, int max_tokens) {
 static std::string infer(const std::string& args) { return "./infer " + args + " --model " + fx().run + " --threads 1"; }
 
 TEST_CASE("--help lists every flag with its default") {
-  for (const char* cmd : {"generate", "chat", "serve", "score"}) {
+  for (const char* cmd : {"generate", "chat", "serve", "score", "eval"}) {
     const Result r = sh(std::string("./infer ") + cmd + " --help");
     CHECK(r.rc == 0);
     CHECK(r.out.find("--model") != std::string::npos);
-    if (std::string(cmd) != "score")
+    CHECK(r.out.find("hf:DIR") != std::string::npos);
+    CHECK(r.out.find("--device") != std::string::npos);  // every command loads through cli/model_loader.h
+    if (std::string(cmd) != "score" && std::string(cmd) != "eval")
       for (const char* f : {"--temperature VALUE", "--top-k", "--top-p", "--repeat-penalty", "--seed", "--max-tokens", "--stop"}) {
         INFO(cmd, " ", f);
         CHECK(r.out.find(f) != std::string::npos);
@@ -70,7 +72,10 @@ TEST_CASE("--help lists every flag with its default") {
   }
   const Result top = sh("./infer --help");
   CHECK(top.rc == 0);
-  for (const char* c : {"generate", "chat", "serve", "score"}) CHECK(top.out.find(c) != std::string::npos);
+  for (const char* c : {"generate", "chat", "serve", "score", "eval", "hf:DIR", "--device"}) {
+    INFO(c);
+    CHECK(top.out.find(c) != std::string::npos);
+  }
   CHECK(sh("./infer chat --help").out.find("(default \"legal\")") != std::string::npos);
 }
 
@@ -216,7 +221,7 @@ TEST_CASE("chat --ref auto puts the retrieved statutes before the question (trai
   const std::vector<Hit> hits = idx.search(q, 1);
   REQUIRE(!hits.empty());
   CHECK(hits[0].citation == "주택임대차보호법 제3조");
-  const std::string turn = lawqa::user_with_references({{hits[0].citation, hits[0].text}}, q);
+  const std::string turn = prompt::user_with_references({{hits[0].citation, hits[0].text}}, q);
   CHECK(turn.find("[질문] " + q) != std::string::npos);
   const GenerateResult w = direct_chat({{"user", turn}}, 4);
   const Result r = sh(infer("chat --prompt '" + q + "' --system none --temperature 0 --repeat-penalty 1 --max-tokens 4 --stats "

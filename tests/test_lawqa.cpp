@@ -19,6 +19,7 @@
 
 #include "legal/lawqa.h"
 #include "legal/metrics/rouge.h"
+#include "legal/prompt.h"
 #include "legal/statutes.h"
 #include "src/common.h"
 #include "src/io.h"
@@ -270,7 +271,7 @@ TEST_CASE("deleted articles produce no items; citations of every item resolve") 
 
 TEST_CASE("the three formats differ exactly as documented") {
   // docs/DATA.md layouts, spelled out literally here.
-  CHECK(format_reference_block("민법 제1조", "본문") == "[참조 조문] 민법 제1조\n본문");
+  CHECK(prompt::format_reference_block("민법 제1조", "본문") == "[참조 조문] 민법 제1조\n본문");
   QAItem it;
   it.type = "content";
   it.question = "질문?";

@@ -1,5 +1,5 @@
 // Statute retrieval (legal/retrieval.*, data/prep/prep_index.*). Oracles: BM25 and FNV-1a written out here from
-// their definitions with hand-counted statistics; tokens derived by hand; lawqa::format_reference_block for the
+// their definitions with hand-counted statistics; tokens derived by hand; prompt::format_reference_block for the
 // layout; the bundled statutes for rank-1 and recall checks. Run from the repository root.
 #include <doctest/doctest.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/prep/prep_main.h"
-#include "legal/lawqa.h"
+#include "legal/prompt.h"
 #include "legal/retrieval.h"
 #include "legal/statutes.h"
 #include "src/common.h"
@@ -275,19 +275,19 @@ TEST_CASE("corrupted, truncated, foreign and other-version index files give one-
   CHECK(e.find("does-not-exist.idx") != std::string::npos);
 }
 
-TEST_CASE("format_references is lawqa::format_reference_block of each hit, in order, joined by a blank line") {
+TEST_CASE("format_references is prompt::format_reference_block of each hit, in order, joined by a blank line") {
   auto hits = full_index().search("주택 임대차 보증금 우선변제", 3);
   REQUIRE(hits.size() == 3);
-  std::string want = lawqa::format_reference_block(hits[0].citation, hits[0].text) + "\n\n" +
-                     lawqa::format_reference_block(hits[1].citation, hits[1].text) + "\n\n" +
-                     lawqa::format_reference_block(hits[2].citation, hits[2].text);
+  std::string want = prompt::format_reference_block(hits[0].citation, hits[0].text) + "\n\n" +
+                     prompt::format_reference_block(hits[1].citation, hits[1].text) + "\n\n" +
+                     prompt::format_reference_block(hits[2].citation, hits[2].text);
   CHECK(format_references(hits) == want);
   // ... which is what the qa_ref_in training layout puts before the question.
   std::vector<std::pair<std::string, std::string>> refs;
   for (auto& h : hits) refs.push_back({h.citation, h.text});
-  CHECK(lawqa::user_with_references(refs, "질문?") == format_references(hits) + "\n\n[질문] 질문?");
+  CHECK(prompt::user_with_references(refs, "질문?") == format_references(hits) + "\n\n[질문] 질문?");
   CHECK(format_references({}) == "");
-  CHECK(format_references({hits[1]}) == lawqa::format_reference_block(hits[1].citation, hits[1].text));
+  CHECK(format_references({hits[1]}) == prompt::format_reference_block(hits[1].citation, hits[1].text));
 }
 
 TEST_CASE("recall@5 on fixed queries from the bundled statutes is far above chance") {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "data/prep/prep_main.h"
+#include "legal/reference_hook.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
@@ -81,6 +82,10 @@ int prep_chat_main(int argc, char** argv) {
   f.add("q-field", "상담 내용", "jsonl-qa: question field (default: the NHRCK counsel cases')");
   f.add("a-field", "원본 상담 답변", "jsonl-qa: answer field");
   f.add("shard-tokens", "100000000", "start a new shard once one holds this many tokens (rounded to blocks)");
+  f.add("ref", "none", "auto: every user turn gets its retrieved statutes in front (Q + Ref => A, the layout infer chat "
+        "--ref auto asks in) | none");
+  f.add("index", "data/build/statutes.idx", "statute retrieval index (./prep index) for --ref auto");
+  f.add("ref-k", "3", "articles retrieved per user turn with --ref auto");
   if (!f.parse(argc, argv)) return 0;
   const auto& files = f.positional();
   if (files.empty()) throw UsageError("no input FILES (see prep chat --help)");
@@ -96,6 +101,8 @@ int prep_chat_main(int argc, char** argv) {
   if (shard_tokens <= 0) throw UsageError(cat("--shard-tokens: ", shard_tokens, " must be positive"));
   const int64_t blocks_per_shard = std::max<int64_t>(1, shard_tokens / T);
   const std::string tok_path = f.str("tokenizer"), prefix = f.str("out-prefix");
+
+  const prompt::ReferenceHook ref = prompt::ReferenceHook::make(f.str("ref"), f.str("index"), int(f.i64("ref-k")));
 
   // 1. Read, validate, encode everything before writing anything.
   Tokenizer tok = Tokenizer::load(tok_path);
@@ -114,6 +121,8 @@ int prep_chat_main(int argc, char** argv) {
     for (size_t i = 0; i < convs.size(); i++) {
       const uint64_t h = mix64(name_key ^ mix64((uint64_t)lines[i]));
       const bool val = (double)(h >> 11) * 0x1.0p-53 < val_fraction;
+      for (ChatMessage& m : convs[i])  // legal/reference_hook.h: the user turn exactly as chat/serve/eval build it
+        if (ref && m.role == "user") m.content = ref.user_turn(m.content);
       try {
         enc[val].push_back(encode_chat(tok, convs[i], /*add_generation_prompt=*/false));
       } catch (const Error& e) {

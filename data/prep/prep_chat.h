@@ -12,6 +12,8 @@
 // A block's first token is the target of the previous block's last position: it is <|begin_of_text|> (mask 0)
 // unless a split conversation continues there, in which case it is the conversation's true next token.
 // So no target is ever trained on across unrelated conversations.
+// With --ref auto every user turn gets its retrieved statutes in front (legal/reference_hook.h), so Q/A data
+// without references trains the Q + Ref => A layout that infer chat/serve/eval --ref auto ask in.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/checkpoint.h"
+#include "src/checkpoint_spec.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/hf_model.h"
@@ -29,12 +30,8 @@ int prep_export_hf_main(int argc, char** argv) {
   const double gb = f.f64("max-shard-gb");
   if (!(gb > 0)) throw UsageError("--max-shard-gb must be positive");
   o.max_shard_bytes = size_t(gb * double(size_t(1) << 30));
-  std::string m = f.str("model");
-  if (!file_exists(m + "/model.bin") && !(m.size() > 4 && m.compare(m.size() - 4, 4, ".bin") == 0)) {
-    const std::string last = latest_checkpoint(m);
-    BEOP_CHECK(!last.empty(), "--model ", m, ": no checkpoint there");
-    m = last;
-  }
+  std::string m = f.str("model");  // a model.bin file itself, or a checkpoint spec (src/checkpoint_spec.h)
+  if (!(m.size() > 4 && m.compare(m.size() - 4, 4, ".bin") == 0)) m = resolve_checkpoint(m, "--model");
   const std::string bin = file_exists(m + "/model.bin") ? m + "/model.bin" : m;
   const LoadedCheckpoint ck = load_model_file(bin);
   const std::string dir = bin.substr(0, bin.find_last_of('/') == std::string::npos ? 0 : bin.find_last_of('/'));

@@ -1,18 +1,13 @@
 #include "legal/eval/runner.h"
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <iostream>
 
 #include <nlohmann/json.hpp>
 
-#include "cpu/model_cpu.h"
-#include "legal/retrieval.h"
-#include "legal/statutes.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
@@ -175,20 +170,16 @@ std::string report_json(const EvalReport& r, const EvalOptions& o) {
   return j.dump(2) + "\n";
 }
 
-RefHook make_ref_hook(const EvalOptions& o) {
-  if (o.ref == "none") return {};
-  BEOP_CHECK(o.ref == "auto", "--ref must be auto or none, got '", o.ref, "'");
-  auto index = std::make_shared<retrieval::RetrievalIndex>(
-      !o.index_path.empty() && file_exists(o.index_path)
-          ? retrieval::RetrievalIndex::load(o.index_path)
-          : [&] {
-              std::vector<statutes::Article> arts;
-              for (auto& law : statutes::parse_statute_dir(o.data_root + "/statutes"))
-                for (auto& a : law.articles) arts.push_back(a);
-              return retrieval::RetrievalIndex::build(arts);
-            }());
-  const int k = o.ref_k;
-  return [index, k](const std::string& q) { return retrieval::format_references(index->search(q, k)); };
+Conversation item_conversation(const TaskItem& it, const std::string& system, const prompt::ReferenceHook& ref) {
+  Conversation conv;
+  if (!system.empty()) conv.push_back({"system", system});
+  if (!it.messages.empty()) {
+    for (auto& m : it.messages) conv.push_back(m);
+  } else {
+    conv.push_back({"user", it.prompt});  // raw prompts are evaluated in the chat layout too (documented)
+  }
+  if (ref && ref_applies(it.task)) conv.back().content = ref.user_turn(conv.back().content);
+  return conv;
 }
 
 double general_val_loss(CausalLM& lm, const std::string& glob, int64_t max_tokens, int64_t* used) {
@@ -219,7 +210,10 @@ EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model
   if (max_new < o.max_new_tokens)
     std::fprintf(stderr, "eval: --max-new-tokens %d capped at %d (half the model's context of %d)\n",
                  o.max_new_tokens, max_new, T);
-  const RefHook ref = make_ref_hook(o);
+  // The caller normally builds the hook (to fail on a missing index before loading a model); a library caller
+  // may leave it to the options.
+  const prompt::ReferenceHook ref = o.reference || o.ref == "none" ? o.reference
+                                                                    : prompt::ReferenceHook::make(o.ref, o.index_path, o.ref_k);
   Generator gen(lm, tok);
   GenerateOptions go;
   go.sampling.temperature = 0;  // greedy
@@ -252,17 +246,7 @@ EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model
     for (size_t i = 0; i < chosen.size(); i++) {
       const TaskItem& it = chosen[i];
       try {
-        Conversation conv;
-        if (!o.system.empty()) conv.push_back({"system", o.system});
-        if (!it.messages.empty()) {
-          for (auto& m : it.messages) conv.push_back(m);
-        } else {
-          conv.push_back({"user", it.prompt});  // raw prompts are evaluated in the chat layout too (documented)
-        }
-        if (ref && ref_applies(task)) {
-          const std::string block = ref(it.messages.empty() ? it.prompt : it.messages.back().content);
-          if (!block.empty()) conv.back().content = block + "\n\n[질문] " + conv.back().content;
-        }
+        const Conversation conv = item_conversation(it, o.system, ref);
         ItemResult r;
         r.id = it.id;
         if (task == Task::MC) {
@@ -354,84 +338,6 @@ EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model
   write_file_atomic(o.out_dir + "/report.md", report_markdown(rep, o));
   write_file_atomic(o.out_dir + "/report.json", report_json(rep, o));
   return rep;
-}
-
-int eval_main(int argc, char** argv) {
-  try {
-    Flags f("infer eval", "--model CKPT [--tasks all|complaint,summary,petition,qa,mrc,mc,korquad] [flags]",
-            "Evaluates a checkpoint on the legal tasks (docs/EVAL.md): greedy decoding, ROUGE-L F for Complaint,\n"
-            "Summary, Petition, QA, MRC (and KorQuAD, general domain), accuracy for MC; writes OUT/<task>.jsonl,\n"
-            "OUT/report.md and OUT/report.json.");
-    f.add("model", "", "checkpoint step directory, or a run directory (its newest checkpoint)", true);
-    f.add("tasks", "all", "all (the six legal tasks) or a comma list of complaint,summary,petition,qa,mrc,mc,korquad");
-    f.add("limit", "0", "items per task (0 = all), taken at an even stride over the task");
-    f.add("mc-limit", "-1", "MC items (-1 = same as --limit, 0 = all)");
-    f.add("system", "legal", "system prompt at inference: legal (prompts/legal_advisor.txt) | none | FILE");
-    f.add("ref", "none", "statute references retrieved into QA/Complaint/Petition/MC prompts: auto | none");
-    f.add("ref-k", "1", "references per prompt with --ref auto");
-    f.add("index", "data/build/statutes.idx", "retrieval index (prep index); built from the statutes when missing");
-    f.add("max-new-tokens", "128", "maximum generated tokens per item (capped at half the context)");
-    f.add("rouge-tokens", "whitespace", "ROUGE-L tokens: whitespace (eojeol) | character | tokenizer (model tokens)");
-    f.add("task-dir", "data/build/tasks", "task files from `prep tasks` (a task without a file is built in memory)");
-    f.add("data", "", "corpora root (default $BEOP_DATA or ../shared/data)");
-    f.add("out", "", "output directory (default: <checkpoint>/eval)");
-    f.add("label", "", "the report row's name (default: the checkpoint path)");
-    f.add("general-val", "", "glob of general-domain validation token shards: report their loss");
-    f.add("general-val-tokens", "16384", "tokens of --general-val scored");
-    f.add("threads", "0", "OpenMP threads (0 = all cores)");
-    f.add_bool("quiet", "no progress bar");
-    if (!f.parse(argc, argv)) return 0;
-    if (!f.positional().empty()) throw UsageError("unexpected argument '" + f.positional()[0] + "'");
-    EvalOptions o;
-    try {
-      o.tasks = parse_task_list(f.str("tasks"));
-      o.rouge = parse_rouge_tok(f.str("rouge-tokens"));
-    } catch (const UsageError&) {
-      throw;
-    } catch (const Error& e) {
-      throw UsageError(e.what());
-    }
-    o.limit = int(f.i64("limit"));
-    if (o.limit < 0) throw UsageError("--limit must be >= 0");
-    o.mc_limit = int(f.i64("mc-limit"));
-    if (o.mc_limit < -1) throw UsageError("--mc-limit must be >= -1");
-    o.max_new_tokens = int(f.i64("max-new-tokens"));
-    if (o.max_new_tokens <= 0) throw UsageError("--max-new-tokens must be positive");
-    o.ref = f.str("ref");
-    if (o.ref != "auto" && o.ref != "none") throw UsageError("--ref must be auto or none, got '" + o.ref + "'");
-    o.ref_k = int(f.i64("ref-k"));
-    if (o.ref_k < 1) throw UsageError("--ref-k must be >= 1");
-    o.index_path = f.str("index");
-    const std::string sys = f.str("system");
-    o.system_name = sys;
-    if (sys == "legal") o.system = legal_advisor_prompt();
-    else if (sys == "none" || sys.empty()) o.system = "", o.system_name = "none";
-    else if (file_exists(sys)) o.system = read_file(sys);
-    else throw UsageError("--system " + sys + ": not 'legal', 'none' or an existing file");
-    o.task_dir = f.str("task-dir");
-    o.data_root = f.str("data").empty() ? data_dir() : f.str("data");
-    o.label = f.str("label");
-    o.general_val = f.str("general-val");
-    o.general_val_tokens = f.i64("general-val-tokens");
-    if (o.general_val_tokens < 2) throw UsageError("--general-val-tokens must be >= 2");
-    o.progress = !f.on("quiet");
-    if (f.i64("threads") > 0) omp_set_num_threads(int(f.i64("threads")));
-    Tokenizer tok;
-    std::string dir;
-    auto lm = load_causal_lm(f.str("model"), &tok, &dir);
-    o.out_dir = f.str("out").empty() ? dir + "/eval" : f.str("out");
-    std::printf("eval %s (%s) -> %s\n", dir.c_str(), lm->config().summary().c_str(), o.out_dir.c_str());
-    const EvalReport r = run_eval(*lm, tok, dir, o);
-    std::printf("%s", report_markdown(r, o).c_str());
-    std::printf("wrote %s/report.md, %s/report.json\n", o.out_dir.c_str(), o.out_dir.c_str());
-    return 0;
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "infer eval: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
 }
 
 }  // namespace beop::eval

@@ -1,4 +1,5 @@
-// `infer eval`: runs the evaluation tasks (legal/eval/tasks.h) on one checkpoint with greedy decoding, scores them
+// The evaluation runner behind `infer eval` (the command itself, flags and model loading, is cli/eval_command.h):
+// runs the evaluation tasks (legal/eval/tasks.h) on one checkpoint with greedy decoding, scores them
 // (legal/eval/scoring.h) and writes per-item outputs plus a report in the study's layout (docs/EVAL.md).
 //
 //   ./infer eval --model runs/it --tasks all --limit 20 --system legal --ref none --out runs/it/eval
@@ -7,13 +8,13 @@
 //        OUT/report.json   the same numbers (fractions, not percent) + settings + general-domain figures
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "legal/eval/scoring.h"
 #include "legal/eval/tasks.h"
+#include "legal/reference_hook.h"
 #include "src/generator.h"
 
 namespace beop::eval {
@@ -67,7 +68,8 @@ struct EvalOptions {
   std::string system_name = "none"; // legal | none | FILE (for the report)
   std::string ref = "none";         // none | auto
   int ref_k = 1;
-  std::string index_path;           // retrieval index (built from the statutes when missing)
+  std::string index_path;           // retrieval index (./prep index); missing with ref auto: an Error
+  prompt::ReferenceHook reference;  // built from ref/index_path/ref_k by the caller; left empty, run_eval builds it
   int max_new_tokens = 128;
   RougeTok rouge = RougeTok::Whitespace;
   std::string task_dir = "data/build/tasks";
@@ -96,9 +98,10 @@ void compute_avg(EvalReport& r);
 std::string report_markdown(const EvalReport& r, const EvalOptions& o);
 std::string report_json(const EvalReport& r, const EvalOptions& o);
 
-// The reference retrieval for --ref auto: query -> formatted reference blocks ("" = none found).
-using RefHook = std::function<std::string(const std::string& query)>;
-RefHook make_ref_hook(const EvalOptions& o);
+// The conversation an item is asked in: the system prompt (if any), then the item's turns (a raw prompt becomes
+// one user turn); with an active hook, the last user turn of Complaint/Petition/QA/MC in the Q + Ref layout
+// (legal/reference_hook.h, byte-identical to chat, serve and the qa_ref_in training data).
+Conversation item_conversation(const TaskItem& it, const std::string& system, const prompt::ReferenceHook& ref);
 
 // Runs everything and writes OUT/<task>.jsonl, OUT/report.md, OUT/report.json.
 EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model_dir, const EvalOptions& o);
@@ -106,8 +109,5 @@ EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model
 // Mean loss (nats/token) over the first max_tokens tokens of the shards matching glob (windows of the model's
 // context overlapping by one token, like `infer score`).
 double general_val_loss(CausalLM& lm, const std::string& glob, int64_t max_tokens, int64_t* tokens_used);
-
-// `infer eval ...` (argv[0] = "eval"). Exit: 0 done, 1 error, 2 usage error.
-int eval_main(int argc, char** argv);
 
 }  // namespace beop::eval

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "legal/lawqa.h"
+#include "legal/prompt.h"
 #include "src/common.h"
 #include "src/io.h"
 
@@ -411,7 +411,7 @@ std::vector<TaskItem> build_mrc(const std::string& root) {
       refs.push_back({koblex_citation(str_field(c, "hierarchy", w)), lf(trim(str_field(c, "content", w)))});
     }
     const std::string q = lf(trim(str_field(j, "background", w))) + "\n\n" + lf(trim(str_field(j, "question", w)));
-    out.push_back(user_item(Task::MRC, "mrc:koblex:" + id, lawqa::user_with_references(refs, q),
+    out.push_back(user_item(Task::MRC, "mrc:koblex:" + id, prompt::user_with_references(refs, q),
                             lf(trim(str_field(j, "answer", w))), {kKoblex, id, no, "all"}));
   });
   return out;

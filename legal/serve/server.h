@@ -44,7 +44,8 @@ struct ServerOptions {
   double body_timeout_s = 30;        // request body within this of its headers
   double io_timeout_s = 5;           // a read or write stalled this long fails
   // Statute retrieval for "reference":"auto": the last user message -> that message with the retrieved
-  // statutes in front (the qa_ref_in training layout, lawqa::user_with_references). Empty: "auto" gets a 400.
+  // statutes in front (infer serve passes legal/reference_hook.h's ReferenceHook: the qa_ref_in training layout).
+  // Empty: "auto" gets a 400.
   std::function<std::string(const std::string& question)> reference;
   std::string default_reference = "none";  // "auto" | "none", when a request sets nothing
 };
