@@ -102,7 +102,7 @@ SAN_SKIP  := test_train test_train_kill test_infer_cli test_hf_cli test_cuda_dev
 SAN_BINS  := $(patsubst $(BUILD)/tests/%,$(BUILD)/san/tests/%,$(filter-out $(SAN_SKIP:%=$(BUILD)/tests/%),$(TEST_BINS)))
 .PHONY: sanitize sanitize-build
 sanitize-build:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san OPT="$(SAN_OPT)" $(SAN_BINS)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san OPT="$(SAN_OPT)" CUDA_LINK_TESTS=0 $(SAN_BINS)
 sanitize: sanitize-build
 	@BEOP_SAN_BINS="$(SAN_BINS)" bash tests/run_all.sh --sanitize-only
 ifeq ($(BEOP_SANITIZE),1)
