@@ -2,7 +2,7 @@
 // the exact function the server calls. Property checked: any byte string either parses or raises ApiError with
 // a 4xx status and an error body that is valid JSON; no other exception, crash, or sanitizer report.
 // The first input byte picks the endpoint (odd: /v1/chat/completions), the rest is the body.
-// fuzz-sources: legal/serve/chat_request.cpp src/unicode.cpp src/common.cpp
+// fuzz-sources: legal/serve/chat_request.cpp src/unicode.cpp src/utf8.cpp src/common.cpp
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

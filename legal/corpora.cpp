@@ -8,11 +8,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "legal/metrics/rouge.h"
+#include "legal/eval_blocklist.h"
 #include "legal/statutes.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
+#include "src/jsonl.h"
+#include "src/text.h"
+#include "src/utf8.h"
 
 namespace beop::corpora {
 
@@ -21,46 +24,6 @@ using json = nlohmann::ordered_json;
 namespace {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict) + "\n"; }
-
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= text.size()) {
-    size_t j = text.find('\n', i);
-    if (j == std::string::npos) j = text.size();
-    std::string l = text.substr(i, j - i);
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    out.push_back(l);
-    i = j + 1;
-  }
-  if (!out.empty() && out.back().empty()) out.pop_back();
-  return out;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::vector<json> out;
-  auto ls = lines_of(read_file(path));
-  for (size_t i = 0; i < ls.size(); i++) {
-    if (trim(ls[i]).empty()) continue;
-    try {
-      out.push_back(json::parse(ls[i]));
-    } catch (const std::exception& e) {
-      fail(path, ":", i + 1, ": bad JSON: ", e.what());
-    }
-  }
-  return out;
-}
-
-std::string sfield(const json& j, const char* k, const std::string& where) {
-  auto it = j.find(k);
-  if (it == j.end() || !it->is_string()) fail(where, ": missing string field '", k, "'");
-  return it->get<std::string>();
-}
 
 std::vector<std::string> list_dir(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;
@@ -76,201 +39,8 @@ std::vector<std::string> list_dir(const std::string& dir, const std::string& suf
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool hangul_at(const std::string& s, size_t i) {  // a Hangul syllable (U+AC00..U+D7A3) starts at byte i
-  if (i + 3 > s.size()) return false;
-  unsigned c0 = (unsigned char)s[i], c1 = (unsigned char)s[i + 1], c2 = (unsigned char)s[i + 2];
-  if ((c0 & 0xF0) != 0xE0 || (c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80) return false;
-  unsigned cp = ((c0 & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F);
-  return cp >= 0xAC00 && cp <= 0xD7A3;
-}
-
-constexpr uint64_t kBase = 1099511628211ull;  // rolling-hash base (odd, so powers never vanish mod 2^64)
-
-uint64_t window_hash(const char* p, size_t n) {
-  uint64_t h = 0;
-  for (size_t k = 0; k < n; k++) h = h * kBase + (unsigned char)p[k];
-  return h;
-}
 
 }  // namespace
-
-// ------------------------------------------------------------------------------------------- blocklist
-
-std::vector<std::string> case_numbers_in(const std::string& t) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < t.size()) {
-    if (!is_digit(t[i]) || (i > 0 && is_digit(t[i - 1]))) { i++; continue; }
-    size_t j = i;
-    while (j < t.size() && is_digit(t[j])) j++;
-    size_t k = j;
-    while (hangul_at(t, k)) k += 3;
-    size_t m = k;
-    while (m < t.size() && is_digit(t[m])) m++;
-    if (j - i >= 2 && k > j && m > k) out.push_back(t.substr(i, m - i));
-    i = j;
-  }
-  return out;
-}
-
-void EvalBlocklist::add_case_no(const std::string& case_no) {
-  // "2001므626, 633" lists two cases, 2001므626 and 2001므633: a bare number takes the previous one's prefix.
-  std::string prefix;
-  for (auto& c : split_list(case_no)) {
-    std::string t = trim(c);
-    if (t.empty()) continue;
-    if (std::all_of(t.begin(), t.end(), is_digit)) {
-      if (prefix.empty()) fail("case number list '", case_no, "' starts with a bare number");
-      t = prefix + t;
-    } else {
-      size_t k = t.size();
-      while (k > 0 && is_digit(t[k - 1])) k--;
-      prefix = t.substr(0, k);
-    }
-    case_nos_.insert(t);
-  }
-}
-
-void EvalBlocklist::add_text(const std::string& text) {
-  // Segments: split at "[n]" item markers, newlines and sentence ends ("다." + space or end). Not at every
-  // ". ": dates ("2010. 3. 31.") would cut "구 ○○법(2010." fragments that match unrelated decisions.
-  std::vector<std::string> segs;
-  std::string cur;
-  auto flush = [&] {
-    std::string s = trim(cur);
-    cur.clear();
-    if (s.size() >= kMinSegmentBytes) segs.push_back(s);
-  };
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (c == '\n') { flush(); continue; }
-    if (c == '[' && i + 2 < text.size() && is_digit(text[i + 1])) {
-      size_t j = i + 1;
-      while (j < text.size() && is_digit(text[j])) j++;
-      if (j < text.size() && text[j] == ']') { flush(); i = j; continue; }
-    }
-    cur += c;
-    if (c == '.' && (i + 1 == text.size() || text[i + 1] == ' ') && cur.size() >= 4 &&
-        cur.compare(cur.size() - 4, 4, "다.") == 0)
-      flush();
-  }
-  flush();
-  for (auto& s : segs) {
-    prefix_.emplace(s.substr(0, kMinSegmentBytes), segments_.size());
-    hashes_.insert(window_hash(s.data(), kMinSegmentBytes));
-    segments_.push_back(s);
-  }
-}
-
-void EvalBlocklist::scan(const std::string& text, const std::function<bool(size_t)>& hit) const {
-  const size_t K = kMinSegmentBytes;
-  if (text.size() < K || prefix_.empty()) return;
-  // Rolling hash over every K-byte window; hash hits are confirmed byte for byte.
-  uint64_t pow = 1;
-  for (size_t k = 0; k < K; k++) pow *= kBase;  // kBase^K
-  uint64_t h = window_hash(text.data(), K);
-  for (size_t i = 0;; i++) {
-    if (hashes_.count(h)) {
-      auto range = prefix_.equal_range(text.substr(i, K));
-      for (auto it = range.first; it != range.second; ++it)
-        if (text.compare(i, segments_[it->second].size(), segments_[it->second]) == 0 && !hit(it->second)) return;
-    }
-    if (i + K >= text.size()) break;
-    h = h * kBase - (uint64_t)(unsigned char)text[i] * pow + (unsigned char)text[i + K];
-  }
-}
-
-std::string EvalBlocklist::find_leak(const std::string& text) const {
-  for (auto& c : case_numbers_in(text))
-    if (case_nos_.count(c)) return "case_no " + c;
-  std::string why;
-  scan(text, [&](size_t k) {
-    if (exempt_.count(k)) return true;
-    size_t n = std::min<size_t>(60, segments_[k].size());
-    while (n < segments_[k].size() && (static_cast<unsigned char>(segments_[k][n]) & 0xC0) == 0x80) n--;  // whole UTF-8
-    why = "text \"" + segments_[k].substr(0, n) + "...\"";
-    return false;
-  });
-  return why;
-}
-
-size_t EvalBlocklist::exempt_found_in(const std::string& text) {
-  size_t before = exempt_.size();
-  scan(text, [&](size_t k) {
-    exempt_.insert(k);
-    return true;
-  });
-  return exempt_.size() - before;
-}
-
-EvalBlocklist EvalBlocklist::load(const std::string& root) {
-  EvalBlocklist b;
-  // Precedents TEST split: id, case number(s), 판시사항 and 판결요지.
-  std::string prec = root + "/precedents/precedents_sc_850.jsonl";
-  for (auto& j : read_jsonl(prec)) {
-    if (sfield(j, "split", prec) != "test") continue;
-    b.add_id(sfield(j, "id", prec));
-    b.add_case_no(sfield(j, "case_no", prec));
-    b.add_text(sfield(j, "holding_issues", prec));
-    b.add_text(sfield(j, "holding_summary", prec));
-  }
-  // KoBLEX: question, answer and the scenario (the contexts are statute provisions: training material).
-  std::string kob = root + "/eval/koblex/koblex.jsonl";
-  for (auto& j : read_jsonl(kob)) {
-    b.add_id(sfield(j, "id", kob));
-    b.add_text(sfield(j, "question", kob));
-    b.add_text(sfield(j, "answer", kob));
-    if (j.contains("background") && j["background"].is_string()) b.add_text(j["background"].get<std::string>());
-  }
-  // KMMLU Criminal-Law test: the question stems and options.
-  std::string km = root + "/eval/kmmlu_criminal_law/Criminal-Law-test.csv";
-  auto rows = parse_csv(read_file(km), km);
-  if (rows.empty()) fail(km, ": empty");
-  for (size_t r = 1; r < rows.size(); r++)
-    for (size_t c = 0; c < rows[r].size() && c < 6; c++)
-      if (c != 1) b.add_text(rows[r][c]);  // column 1 is the answer number
-  // NHRCK counsel cases: reserved for the Petition evaluation, every string field.
-  std::string nh = root + "/instruct_ko/hrc_nhrck_counsel.jsonl";
-  for (auto& j : read_jsonl(nh))
-    for (auto& [k, v] : j.items())
-      if (v.is_string()) b.add_text(v.get<std::string>());
-  return b;
-}
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& file) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, any = false;
-  int line = 1, quote_line = 0;
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') { field += '"'; i++; }
-        else quoted = false;
-      } else {
-        if (c == '\n') line++;
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"' && field.empty()) { quoted = true; quote_line = line; any = true; continue; }
-    if (c == ',') { row.push_back(field); field.clear(); any = true; continue; }
-    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
-    if (c == '\n') {
-      line++;
-      if (any || !field.empty()) { row.push_back(field); rows.push_back(row); }
-      row.clear(); field.clear(); any = false;
-      continue;
-    }
-    field += c;
-    any = true;
-  }
-  if (quoted) fail(file, ":", quote_line, ": unterminated quoted CSV field");
-  if (any || !field.empty()) { row.push_back(field); rows.push_back(row); }
-  return rows;
-}
 
 // ------------------------------------------------------------------------------------------- recipes
 
@@ -357,7 +127,7 @@ bool is_heading(const std::string& l) {
 
 std::vector<Section> easylaw_sections(const std::string& text) {
   std::vector<Section> out;
-  for (auto& l : lines_of(text)) {
+  for (auto& l : split_lines(text)) {
     if (trim(l).empty()) continue;
     if (is_heading(l)) {
       out.push_back({trim(l), ""});
@@ -424,26 +194,28 @@ Stats build_corpora(const Options& opt) {
     std::string id, case_no, head, issues, summary;
   };
   std::vector<Prec> qa_src;
-  for (auto& j : read_jsonl(prec)) {
-    if (sfield(j, "split", prec) != "train") continue;
-    Prec p{sfield(j, "id", prec), sfield(j, "case_no", prec), "", sfield(j, "holding_issues", prec),
-           sfield(j, "holding_summary", prec)};
-    p.head = sfield(j, "case_name", prec) + "\n" + sfield(j, "court", prec) + " " + sfield(j, "date", prec) + " 선고 " +
+  for_each_jsonl<json>(prec, [&](const json& j, int line) {
+    const std::string w = cat(prec, ":", line);
+    if (string_field(j, "split", w) != "train") return;
+    Prec p{string_field(j, "id", w), string_field(j, "case_no", w), "", string_field(j, "holding_issues", w),
+           string_field(j, "holding_summary", w)};
+    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) + " 선고 " +
              p.case_no + " 판결";
     std::string text = p.head + "\n\n【판시사항】\n" + p.issues + "\n\n【판결요지】\n" + p.summary + "\n\n【참조조문】\n" +
-                       sfield(j, "ref_articles", prec) + "\n\n【판례내용】\n" + sfield(j, "full_text", prec);
+                       string_field(j, "ref_articles", w) + "\n\n【판례내용】\n" + string_field(j, "full_text", w);
     B.text_doc("legal_cpt.jsonl", "precedent", "prec:" + p.id, text);
     qa_src.push_back(p);
-  }
-  for (auto& j : read_jsonl(summ)) {
-    Prec p{sfield(j, "id", summ), sfield(j, "case_no", summ), "", sfield(j, "holding_issues", summ),
-           sfield(j, "holding_summary", summ)};
-    p.head = sfield(j, "case_name", summ) + "\n" + sfield(j, "court", summ) + " " + sfield(j, "date", summ) + " 선고 " +
+  });
+  for_each_jsonl<json>(summ, [&](const json& j, int line) {
+    const std::string w = cat(summ, ":", line);
+    Prec p{string_field(j, "id", w), string_field(j, "case_no", w), "", string_field(j, "holding_issues", w),
+           string_field(j, "holding_summary", w)};
+    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) + " 선고 " +
              p.case_no + " 판결";
     B.text_doc("legal_cpt.jsonl", "precedent_summary", "prec:" + p.id,
                p.head + "\n\n【판시사항】\n" + p.issues + "\n\n【판결요지】\n" + p.summary);
     qa_src.push_back(p);
-  }
+  });
   // IT: 판시사항 -> 판결요지, per aligned [n] item when the decision has several issues.
   for (auto& p : qa_src) {
     auto is = numbered_items(p.issues), ss = numbered_items(p.summary);
@@ -485,7 +257,7 @@ Stats build_corpora(const Options& opt) {
   // --- general CPT.
   std::string gko = root + "/general_ko";
   {
-    auto ls = lines_of(read_file(gko + "/nsmc_like_20k.tsv"));
+    auto ls = split_lines(read_file(gko + "/nsmc_like_20k.tsv"));
     for (size_t i = 1; i < ls.size(); i++) {  // line 0: id, document, label
       size_t a = ls[i].find('\t'), b = ls[i].rfind('\t');
       if (a == std::string::npos || b == a || std::count(ls[i].begin(), ls[i].end(), '\t') != 2) {
@@ -497,7 +269,7 @@ Stats build_corpora(const Options& opt) {
     }
   }
   {
-    auto ls = lines_of(read_file(gko + "/ud_ko_kaist_sentences.txt"));
+    auto ls = split_lines(read_file(gko + "/ud_ko_kaist_sentences.txt"));
     for (size_t i = 0; i < ls.size(); i += 20) {  // 20 consecutive sentences per document
       std::string d;
       for (size_t k = i; k < std::min(ls.size(), i + 20); k++)
@@ -508,7 +280,7 @@ Stats build_corpora(const Options& opt) {
   {
     std::string d, name;
     auto flush = [&] { B.text_doc("general_cpt.jsonl", "debian_faq", "debian:" + name, trim(d)); d.clear(); };
-    for (auto& l : lines_of(read_file(gko + "/debian_faq_ko.txt"))) {
+    for (auto& l : split_lines(read_file(gko + "/debian_faq_ko.txt"))) {
       if (l.rfind("### ", 0) == 0) { flush(); name = trim(l.substr(4)); continue; }
       d += l + "\n";
     }
@@ -518,7 +290,7 @@ Stats build_corpora(const Options& opt) {
     std::string chunk, block;
     int n = 0;
     auto flush = [&] { B.text_doc("general_cpt.jsonl", "tinyshakespeare", "shakespeare:" + std::to_string(n++), chunk); chunk.clear(); };
-    auto ls = lines_of(read_file(root + "/general_en/tinyshakespeare.txt"));
+    auto ls = split_lines(read_file(root + "/general_en/tinyshakespeare.txt"));
     for (size_t i = 0; i <= ls.size(); i++) {
       if (i < ls.size() && !trim(ls[i]).empty()) { block += ls[i] + "\n"; continue; }
       if (block.empty()) continue;

@@ -13,53 +13,12 @@
 // EvalBlocklist; a training document that contains any blocked case number or text segment is dropped whole.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
+
+#include "legal/eval_blocklist.h"  // EvalBlocklist, case_numbers_in, parse_csv: the recipes' filter
 
 namespace beop::corpora {
-
-class EvalBlocklist {
- public:
-  static constexpr size_t kMinSegmentBytes = 48;  // text segments shorter than this are not matched (16 Hangul)
-  // Reads the evaluation files under the corpora root (missing files throw Error: a blocklist that silently
-  // lost a source would let it leak).
-  static EvalBlocklist load(const std::string& data_root);
-
-  void add_id(const std::string& id) { ids_.insert(id); }
-  void add_case_no(const std::string& case_no);  // "2016다249557"; "a, b" lists are split
-  void add_text(const std::string& text);        // split into segments ([n] items, sentences); long ones kept
-
-  bool blocked_id(const std::string& id) const { return ids_.count(id) > 0; }
-  // The first blocked case number or segment found in `text`, or "" when clean.
-  std::string find_leak(const std::string& text) const;
-
-  // Exempts every segment that occurs verbatim in `text` (the statutes); returns how many were newly exempted.
-  size_t exempt_found_in(const std::string& text);
-
-  size_t n_ids() const { return ids_.size(); }
-  size_t n_case_nos() const { return case_nos_.size(); }
-  size_t n_segments() const { return segments_.size(); }
-
- private:
-  std::set<std::string> ids_, case_nos_;
-  void scan(const std::string& text, const std::function<bool(size_t)>& hit) const;  // hit(segment) -> continue?
-  std::vector<std::string> segments_;
-  std::set<size_t> exempt_;
-  std::unordered_multimap<std::string, size_t> prefix_;  // first kMinSegmentBytes bytes -> segment index
-  std::unordered_set<uint64_t> hashes_;                  // rolling hashes of those prefixes
-};
-
-// Case numbers written in a text: digit run + Hangul run + digit run, e.g. "2016다249557", "2002도1283".
-std::vector<std::string> case_numbers_in(const std::string& text);
-
-// Minimal RFC 4180 CSV: fields separated by ',', optionally quoted with "" escapes, rows by LF/CRLF
-// (newlines allowed inside quotes). Throws Error naming `file` and the line on an unterminated quote.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& file);
 
 struct Stats {
   std::map<std::string, int64_t> docs, chars, dropped;  // by output/source key, e.g. "legal_cpt/precedent"

@@ -10,7 +10,9 @@
 #include "legal/metrics/rouge.h"
 #include "legal/prompt.h"
 #include "src/common.h"
+#include "src/hash.h"
 #include "src/rng.h"
+#include "src/utf8.h"
 
 namespace beop::lawqa {
 
@@ -72,24 +74,6 @@ std::string block_text(const std::string& head, const std::vector<statutes::Item
   return s;
 }
 
-void encode_utf8(char32_t c, std::string* out) {
-  if (c < 0x80) {
-    *out += char(c);
-  } else if (c < 0x800) {
-    *out += char(0xC0 | (c >> 6));
-    *out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    *out += char(0xE0 | (c >> 12));
-    *out += char(0x80 | ((c >> 6) & 0x3F));
-    *out += char(0x80 | (c & 0x3F));
-  } else {
-    *out += char(0xF0 | (c >> 18));
-    *out += char(0x80 | ((c >> 12) & 0x3F));
-    *out += char(0x80 | ((c >> 6) & 0x3F));
-    *out += char(0x80 | (c & 0x3F));
-  }
-}
-
 bool is_hangul_syllable(char32_t c) { return c >= 0xAC00 && c <= 0xD7A3; }
 
 // Topic particle after s: "은" when the last Hangul syllable has a final consonant (제1항은), else "는" (제3조는).
@@ -100,15 +84,9 @@ std::string topic(const std::string& s) {
   return s + "은(는)";
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
 Rng stream(uint64_t seed, const std::string& key) {
   uint64_t x = seed ^ 0x6c61777161ull;  // "lawqa"
-  return Rng(splitmix64(x) ^ fnv1a(key));
+  return Rng(splitmix64(x) ^ fnv1a64(key));
 }
 
 size_t pick(Rng& r, size_t n) { return (size_t)(r.uniform() * (double)n); }
@@ -406,8 +384,7 @@ std::vector<std::string> quoted_spans(const std::string& s) {
       size_t j = i + 1;
       while (j < cps.size() && cps[j] != pr.second) j++;
       if (j >= cps.size()) break;  // unclosed: not a quote
-      std::string span;
-      for (size_t k = i + 1; k < j; k++) encode_utf8(cps[k], &span);
+      std::string span = utf8_encode(cps.data() + i + 1, cps.data() + j);
       if (!span.empty()) out.push_back(span);
       i = j;
       break;

@@ -1,6 +1,6 @@
 // Parser for legalize-kr statute Markdown (shared/data/statutes/*.md; format in shared/data/README.md) into
-// articles (조) with their paragraphs (항), items (호), sub-items (목) and details (세목, "1)"), plus the
-// `prep statutes` subcommand that writes them as JSONL (schema: docs/DATA.md, "Statute parser").
+// articles (조) with their paragraphs (항), items (호), sub-items (목) and details (세목, "1)"), and their JSONL
+// form (schema: docs/DATA.md, "Statute parser"; `prep statutes`, data/prep/prep_statutes.h, writes the file).
 //
 // Line grammar (everything before the first "## 부칙" line; the supplementary provisions are not parsed):
 //   ---\n<YAML>\n---      front matter: flat `key: value` lines and `- item` lists (제목 is required)
@@ -87,14 +87,5 @@ std::string citation(const std::string& law, const std::string& article_id, int 
 
 // The article as one JSON object (docs/DATA.md), dumped on one line, UTF-8, keys in schema order.
 std::string article_json_line(const Article& a);
-
-// `prep statutes --out FILE [--data DIR]`: argv[0] is the subcommand name ("statutes"), options follow.
-// DIR is the corpora root (default beop::data_dir()) holding statutes/, or the statutes folder itself.
-// Writes FILE atomically (default data/build/articles.jsonl), prints per-law counts and a summary with the
-// skipped files/lines to stdout and the issues (file:line: message) to stderr. Exit status (prep convention,
-// data/prep/prep_main.h): 0 written (even when some files/lines were skipped: they are listed on stderr);
-// 1 failure (no statute files, unreadable input, unwritable output; the output file is left untouched);
-// 2 usage error. Register it in prep's kSubcommands as {"statutes", ..., beop::statutes::prep_statutes_main}.
-int prep_statutes_main(int argc, char** argv);
 
 }  // namespace beop::statutes

@@ -5,6 +5,7 @@
 
 #include "src/common.h"
 #include "src/io.h"
+#include "src/jsonl.h"
 #include "src/tokenizer.h"
 #include "src/unicode.h"
 
@@ -89,16 +90,9 @@ void validate_conversation(const Conversation& c, const std::string& where, bool
   if (require_assistant && !has_assistant) fail(where, ": conversation has no assistant turn (nothing to train on)");
 }
 
-Conversation parse_conversation_json(const std::string& line, const std::string& where, bool require_assistant) {
-  size_t bad = utf8_invalid_offset(line);
-  if (bad != std::string::npos) fail(where, ": invalid UTF-8 at byte offset ", bad, " of the line");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, ": malformed JSON: ", e.what());
-  }
-  if (!j.is_object()) fail(where, ": not a JSON object");
+namespace {
+// The conversation a parsed JSONL object holds; errors are prefixed with `where` ("FILE:LINE").
+Conversation conversation_from_json(const nlohmann::json& j, const std::string& where, bool require_assistant) {
   if (!j.contains("messages")) fail(where, ": no \"messages\" field");
   const auto& ms = j["messages"];
   if (!ms.is_array()) fail(where, ": \"messages\" is not an array");
@@ -114,51 +108,28 @@ Conversation parse_conversation_json(const std::string& line, const std::string&
   validate_conversation(c, where, require_assistant);
   return c;
 }
+}  // namespace
+
+Conversation parse_conversation_json(const std::string& line, const std::string& where, bool require_assistant) {
+  return conversation_from_json(parse_jsonl_line(line, where), where, require_assistant);
+}
 
 std::vector<Conversation> read_conversations_jsonl(const std::string& path, bool require_assistant,
                                                    std::vector<int64_t>* line_of) {
-  const std::string text = read_file(path);
   std::vector<Conversation> out;
-  size_t pos = 0;
-  int64_t line_no = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    line_no++;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    out.push_back(parse_conversation_json(line, cat(path, ":", line_no), require_assistant));
+  for_each_jsonl(path, [&](const nlohmann::json& j, int line_no) {
+    out.push_back(conversation_from_json(j, cat(path, ":", line_no), require_assistant));
     if (line_of) line_of->push_back(line_no);
-  }
+  });
   if (out.empty()) fail(path, ": no conversations");
   return out;
 }
 
 std::vector<Conversation> read_qa_jsonl(const std::string& path, const std::string& q_field,
                                         const std::string& a_field, std::vector<int64_t>* line_of) {
-  const std::string text = read_file(path);
   std::vector<Conversation> out;
-  size_t pos = 0;
-  int64_t line_no = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    line_no++;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  for_each_jsonl(path, [&](const nlohmann::json& j, int line_no) {
     const std::string where = cat(path, ":", line_no);
-    size_t bad = utf8_invalid_offset(line);
-    if (bad != std::string::npos) fail(where, ": invalid UTF-8 at byte offset ", bad, " of the line");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail(where, ": malformed JSON: ", e.what());
-    }
-    if (!j.is_object()) fail(where, ": not a JSON object");
     std::string qa[2];
     const std::string* fields[2] = {&q_field, &a_field};
     for (int k = 0; k < 2; k++) {
@@ -171,7 +142,7 @@ std::vector<Conversation> read_qa_jsonl(const std::string& path, const std::stri
     validate_conversation(c, where, true);
     out.push_back(std::move(c));
     if (line_of) line_of->push_back(line_no);
-  }
+  });
   if (out.empty()) fail(path, ": no conversations");
   return out;
 }

@@ -69,7 +69,4 @@ class Progress {
   double last_ = -1;
 };
 
-// Splits "a,b,c" on commas (empty items dropped).
-std::vector<std::string> split_list(const std::string& s);
-
 }  // namespace beop

@@ -12,39 +12,16 @@
 #include "src/common.h"
 #include "src/rng.h"
 #include "src/shard.h"
+#include "src/text.h"
 
 namespace beop {
 
 namespace {
 
-// xoshiro256** (Blackman & Vigna): explicit 256-bit state, identical output on every platform and libstdc++.
-struct Xoshiro256 {
-  uint64_t s[4];
-  void seed(uint64_t seed) {
-    uint64_t x = seed;
-    for (auto& w : s) {
-      x += 0x9E3779B97F4A7C15ull;
-      w = mix64(x);
-    }
-  }
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t next() {
-    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-  }
-  double uniform() { return (double)(next() >> 11) * 0x1.0p-53; }  // [0, 1), 53 random bits
-};
-
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\n"), b = s.find_last_not_of(" \t\n");
-  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-}
+// The loader's generator is src/rng.h's Rng (xoshiro256**). Its seeding predates the merge: it stepped the
+// splitmix64 counter once more before each state word, which is exactly Rng(seed + one splitmix64 increment).
+// Keep that offset: it fixes every run's row order and the rng words in saved loader states.
+Rng loader_rng(uint64_t seed) { return Rng(seed + 0x9E3779B97F4A7C15ull); }
 
 // --- little-endian state serialisation
 void put_u64(std::string& o, uint64_t v) { o.append(reinterpret_cast<const char*>(&v), 8); }
@@ -180,7 +157,7 @@ struct MixtureLoader::Impl {
   int T = 0;
   LoaderOptions opt;
   std::vector<Source> src;
-  Xoshiro256 rng;
+  Rng rng;
   uint64_t rows = 0;
 
   // Window g (in file order) of source s -> (shard, first token).
@@ -276,7 +253,7 @@ MixtureLoader::MixtureLoader(const std::vector<MixtureSource>& sources, int T, c
     m.src.push_back(std::move(s));
   }
   m.src.back().cum = 1.0;  // guard against rounding: the last positive-weight source closes the interval
-  m.rng.seed(opt.seed);
+  m.rng = loader_rng(opt.seed);
 }
 
 MixtureLoader::MixtureLoader(const std::string& spec, int T, const LoaderOptions& opt,
@@ -353,7 +330,7 @@ void MixtureLoader::load_state(const std::string& state) {
   if ((int)T != m.T) fail("loader state was saved with T=", T, ", this loader has T=", m.T);
   if ((int)world != m.opt.world)
     fail("loader state was saved with world=", world, ", this loader has world=", m.opt.world);
-  Xoshiro256 rng;
+  Rng rng;
   for (auto& w : rng.s) w = c.u64();
   uint64_t rows = c.u64();
   uint32_t ns = c.u32();

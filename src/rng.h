@@ -4,7 +4,8 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
-#include <string_view>
+
+#include "src/hash.h"  // fnv1a64, which seeds streams by name next to these
 
 namespace beop {
 
@@ -17,13 +18,6 @@ inline uint64_t splitmix64(uint64_t& x) {
 
 // Stateless splitmix64 finaliser: a well-mixed 64-bit hash of x (used for deterministic train/val splits).
 inline uint64_t mix64(uint64_t x) { return splitmix64(x); }
-
-// FNV-1a 64-bit hash of a byte string (file names, source names in split and shuffle keys).
-inline uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
 
 struct Rng {
   uint64_t s[4];

@@ -22,6 +22,7 @@
 #include "src/mixture_loader.h"
 #include "src/optim.h"
 #include "src/rng.h"
+#include "src/text.h"
 #include "src/tokenizer.h"
 #include "src/train_options.h"
 #include "src/trainer_util.h"
@@ -219,22 +220,10 @@ class Trainer {
     const std::vector<float> p = host(model_->params()), m = host(model_->adam_m()), v = host(model_->adam_v());
     const std::string dir = save_checkpoint_with_tokenizer(o_.out, step_, cfg_, p.data(), m.data(), v.data(),
                                                            p.size(), model_->adam_step(), st, tokenizer_json_);
-    for (const std::string& k : split_csv(o_.keep_steps))
+    for (const std::string& k : split(o_.keep_steps, ','))
       if (!k.empty() && std::stol(k) == step_) mark_checkpoint(dir);
     prune_checkpoints(o_.out, o_.keep_last);
     return dir;
-  }
-
-  static std::vector<std::string> split_csv(const std::string& s) {
-    std::vector<std::string> out;
-    size_t a = 0;
-    while (a <= s.size()) {
-      size_t b = s.find(',', a);
-      if (b == std::string::npos) b = s.size();
-      out.push_back(s.substr(a, b - a));
-      a = b + 1;
-    }
-    return out;
   }
 
   // "3.1416", or "-" before the first measured value (a resumed run that had nothing left to do)

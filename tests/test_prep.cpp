@@ -309,7 +309,7 @@ TEST_CASE("prep: bad input gives a one-line error, the right exit status, and no
   }
   Run nj = shards({kDir + "/notjson.jsonl"});
   CHECK(nj.rc == 1);
-  CHECK(nj.err.rfind("error: " + kDir + "/notjson.jsonl:2: invalid JSON: ", 0) == 0);
+  CHECK(nj.err.rfind("error: " + kDir + "/notjson.jsonl:2: malformed JSON: ", 0) == 0);
   CHECK(one_line(nj));
   CHECK(listing(out) == std::vector<std::string>{"legal_train_000.bin"});
 
@@ -360,13 +360,5 @@ TEST_CASE("document splitting and the UTF-8 validator") {
   o.column = 1;
   o.tsv_header = true;
   CHECK(beop::prep::read_documents(kDir + "/c.tsv", o) == c_docs());
-  // Validator: ill-formed sequences from the UTF-8 definition (RFC 3629, section 3/10).
-  using beop::prep::first_invalid_utf8;
-  CHECK(first_invalid_utf8("abc 한글") == std::string::npos);
-  CHECK(first_invalid_utf8("ab\xC0\x80") == 2);           // overlong NUL
-  CHECK(first_invalid_utf8("a\xED\xA0\x80") == 1);        // surrogate U+D800
-  CHECK(first_invalid_utf8("\xF4\x90\x80\x80") == 0);     // > U+10FFFF
-  CHECK(first_invalid_utf8("ok\xE2\x82") == 2);           // cut off at the end
-  CHECK(first_invalid_utf8("\x80") == 0);                 // stray continuation byte
-  CHECK(first_invalid_utf8("\xF0\x9F\x98\x80!") == std::string::npos);  // U+1F600
+  // The validator itself (src/utf8.h) is tested in test_utf8.cpp.
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/prep/prep_statutes.h"
 #include "legal/statutes.h"
 #include "src/common.h"
 #include "src/io.h"

@@ -26,7 +26,4 @@ struct DocOptions {
 
 std::vector<std::string> read_documents(const std::string& file, const DocOptions& opt);
 
-// Offset of the first byte of s that is not valid UTF-8 (overlong, surrogate, > U+10FFFF, truncated), or npos.
-size_t first_invalid_utf8(const std::string& s);
-
 }  // namespace beop::prep

@@ -12,6 +12,7 @@
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
+#include "src/text.h"
 
 namespace beop::retrieval {
 
@@ -54,7 +55,7 @@ int prep_index_main(int argc, char** argv) {
   if (all.empty()) fail("no statute articles under ", dir);
   std::vector<statutes::Article> arts;
   try {
-    arts = lawqa::filter_laws(all, split_list(f.str("only-laws")), split_list(f.str("exclude-laws")));
+    arts = lawqa::filter_laws(all, split(f.str("only-laws"), ','), split(f.str("exclude-laws"), ','));
   } catch (const Error& e) {
     throw UsageError(e.what());
   }

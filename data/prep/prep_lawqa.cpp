@@ -9,6 +9,7 @@
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
+#include "src/text.h"
 #include "src/rng.h"
 
 namespace beop::lawqa {
@@ -70,7 +71,7 @@ int prep_lawqa_main(int argc, char** argv) {
   CitationIndex index(all);  // every parsed law resolves, held-out ones included (they exist in the statutes)
   std::vector<statutes::Article> arts;
   try {
-    arts = filter_laws(all, split_list(f.str("only-laws")), split_list(f.str("exclude-laws")));
+    arts = filter_laws(all, split(f.str("only-laws"), ','), split(f.str("exclude-laws"), ','));
   } catch (const Error& e) {
     throw UsageError(e.what());
   }
@@ -82,7 +83,7 @@ int prep_lawqa_main(int argc, char** argv) {
   if (gen == "template") {
     TemplateOptions o;
     o.seed = (uint64_t)seed;
-    o.types = split_list(f.str("types"));
+    o.types = split(f.str("types"), ',');
     items = generate_template(arts, o);
   } else {
     std::vector<Unit> units;

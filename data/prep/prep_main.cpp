@@ -15,6 +15,7 @@
 #include "data/prep/prep_docs.h"
 #include "data/prep/prep_hf.h"
 #include "data/prep/prep_index.h"
+#include "data/prep/prep_statutes.h"
 #include "data/prep/prep_tasks.h"
 #include "legal/corpora.h"
 #include "legal/lawqa.h"
@@ -22,6 +23,7 @@
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
+#include "src/text.h"
 #include "src/rng.h"
 #include "src/shard.h"
 #include "src/tokenizer.h"
@@ -80,7 +82,7 @@ DocOptions doc_options(const Flags& f) {
   o.doc_split = f.str("doc-split");
   if (o.doc_split != "file" && o.doc_split != "blank" && o.doc_split != "line")
     throw UsageError(cat("--doc-split: '", o.doc_split, "' (want file, blank or line)"));
-  o.fields = split_list(f.str("field"));
+  o.fields = split(f.str("field"), ',');
   if (o.fields.empty()) throw UsageError("--field: empty");
   int64_t c = f.i64("column");
   if (c < 0 || c > 1000000) throw UsageError(cat("--column: ", c, " out of range"));

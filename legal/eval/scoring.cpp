@@ -1,6 +1,7 @@
 #include "legal/eval/scoring.h"
 
 #include "src/common.h"
+#include "src/utf8.h"
 
 namespace beop::eval {
 

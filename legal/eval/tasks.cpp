@@ -8,6 +8,8 @@
 #include "legal/prompt.h"
 #include "src/common.h"
 #include "src/io.h"
+#include "src/jsonl.h"
+#include "src/text.h"
 
 namespace beop::eval {
 
@@ -28,39 +30,7 @@ std::string join_path(const std::string& root, const std::string& rel) {
   return root.empty() ? rel : root + "/" + rel;
 }
 
-// Calls fn(line_no, parsed_object) for every non-blank line of a JSONL file; errors name FILE:LINE.
-template <class Fn>
-void for_each_jsonl(const std::string& path, const std::string& rel, Fn fn) {
-  const std::string text = read_file(path);
-  std::istringstream in(text);
-  std::string line;
-  int64_t no = 0;
-  while (std::getline(in, line)) {
-    no++;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const std::exception& e) {
-      fail(rel, ":", no, ": malformed JSON (", e.what(), ")");
-    }
-    BEOP_CHECK(j.is_object(), rel, ":", no, ": not a JSON object");
-    fn(no, j);
-  }
-}
-
-std::string str_field(const json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  BEOP_CHECK(it != j.end() && it->is_string(), where, ": missing or non-string field '", key, "'");
-  return it->get<std::string>();
-}
-
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
 
 // KoBLEX text uses CRLF paragraph breaks; the tasks use LF.
 std::string lf(std::string s) {
@@ -119,10 +89,10 @@ struct Precedent {
 };
 std::vector<Precedent> test_precedents(const std::string& root) {
   std::vector<Precedent> out;
-  for_each_jsonl(join_path(root, kPrecedents), kPrecedents, [&](int64_t no, const json& j) {
+  for_each_jsonl(join_path(root, kPrecedents), [&](const json& j, int no) {
     const std::string where = cat(kPrecedents, ":", no);
-    if (str_field(j, "split", where) == "test") out.push_back({no, j});
-  });
+    if (string_field(j, "split", where) == "test") out.push_back({no, j});
+  }, kPrecedents);
   return out;
 }
 
@@ -159,8 +129,7 @@ bool in_legal_avg(Task t) { return t != Task::MC && t != Task::KorQuAD; }
 
 std::vector<Task> parse_task_list(const std::string& spec) {
   std::vector<Task> out;
-  std::istringstream in(spec);
-  for (std::string s; std::getline(in, s, ',');) {
+  for (std::string s : split(spec, ',')) {
     s = trim(s);
     if (s.empty()) continue;
     if (s == "all") {
@@ -241,43 +210,38 @@ std::string item_to_json_line(const TaskItem& it) {
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
 
-TaskItem parse_item_json(const std::string& line, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(line);
-  } catch (const std::exception& e) {
-    fail(where, ": malformed JSON (", e.what(), ")");
-  }
-  BEOP_CHECK(j.is_object(), where, ": not a JSON object");
+namespace {
+// The item a task-file line holds (its fields checked); errors are prefixed with `where` ("FILE:LINE").
+TaskItem item_from_json(const json& j, const std::string& where) {
   TaskItem it;
-  it.id = str_field(j, "id", where);
+  it.id = string_field(j, "id", where);
   const std::string w = where + " (" + it.id + ")";
-  const std::string tname = str_field(j, "task", w);
+  const std::string tname = string_field(j, "task", w);
   if (!parse_task(tname, &it.task)) {
     std::string known;
     for (auto n : kNames) known += (known.empty() ? "" : ", ") + std::string(n);
     fail(w, ": unknown task '", tname, "' (known: ", known, ")");
   }
-  it.reference = str_field(j, "reference", w);
+  it.reference = string_field(j, "reference", w);
   if (j.contains("messages")) {
     const json& ms = j["messages"];
     BEOP_CHECK(ms.is_array(), w, ": 'messages' is not an array");
     for (auto& m : ms) {
       BEOP_CHECK(m.is_object(), w, ": a message is not an object");
-      it.messages.push_back({str_field(m, "role", w), str_field(m, "content", w)});
+      it.messages.push_back({string_field(m, "role", w), string_field(m, "content", w)});
     }
     BEOP_CHECK(!it.messages.empty(), w, ": 'messages' is empty");
   }
-  if (j.contains("prompt")) it.prompt = str_field(j, "prompt", w);
+  if (j.contains("prompt")) it.prompt = string_field(j, "prompt", w);
   BEOP_CHECK(j.contains("messages") || j.contains("prompt"), w, ": missing field 'messages' (or 'prompt')");
-  if (j.contains("document")) it.document = str_field(j, "document", w);
+  if (j.contains("document")) it.document = string_field(j, "document", w);
   if (it.task == Task::MC) {
     BEOP_CHECK(j.contains("options") && j["options"].is_array(), w, ": MC item without an 'options' array");
     for (auto& o : j["options"]) {
       BEOP_CHECK(o.is_string(), w, ": a non-string option");
       it.options.push_back(o.get<std::string>());
     }
-    const std::string a = str_field(j, "answer", w);
+    const std::string a = string_field(j, "answer", w);
     // A letter (A, B, ...) or the option text itself.
     if (a.size() == 1 && a[0] >= 'A' && a[0] <= 'Z') it.answer = a[0] - 'A';
     else
@@ -299,23 +263,16 @@ TaskItem parse_item_json(const std::string& line, const std::string& where) {
   validate_item(it, w);
   return it;
 }
+}  // namespace
+
+TaskItem parse_item_json(const std::string& line, const std::string& where) {
+  return item_from_json(parse_jsonl_line(line, where), where);
+}
 
 std::vector<TaskItem> read_task_file(const std::string& path, std::vector<std::string>* errors) {
-  const std::string text = read_file(path);
-  std::istringstream in(text);
   std::vector<TaskItem> out;
-  std::string line;
-  int64_t no = 0;
-  while (std::getline(in, line)) {
-    no++;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      out.push_back(parse_item_json(line, cat(path, ":", no)));
-    } catch (const Error& e) {
-      if (!errors) throw;
-      errors->push_back(e.what());
-    }
-  }
+  for_each_jsonl(path, [&](const json& j, int no) { out.push_back(item_from_json(j, cat(path, ":", no))); }, "",
+                 errors);
   return out;
 }
 
@@ -338,16 +295,16 @@ std::vector<TaskItem> build_complaint(const std::string& root) {
   std::vector<TaskItem> out;
   for (auto& p : test_precedents(root)) {
     const std::string w = cat(kPrecedents, ":", p.line);
-    if (str_field(p.j, "case_type", w) == "형사") continue;  // a complaint (소장) is a civil/administrative pleading
-    const std::string name = str_field(p.j, "case_name", w), type = str_field(p.j, "case_type", w);
-    const std::string facts = reasons_of(str_field(p.j, "full_text", w));
+    if (string_field(p.j, "case_type", w) == "형사") continue;  // a complaint (소장) is a civil/administrative pleading
+    const std::string name = string_field(p.j, "case_name", w), type = string_field(p.j, "case_type", w);
+    const std::string facts = reasons_of(string_field(p.j, "full_text", w));
     const std::string user = "다음 사건의 사실관계와 쟁점을 바탕으로 소장 초안을 작성해 주세요. 【청구취지】, 【청구원인】, "
                              "【관계 법령】 순서로 쓰세요.\n\n사건 종류: " + type + "\n사건명: " + name +
                              "\n\n[사실관계]\n" + facts + "\n\n[요청] 위 사건의 소장 초안을 작성해 주세요.";
     const std::string ref = "【청구취지】\n" + name + " 청구를 인용한다는 판결을 구합니다.\n\n【청구원인】\n" +
-                            str_field(p.j, "holding_summary", w) + "\n\n【관계 법령】\n" +
-                            str_field(p.j, "ref_articles", w);
-    const std::string id = str_field(p.j, "id", w);
+                            string_field(p.j, "holding_summary", w) + "\n\n【관계 법령】\n" +
+                            string_field(p.j, "ref_articles", w);
+    const std::string id = string_field(p.j, "id", w);
     out.push_back(user_item(Task::Complaint, "complaint:" + id, user, ref, {kPrecedents, id, p.line, "test"}, facts));
   }
   return out;
@@ -357,11 +314,11 @@ std::vector<TaskItem> build_summary(const std::string& root) {
   std::vector<TaskItem> out;
   for (auto& p : test_precedents(root)) {
     const std::string w = cat(kPrecedents, ":", p.line);
-    const std::string doc = trim(str_field(p.j, "full_text", w));
-    const std::string user = "다음 대법원 판결문을 읽고 판결요지를 작성해 주세요.\n\n[판결문]\n" + str_field(p.j, "case_name", w) +
+    const std::string doc = trim(string_field(p.j, "full_text", w));
+    const std::string user = "다음 대법원 판결문을 읽고 판결요지를 작성해 주세요.\n\n[판결문]\n" + string_field(p.j, "case_name", w) +
                              "\n" + doc + "\n\n[요청] 위 판결의 판결요지를 작성해 주세요.";
-    const std::string id = str_field(p.j, "id", w);
-    out.push_back(user_item(Task::Summary, "summary:" + id, user, str_field(p.j, "holding_summary", w),
+    const std::string id = string_field(p.j, "id", w);
+    out.push_back(user_item(Task::Summary, "summary:" + id, user, string_field(p.j, "holding_summary", w),
                             {kPrecedents, id, p.line, "test"}, doc));
   }
   return out;
@@ -369,30 +326,30 @@ std::vector<TaskItem> build_summary(const std::string& root) {
 
 std::vector<TaskItem> build_petition(const std::string& root) {
   std::vector<TaskItem> out;
-  for_each_jsonl(join_path(root, kCounsel), kCounsel, [&](int64_t no, const json& j) {
+  for_each_jsonl(join_path(root, kCounsel), [&](const json& j, int no) {
     const std::string w = cat(kCounsel, ":", no);
-    const std::string q = trim(str_field(j, "상담 내용", w)), a = trim(str_field(j, "원본 상담 답변", w));
+    const std::string q = trim(string_field(j, "상담 내용", w)), a = trim(string_field(j, "원본 상담 답변", w));
     const std::string user = "다음 인권 침해 진정 상담 내용에 대하여 답변을 작성해 주세요.\n\n[상담 내용]\n" + q;
     out.push_back(user_item(Task::Petition, cat("petition:", no), user, a, {kCounsel, cat("line ", no), no, "all"}));
-  });
+  }, kCounsel);
   return out;
 }
 
 std::vector<TaskItem> build_qa(const std::string& root) {
   std::vector<TaskItem> out;
-  for_each_jsonl(join_path(root, kKoblex), kKoblex, [&](int64_t no, const json& j) {
+  for_each_jsonl(join_path(root, kKoblex), [&](const json& j, int no) {
     const std::string w = cat(kKoblex, ":", no);
-    const std::string id = str_field(j, "id", w);
-    const std::string user = lf(trim(str_field(j, "background", w))) + "\n\n" + lf(trim(str_field(j, "question", w)));
-    out.push_back(user_item(Task::QA, "qa:koblex:" + id, user, lf(trim(str_field(j, "answer", w))),
+    const std::string id = string_field(j, "id", w);
+    const std::string user = lf(trim(string_field(j, "background", w))) + "\n\n" + lf(trim(string_field(j, "question", w)));
+    out.push_back(user_item(Task::QA, "qa:koblex:" + id, user, lf(trim(string_field(j, "answer", w))),
                             {kKoblex, id, no, "all"}));
-  });
+  }, kKoblex);
   for (auto& p : test_precedents(root)) {  // the same prompt as it_legal_precedents.jsonl (legal/corpora.cpp)
     const std::string w = cat(kPrecedents, ":", p.line);
-    const std::string id = str_field(p.j, "id", w);
-    const std::string user = "다음 쟁점에 관한 대법원 판결(" + str_field(p.j, "case_no", w) +
-                             ")의 판결요지를 설명해 주세요.\n\n" + str_field(p.j, "holding_issues", w);
-    out.push_back(user_item(Task::QA, "qa:prec:" + id, user, str_field(p.j, "holding_summary", w),
+    const std::string id = string_field(p.j, "id", w);
+    const std::string user = "다음 쟁점에 관한 대법원 판결(" + string_field(p.j, "case_no", w) +
+                             ")의 판결요지를 설명해 주세요.\n\n" + string_field(p.j, "holding_issues", w);
+    out.push_back(user_item(Task::QA, "qa:prec:" + id, user, string_field(p.j, "holding_summary", w),
                             {kPrecedents, id, p.line, "test"}));
   }
   return out;
@@ -400,20 +357,20 @@ std::vector<TaskItem> build_qa(const std::string& root) {
 
 std::vector<TaskItem> build_mrc(const std::string& root) {
   std::vector<TaskItem> out;
-  for_each_jsonl(join_path(root, kKoblex), kKoblex, [&](int64_t no, const json& j) {
+  for_each_jsonl(join_path(root, kKoblex), [&](const json& j, int no) {
     const std::string w = cat(kKoblex, ":", no);
-    const std::string id = str_field(j, "id", w);
+    const std::string id = string_field(j, "id", w);
     BEOP_CHECK(j.contains("contexts") && j["contexts"].is_array() && !j["contexts"].empty(), w,
                ": missing or empty 'contexts'");
     std::vector<std::pair<std::string, std::string>> refs;
     for (auto& c : j["contexts"]) {
       BEOP_CHECK(c.is_object(), w, ": a context is not an object");
-      refs.push_back({koblex_citation(str_field(c, "hierarchy", w)), lf(trim(str_field(c, "content", w)))});
+      refs.push_back({koblex_citation(string_field(c, "hierarchy", w)), lf(trim(string_field(c, "content", w)))});
     }
-    const std::string q = lf(trim(str_field(j, "background", w))) + "\n\n" + lf(trim(str_field(j, "question", w)));
+    const std::string q = lf(trim(string_field(j, "background", w))) + "\n\n" + lf(trim(string_field(j, "question", w)));
     out.push_back(user_item(Task::MRC, "mrc:koblex:" + id, prompt::user_with_references(refs, q),
-                            lf(trim(str_field(j, "answer", w))), {kKoblex, id, no, "all"}));
-  });
+                            lf(trim(string_field(j, "answer", w))), {kKoblex, id, no, "all"}));
+  }, kKoblex);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "src/common.h"
+#include "src/utf8.h"
 
 namespace beop {
 
@@ -30,51 +31,6 @@ static bool is_punct(char32_t c) {
   return false;
 }
 
-std::vector<char32_t> utf8_decode(const std::string& s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char b = p[i];
-    int len;
-    char32_t c, min;
-    if (b < 0x80) { len = 1; c = b; min = 0; }
-    else if ((b & 0xE0) == 0xC0) { len = 2; c = b & 0x1F; min = 0x80; }
-    else if ((b & 0xF0) == 0xE0) { len = 3; c = b & 0x0F; min = 0x800; }
-    else if ((b & 0xF8) == 0xF0) { len = 4; c = b & 0x07; min = 0x10000; }
-    else fail("invalid UTF-8 at byte ", i, " (lead byte 0x", std::hex, int(b), ")");
-    if (i + len > n) fail("invalid UTF-8 at byte ", i, " (truncated sequence)");
-    for (int k = 1; k < len; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) fail("invalid UTF-8 at byte ", i + k, " (bad continuation byte)");
-      c = (c << 6) | (p[i + k] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-      fail("invalid UTF-8 at byte ", i, " (overlong, surrogate or out-of-range code point)");
-    out.push_back(c);
-    i += len;
-  }
-  return out;
-}
-
-static void append_utf8(std::string& s, char32_t c) {
-  if (c < 0x80) {
-    s += char(c);
-  } else if (c < 0x800) {
-    s += char(0xC0 | (c >> 6));
-    s += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    s += char(0xE0 | (c >> 12));
-    s += char(0x80 | ((c >> 6) & 0x3F));
-    s += char(0x80 | (c & 0x3F));
-  } else {
-    s += char(0xF0 | (c >> 18));
-    s += char(0x80 | ((c >> 12) & 0x3F));
-    s += char(0x80 | ((c >> 6) & 0x3F));
-    s += char(0x80 | (c & 0x3F));
-  }
-}
-
 std::vector<std::string> rouge_tokenize(const std::string& text, const RougeOptions& opt) {
   std::vector<std::string> toks;
   std::string cur;
@@ -89,7 +45,7 @@ std::vector<std::string> rouge_tokenize(const std::string& text, const RougeOpti
     }
     if (opt.lowercase_ascii && c >= U'A' && c <= U'Z') c = c - U'A' + U'a';
     if (opt.strip_punct && is_punct(c)) continue;
-    append_utf8(cur, c);
+    utf8_append(cur, c);
     if (opt.tokenize == RougeTokenize::Character) flush();
   }
   flush();

@@ -48,9 +48,6 @@ struct RougeScore {
 // True for exactly the code points Python's str.isspace() accepts (see above).
 bool is_unicode_space(char32_t c);
 
-// UTF-8 -> code points; throws beop::Error("invalid UTF-8 at byte N ...") on malformed input.
-std::vector<char32_t> utf8_decode(const std::string& s);
-
 // The tokens (as UTF-8 strings) that rouge_l() compares, after the chosen tokenisation and normalisation.
 std::vector<std::string> rouge_tokenize(const std::string& text, const RougeOptions& opt);
 
