@@ -11,6 +11,7 @@
 #include "legal/eval_blocklist.h"
 #include "legal/statutes.h"
 #include "src/common.h"
+#include "src/csv.h"
 #include "src/flags.h"
 #include "src/io.h"
 #include "src/jsonl.h"
@@ -199,8 +200,8 @@ Stats build_corpora(const Options& opt) {
     if (string_field(j, "split", w) != "train") return;
     Prec p{string_field(j, "id", w), string_field(j, "case_no", w), "", string_field(j, "holding_issues", w),
            string_field(j, "holding_summary", w)};
-    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) + " 선고 " +
-             p.case_no + " 판결";
+    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) +
+             " 선고 " + p.case_no + " 판결";
     std::string text = p.head + "\n\n【판시사항】\n" + p.issues + "\n\n【판결요지】\n" + p.summary + "\n\n【참조조문】\n" +
                        string_field(j, "ref_articles", w) + "\n\n【판례내용】\n" + string_field(j, "full_text", w);
     B.text_doc("legal_cpt.jsonl", "precedent", "prec:" + p.id, text);
@@ -210,8 +211,8 @@ Stats build_corpora(const Options& opt) {
     const std::string w = cat(summ, ":", line);
     Prec p{string_field(j, "id", w), string_field(j, "case_no", w), "", string_field(j, "holding_issues", w),
            string_field(j, "holding_summary", w)};
-    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) + " 선고 " +
-             p.case_no + " 판결";
+    p.head = string_field(j, "case_name", w) + "\n" + string_field(j, "court", w) + " " + string_field(j, "date", w) +
+             " 선고 " + p.case_no + " 판결";
     B.text_doc("legal_cpt.jsonl", "precedent_summary", "prec:" + p.id,
                p.head + "\n\n【판시사항】\n" + p.issues + "\n\n【판결요지】\n" + p.summary);
     qa_src.push_back(p);

@@ -16,7 +16,7 @@
 #include <map>
 #include <string>
 
-#include "legal/eval_blocklist.h"  // EvalBlocklist, case_numbers_in, parse_csv: the recipes' filter
+#include "legal/eval_blocklist.h"  // EvalBlocklist, case_numbers_in: the recipes' filter
 
 namespace beop::corpora {
 

@@ -1,11 +1,12 @@
 // The evaluation blocklist: everything a training corpus must not contain, because the evaluation suite asks it
-// (see corpora.h for what is blocked and why). Also the minimal CSV reader the KMMLU test file needs.
+// (see corpora.h for what is blocked and why).
 #include "legal/eval_blocklist.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "src/common.h"
+#include "src/csv.h"
 #include "src/io.h"
 #include "src/jsonl.h"
 #include "src/text.h"
@@ -177,41 +178,6 @@ EvalBlocklist EvalBlocklist::load(const std::string& root) {
       if (v.is_string()) b.add_text(v.get<std::string>());
   });
   return b;
-}
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& file) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, any = false;
-  int line = 1, quote_line = 0;
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') { field += '"'; i++; }
-        else quoted = false;
-      } else {
-        if (c == '\n') line++;
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"' && field.empty()) { quoted = true; quote_line = line; any = true; continue; }
-    if (c == ',') { row.push_back(field); field.clear(); any = true; continue; }
-    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
-    if (c == '\n') {
-      line++;
-      if (any || !field.empty()) { row.push_back(field); rows.push_back(row); }
-      row.clear(); field.clear(); any = false;
-      continue;
-    }
-    field += c;
-    any = true;
-  }
-  if (quoted) fail(file, ":", quote_line, ": unterminated quoted CSV field");
-  if (any || !field.empty()) { row.push_back(field); rows.push_back(row); }
-  return rows;
 }
 
 }  // namespace beop::corpora

@@ -1,6 +1,6 @@
 // EvalBlocklist: the evaluation data a training corpus must not contain (the precedents TEST split, KoBLEX,
 // KMMLU Criminal-Law test, NHRCK counsel cases; corpora.h says why), matched by id, case number and long
-// verbatim text segments. parse_csv: the minimal CSV reader the KMMLU file needs.
+// verbatim text segments.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -45,9 +45,5 @@ class EvalBlocklist {
 
 // Case numbers written in a text: digit run + Hangul run + digit run, e.g. "2016다249557", "2002도1283".
 std::vector<std::string> case_numbers_in(const std::string& text);
-
-// Minimal RFC 4180 CSV: fields separated by ',', optionally quoted with "" escapes, rows by LF/CRLF
-// (newlines allowed inside quotes). Throws Error naming `file` and the line on an unterminated quote.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& file);
 
 }  // namespace beop::corpora

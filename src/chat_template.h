@@ -63,8 +63,4 @@ std::vector<Conversation> read_qa_csv(const std::string& path, const std::string
 std::vector<Conversation> read_qa_jsonl(const std::string& path, const std::string& q_field,
                                         const std::string& a_field, std::vector<int64_t>* line_of = nullptr);
 
-// Splits CSV text into records of fields (RFC 4180). line_of[i] = 1-based line where record i starts.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& where,
-                                                std::vector<int64_t>* line_of = nullptr);
-
 }  // namespace beop

@@ -7,6 +7,7 @@
 
 #include "legal/prompt.h"
 #include "src/common.h"
+#include "src/csv.h"
 #include "src/io.h"
 #include "src/jsonl.h"
 #include "src/text.h"
