@@ -7,6 +7,7 @@
 #include "src/csv.h"
 #include "src/io.h"
 #include "src/jsonl.h"
+#include "src/text.h"
 #include "src/tokenizer.h"
 #include "src/unicode.h"
 
@@ -137,7 +138,7 @@ std::vector<Conversation> read_qa_jsonl(const std::string& path, const std::stri
       const std::string& f = *fields[k];
       if (!j.contains(f) || !j[f].is_string()) fail(where, ": no string field \"", f, "\"");
       qa[k] = j[f].get<std::string>();
-      if (qa[k].find_first_not_of(" \t\r\n") == std::string::npos) fail(where, ": field \"", f, "\" is empty");
+      if (is_blank(qa[k])) fail(where, ": field \"", f, "\" is empty");
     }
     Conversation c = {{"user", qa[0]}, {"assistant", qa[1]}};
     validate_conversation(c, where, true);
@@ -170,8 +171,8 @@ std::vector<Conversation> read_qa_csv(const std::string& path, const std::string
     if (row.size() == 1 && row[0].empty()) continue;  // blank line
     if (row.size() != hdr.size()) fail(where, ": ", row.size(), " fields, header has ", hdr.size());
     Conversation c = {{"user", row[qi]}, {"assistant", row[ai]}};
-    if (row[qi].find_first_not_of(" \t") == std::string::npos) fail(where, ": empty question");
-    if (row[ai].find_first_not_of(" \t") == std::string::npos) fail(where, ": empty answer");
+    if (is_blank(row[qi], " \t")) fail(where, ": empty question");
+    if (is_blank(row[ai], " \t")) fail(where, ": empty answer");
     validate_conversation(c, where, true);
     out.push_back(std::move(c));
     if (line_of) line_of->push_back(lines[r]);
