@@ -10,6 +10,7 @@
 #include "src/io.h"
 #include "src/jsonl.h"
 #include "src/text.h"
+#include "src/utf8.h"
 
 namespace beop::corpora {
 
@@ -19,11 +20,10 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool hangul_at(const std::string& s, size_t i) {  // a Hangul syllable (U+AC00..U+D7A3) starts at byte i
-  if (i + 3 > s.size()) return false;
-  unsigned c0 = (unsigned char)s[i], c1 = (unsigned char)s[i + 1], c2 = (unsigned char)s[i + 2];
-  if ((c0 & 0xF0) != 0xE0 || (c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80) return false;
-  unsigned cp = ((c0 & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F);
-  return cp >= 0xAC00 && cp <= 0xD7A3;
+  if (i + 3 > s.size() || utf8_invalid_offset(std::string_view(s).substr(i, 3)) != std::string::npos) return false;
+  int len;
+  const uint32_t cp = utf8_decode_at(s.data(), i, &len);
+  return len == 3 && cp >= 0xAC00 && cp <= 0xD7A3;
 }
 
 constexpr uint64_t kBase = 1099511628211ull;  // rolling-hash base (odd, so powers never vanish mod 2^64)
