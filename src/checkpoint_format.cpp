@@ -101,6 +101,36 @@ void check_magic_version(InFile& in, const char* magic, const char* kind) {
     fail(in.path, ": unsupported ", kind, " file version ", v, " (this build reads version ", kCheckpointVersion, ")");
 }
 
+// What model.bin and optim.bin both start with: magic, version, then the fields below (at offsets 12..31).
+struct FixedHeader {
+  std::string bytes;  // the file's first bytes (as many as read_fixed_header was asked for)
+  uint32_t header_bytes = 0, dtype = 0;
+  uint32_t word = 0;  // model.bin: the tensor count; optim.bin: reserved (0)
+  uint64_t n = 0;     // elements (optim.bin: per moment)
+};
+
+// Checks the magic and version, then reads the file's first `bytes` bytes and the shared fields.
+FixedHeader read_fixed_header(InFile& in, const char* magic, const char* kind, size_t bytes, const char* word) {
+  check_magic_version(in, magic, kind);
+  if (in.size < bytes) fail(in.path, " truncated: expected at least ", bytes, " bytes, has ", in.size);
+  FixedHeader h;
+  h.bytes = in.bytes(0, bytes);
+  ByteReader r(h.bytes, in.path + " header");
+  r.seek(12);
+  h.header_bytes = r.u32("header_bytes");
+  h.dtype = r.u32("dtype");
+  h.word = r.u32(word);
+  h.n = r.u64("n_elements");
+  return h;
+}
+
+// The header fields both files have: a known dtype code and a plausible element count (a corrupt count would
+// otherwise become a huge allocation).
+void check_dtype_and_count(const std::string& file, uint32_t dtype, uint64_t n) {
+  if (dtype > 1) fail(file, ": unknown dtype code ", dtype);
+  if (n > (uint64_t(1) << 40)) fail(file, ": element count ", n, " is implausible");
+}
+
 // Size model.bin must have according to its first 32 bytes (0 if the header itself is unreadable).
 uint64_t model_expected_size(const std::string& b) {
   if (b.size() < 32) return 0;
@@ -171,18 +201,12 @@ void write_optim_file(const std::string& path, const float* m, const float* v, s
 
 ModelFile read_model_file(const std::string& file) {
   InFile in(file);
-  check_magic_version(in, kModelFileMagic, "model");
-  if (in.size < 32) fail(file, " truncated: expected at least 32 bytes, has ", in.size);
-  const std::string fixed = in.bytes(0, 32);
-  ByteReader r(fixed, file + " header");
-  r.seek(12);
-  const uint32_t hb = r.u32("header_bytes");
-  const uint32_t dtype = r.u32("dtype");
-  const uint32_t n_tensors = r.u32("n_tensors");
-  const uint64_t n = r.u64("n_elements");
+  const FixedHeader fh = read_fixed_header(in, kModelFileMagic, "model", 32, "n_tensors");
+  const std::string& fixed = fh.bytes;
+  const uint32_t hb = fh.header_bytes, dtype = fh.dtype, n_tensors = fh.word;
+  const uint64_t n = fh.n;
   if (hb < 64 || hb % 64 != 0) fail(file, ": header_bytes ", hb, " is not a multiple of 64 >= 64");
-  if (dtype > 1) fail(file, ": unknown dtype code ", dtype);
-  if (n > (uint64_t(1) << 40)) fail(file, ": element count ", n, " is implausible");
+  check_dtype_and_count(file, dtype, n);
   const uint64_t expect = model_expected_size(fixed);
   check_size(in, expect);
   if (dtype != 0)
@@ -252,19 +276,15 @@ ModelFile read_model_file(const std::string& file) {
 OptimFile read_optim_file(const std::string& file, size_t n_expected) {
   if (!file_exists(file)) fail(file, ": missing (no such file; was this a weights-only checkpoint?)");
   InFile in(file);
-  check_magic_version(in, kOptimFileMagic, "optimizer");
-  if (in.size < kOptimHeaderBytes) fail(file, " truncated: expected at least ", kOptimHeaderBytes, " bytes, has ", in.size);
-  const std::string h = in.bytes(0, kOptimHeaderBytes);
+  const FixedHeader fh = read_fixed_header(in, kOptimFileMagic, "optimizer", kOptimHeaderBytes, "reserved");
+  const std::string& h = fh.bytes;
+  const uint32_t hb = fh.header_bytes, dtype = fh.dtype, reserved = fh.word;
+  const uint64_t n = fh.n;
   ByteReader r(h, file + " header");
-  r.seek(12);
-  const uint32_t hb = r.u32("header_bytes");
-  const uint32_t dtype = r.u32("dtype");
-  const uint32_t reserved = r.u32("reserved");
-  const uint64_t n = r.u64("n_elements");
+  r.seek(32);
   const int64_t step = (int64_t)r.u64("adam_step");
   if (hb != kOptimHeaderBytes) fail(file, ": header_bytes ", hb, " (expected ", kOptimHeaderBytes, ")");
-  if (dtype > 1) fail(file, ": unknown dtype code ", dtype);
-  if (n > (uint64_t(1) << 40)) fail(file, ": element count ", n, " is implausible");
+  check_dtype_and_count(file, dtype, n);
   const uint64_t es = dtype == 1 ? 2 : 4;
   const uint64_t expect = hb + 2 * n * es + 8;
   check_size(in, expect);

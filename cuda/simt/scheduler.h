@@ -116,27 +116,26 @@ inline Block& need_block(const char* what) {
   return *t_block;
 }
 
+// Saves the running context (native: its stack pointer into *from_sp; else into *from_ctx) and continues the
+// other one, with the switch this launch uses. Returns when something switches back.
+inline void switch_context(bool native, void** from_sp, void* to_sp, ucontext_t* from_ctx, ucontext_t* to_ctx) {
+#if BEOP_SIMT_NATIVE_SWITCH
+  if (native) {
+    beop_simt_switch(from_sp, to_sp);
+    return;
+  }
+#endif
+  swapcontext(from_ctx, to_ctx);
+}
+
 // Gives control back to the scheduler; returns when the scheduler resumes this fiber.
 inline void yield(Block& b) {
   Fiber& f = rt().fibers[b.current];
-#if BEOP_SIMT_NATIVE_SWITCH
-  if (b.native) {
-    beop_simt_switch(&f.sp, b.sched_sp);
-    return;
-  }
-#endif
-  swapcontext(&f.ctx, &b.sched);
+  switch_context(b.native, &f.sp, b.sched_sp, &f.ctx, &b.sched);
 }
 
-inline void resume(Block& b, Fiber& f) {
-#if BEOP_SIMT_NATIVE_SWITCH
-  if (b.native) {
-    beop_simt_switch(&b.sched_sp, f.sp);
-    return;
-  }
-#endif
-  swapcontext(&b.sched, &f.ctx);
-}
+// Runs fiber f until it yields (or exits).
+inline void resume(Block& b, Fiber& f) { switch_context(b.native, &b.sched_sp, f.sp, &b.sched, &f.ctx); }
 
 // fibers.cpp: at least `n` fibers with stacks; and one fiber made ready to run the block's body from the start.
 void ensure_fibers(Runtime& r, unsigned n);
