@@ -7,7 +7,7 @@
 //   4 config.json                   -> load_checkpoint(with_optimizer = false)
 // Random bytes almost never carry a valid CRC32, so modes 1 and 2 recompute both checksums the way the writer
 // does before loading. A loaded checkpoint must match its config's layout. Only beop::Error may come out.
-// fuzz-sources: src/checkpoint.cpp src/config.cpp src/param_layout.cpp src/memory_table.cpp src/io.cpp src/common.cpp
+// fuzz-sources: src/checkpoint.cpp src/checkpoint_format.cpp src/checksum.cpp src/config_json.cpp src/run_dir.cpp src/tokenizer.cpp src/tokenizer_json.cpp src/bpe_trainer.cpp src/progress.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/config.cpp src/param_layout.cpp src/memory_table.cpp src/io.cpp src/common.cpp
 #include <cstring>
 #include <string>
 #include <vector>

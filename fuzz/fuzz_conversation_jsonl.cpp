@@ -5,7 +5,7 @@
 // Every conversation a reader accepts is then encoded with the chat template: tokens and loss mask have the same
 // length, and decode(tokens) == render_chat(conversation) (the template's documented contract). Only
 // beop::Error may come out.
-// fuzz-sources: src/chat_template.cpp src/csv.cpp src/jsonl.cpp src/text.cpp src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/io.cpp src/common.cpp
+// fuzz-sources: src/chat_template.cpp src/csv.cpp src/jsonl.cpp src/text.cpp src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/io.cpp src/common.cpp src/tokenizer_json.cpp src/bpe_trainer.cpp src/progress.cpp
 #include <string>
 #include <vector>
 

@@ -3,7 +3,7 @@
 // text. A config either is accepted or is a one-line beop::Error; an accepted one must survive its writer:
 // hf_config_to_json / config_to_json and back gives the same architecture. JSON that does not parse is
 // rejected by the loaders' own json::parse wrappers (not part of these functions) and skipped here.
-// fuzz-sources: src/hf_model.cpp src/checkpoint.cpp src/safetensors.cpp src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/config.cpp src/param_layout.cpp src/memory_table.cpp src/activation_layout.cpp src/io.cpp src/common.cpp
+// fuzz-sources: src/hf_model.cpp src/checkpoint.cpp src/safetensors.cpp src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/config.cpp src/param_layout.cpp src/memory_table.cpp src/activation_layout.cpp src/io.cpp src/common.cpp src/checkpoint_format.cpp src/checksum.cpp src/config_json.cpp src/run_dir.cpp src/tokenizer_json.cpp src/bpe_trainer.cpp src/progress.cpp
 #include <string>
 
 #include <nlohmann/json.hpp>

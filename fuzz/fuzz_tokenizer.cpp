@@ -2,7 +2,7 @@
 // reads it from a scratch file on tmpfs (load takes a path). A tokenizer it accepts must then work: encode the
 // input's first bytes as text (with and without special tokens), decode them back (== the text, NFC'd for a
 // NFC tokenizer), and save/load to the same vocabulary. Only beop::Error may come out.
-// fuzz-sources: src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/io.cpp src/common.cpp
+// fuzz-sources: src/tokenizer.cpp src/unicode.cpp src/utf8.cpp src/nfc.cpp src/io.cpp src/common.cpp src/tokenizer_json.cpp src/bpe_trainer.cpp src/progress.cpp
 #include <string>
 #include <vector>
 

@@ -13,6 +13,10 @@
 // one, never a half-written step_* directory. load_checkpoint validates every byte it reads and throws a
 // one-line Error naming the file and what is wrong.
 //
+// This header is the one most callers need; it includes the pieces, each in its own file: the binary files
+// (checkpoint_format.h), the config JSON (config_json.h), CRC32/base64 (checksum.h) and the run directory's
+// listing and pruning (run_dir.h).
+//
 //   CheckpointState st; st.stage = "pretrain"; st.tokens_seen = ...; st.loader_state = loader.save_state();
 //   std::string dir = save_checkpoint(run_dir, step, cfg, params, m, v, n, model.adam_step(), st, tok_path);
 //   prune_checkpoints(run_dir, 3);
@@ -24,23 +28,18 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "src/checkpoint_format.h"  // model.bin / optim.bin, kCheckpointVersion
+#include "src/checksum.h"           // crc32, base64 (state.json's loader state)
 #include "src/config.h"
+#include "src/config_json.h"        // config_to_json, config_from_json, check_compatible
+#include "src/run_dir.h"            // checkpoint_dir_name, latest / list / prune checkpoints
 
 namespace beop {
-
-inline constexpr char kModelFileMagic[8] = {'B', 'E', 'O', 'P', 'M', 'D', 'L', '\0'};  // model.bin
-inline constexpr char kOptimFileMagic[8] = {'B', 'E', 'O', 'P', 'O', 'P', 'T', '\0'};  // optim.bin
-inline constexpr uint32_t kCheckpointVersion = 1;
-
-// Element type of a tensor payload. f32 is what this build writes and reads; bf16 is reserved for the CUDA
-// backend's weights-only exports (a reader of this version rejects it with a clear message).
-enum class CkptDType : uint32_t { f32 = 0, bf16 = 1 };
 
 // The training state saved next to the weights. Everything here round-trips exactly through state.json.
 struct CheckpointState {
@@ -72,9 +71,6 @@ struct LoadedCheckpoint {
   std::string tokenizer_path;  // dir + "/tokenizer.json"
 };
 
-// "step_000100" for 100 (at least 6 digits; more when the step needs them).
-std::string checkpoint_dir_name(long step);
-
 // Writes RUN_DIR/step_NNNNNN atomically (see the top of this file) and returns its path. params, m, v are host
 // arrays of n = ParamLayout(cfg).total floats (n must match); m and v may both be null for a weights-only
 // checkpoint (no optim.bin). RUN_DIR is created if missing. If RUN_DIR/step_NNNNNN already exists it is
@@ -100,47 +96,5 @@ LoadedCheckpoint load_checkpoint(const std::string& ckpt_dir, bool with_optimize
 
 // Reads only model.bin (for serving / eval): config + parameters, fully validated.
 LoadedCheckpoint load_model_file(const std::string& model_bin_path);
-
-// The newest complete step_* directory of RUN_DIR (by step number), or "" if none (or RUN_DIR missing).
-// Complete = model.bin, state.json, config.json and tokenizer.json present and model.bin's size equal to what
-// its header implies. .tmp_* leftovers and incomplete directories are ignored.
-std::string latest_checkpoint(const std::string& run_dir);
-
-// All complete step_* directories of RUN_DIR, oldest first.
-std::vector<std::string> list_checkpoints(const std::string& run_dir);
-
-// Removes complete step_* directories except the newest keep_last and any marked KEEP (each is renamed to
-// .trash_step_N.<pid> before its files are deleted, so a kill mid-delete never leaves a half step_* dir); then
-// remove_checkpoint_leftovers. keep_last <= 0 removes nothing. Returns the removed paths.
-std::vector<std::string> prune_checkpoints(const std::string& run_dir, int keep_last);
-
-// Removes what interrupted saves and prunes left: .trash_* directories, and .tmp_* directories of processes that
-// no longer exist. Returns the removed paths.
-std::vector<std::string> remove_checkpoint_leftovers(const std::string& run_dir);
-
-// Writes DIR/KEEP so prune_checkpoints never removes DIR.
-void mark_checkpoint(const std::string& ckpt_dir);
-
-// Throws Error naming the first architecture field that differs:
-//   "<what> has d_model 256, run expects 128"
-// Compared: vocab_size, d_model, n_layers, n_heads, n_kv_heads, head_dim, ffn_hidden, rope_theta, rms_eps,
-// tied_embeddings, max_seq_len (not the name).
-void check_compatible(const ModelConfig& expected, const ModelConfig& got, const std::string& what);
-
-// ModelConfig <-> JSON (config.json and the config inside model.bin). from_json throws Error naming `what` and
-// the missing/mistyped key, and validates the config.
-nlohmann::json config_to_json(const ModelConfig& cfg);
-ModelConfig config_from_json(const nlohmann::json& j, const std::string& what);
-
-// Helpers (exposed for tests and other formats).
-uint32_t crc32(const void* data, size_t bytes, uint32_t crc = 0);  // IEEE 802.3 (zlib's crc32)
-std::string base64_encode(const std::string& bytes);
-std::string base64_decode(const std::string& text, const std::string& what);  // throws Error on bad input
-
-// Test hook: when set, save_checkpoint calls it with a stage name ("model.bin", "optim.bin", "state.json",
-// "tokenizer.json", "config.json" after each file is written into the temp dir, then "rename" just before the
-// rename; prune_checkpoints calls it with "prune" between a step dir's rename to .trash_ and its deletion); a
-// throw from it simulates a crash/failure at that point.
-extern std::function<void(const std::string& stage)> g_checkpoint_fault_hook;
 
 }  // namespace beop

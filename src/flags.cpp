@@ -1,10 +1,8 @@
 #include "src/flags.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -111,33 +109,6 @@ std::string Flags::help() const {
   }
   h += "  --help                 this text\n";
   return h;
-}
-
-Progress::Progress(std::string label, uint64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled && ::isatty(2)) {}
-
-Progress::~Progress() {
-  if (enabled_ && !finished_) std::fputs("\n", stderr);
-}
-
-void Progress::update(uint64_t done) {
-  if (!enabled_) return;
-  double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (done < total_ && now - last_ < 0.1) return;
-  last_ = now;
-  double frac = total_ ? std::min(1.0, (double)done / (double)total_) : 1.0;
-  int w = 30, fill = (int)(frac * w);
-  std::string bar(fill, '#');
-  bar.resize(w, '.');
-  std::fprintf(stderr, "\r[%s] %3d%% %s", bar.c_str(), (int)(frac * 100), label_.c_str());
-  std::fflush(stderr);
-}
-
-void Progress::finish() {
-  if (!enabled_ || finished_) return;
-  update(total_);
-  std::fputs("\n", stderr);
-  finished_ = true;
 }
 
 }  // namespace beop

@@ -1,5 +1,6 @@
 // Command-line plumbing shared by the programs (train, infer, prep and its subcommands): a small flag parser
-// whose --help lists every flag with its default, the usage-error type (exit status 2), and a stderr progress bar.
+// whose --help lists every flag with its default, the usage-error type (exit status 2), and (src/progress.h,
+// included here for the programs) a stderr progress bar.
 //
 //   Flags f("prep shards", "[flags] FILES...", "Encodes text into token shards.");
 //   f.add("out-prefix", "", "output prefix", /*required=*/true);
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "src/common.h"
+#include "src/progress.h"
 
 namespace beop {
 
@@ -51,22 +53,6 @@ class Flags {
   std::string command_, usage_, description_;
   std::vector<Flag> flags_;
   std::vector<std::string> positional_;
-};
-
-// A one-line progress bar on stderr ("\r[#####.....] 52% label"), drawn only when stderr is a terminal and
-// not disabled, at most ~10 times a second. finish() ends the line.
-class Progress {
- public:
-  Progress(std::string label, uint64_t total, bool enabled = true);
-  ~Progress();
-  void update(uint64_t done);
-  void finish();
-
- private:
-  std::string label_;
-  uint64_t total_;
-  bool enabled_, finished_ = false;
-  double last_ = -1;
 };
 
 }  // namespace beop

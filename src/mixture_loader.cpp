@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "src/bytes.h"
 #include "src/common.h"
 #include "src/rng.h"
 #include "src/shard.h"
@@ -22,37 +23,6 @@ namespace {
 // splitmix64 counter once more before each state word, which is exactly Rng(seed + one splitmix64 increment).
 // Keep that offset: it fixes every run's row order and the rng words in saved loader states.
 Rng loader_rng(uint64_t seed) { return Rng(seed + 0x9E3779B97F4A7C15ull); }
-
-// --- little-endian state serialisation
-void put_u64(std::string& o, uint64_t v) { o.append(reinterpret_cast<const char*>(&v), 8); }
-void put_u32(std::string& o, uint32_t v) { o.append(reinterpret_cast<const char*>(&v), 4); }
-struct Cursor {
-  const std::string& s;
-  size_t at = 0;
-  void need(size_t n) {
-    if (s.size() - at < n) fail("loader state truncated: needs more than ", s.size(), " bytes");
-  }
-  uint64_t u64() {
-    need(8);
-    uint64_t v;
-    std::memcpy(&v, s.data() + at, 8);
-    at += 8;
-    return v;
-  }
-  uint32_t u32() {
-    need(4);
-    uint32_t v;
-    std::memcpy(&v, s.data() + at, 4);
-    at += 4;
-    return v;
-  }
-  std::string str(size_t n) {
-    need(n);
-    std::string v = s.substr(at, n);
-    at += n;
-    return v;
-  }
-};
 
 constexpr char kStateMagic[8] = {'B', 'E', 'O', 'P', 'M', 'I', 'X', '\0'};
 constexpr uint32_t kStateVersion = 1;
@@ -316,11 +286,10 @@ void MixtureLoader::load_state(const std::string& state) {
   if (state.size() < 12 || std::memcmp(state.data(), kStateMagic, 8) != 0)
     fail("loader state: not a beop mixture-loader state (bad magic)");
   if (state.size() < 20) fail("loader state truncated: ", state.size(), " bytes");
-  uint64_t sum;
-  std::memcpy(&sum, state.data() + state.size() - 8, 8);
+  const uint64_t sum = load_u64(state.data() + state.size() - 8);
   std::string body = state.substr(0, state.size() - 8);
-  Cursor c{body};
-  c.at = 8;
+  ByteReader c(body, "loader state");
+  c.seek(8);
   uint32_t ver = c.u32();
   if (ver != kStateVersion) fail("loader state version ", ver, " (this build reads ", kStateVersion, ")");
   if (fnv1a64(body) != sum) fail("loader state checksum mismatch (corrupt or truncated)");
@@ -349,7 +318,7 @@ void MixtureLoader::load_state(const std::string& state) {
     if (pos[i].second > s.per_rank)
       fail("loader state for source '", s.name, "': position ", pos[i].second, " > ", s.per_rank);
   }
-  if (c.at != body.size()) fail("loader state has ", body.size() - c.at, " trailing bytes");
+  if (c.left() != 0) fail("loader state has ", c.left(), " trailing bytes");
   // All checks passed: commit.
   m.rng = rng;
   m.rows = rows;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/bytes.h"
 #include "src/common.h"
 #include "src/io.h"
 
@@ -134,8 +135,7 @@ SafetensorsFile::SafetensorsFile(const std::string& name, const uint8_t* bytes, 
 // Validates the whole file image b[0, size) (size >= 8) and fills tensors_, index_, metadata_, data_.
 void SafetensorsFile::parse(const uint8_t* b, uint64_t size) {
   const std::string& path = path_;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
+  const uint64_t n = load_u64(b);
   if (n > size - 8)
     fail(path, ": header length ", n, " runs past the end of the file (", size, " bytes; truncated or not safetensors)");
   if (n > kMaxHeaderBytes) fail(path, ": header length ", n, " exceeds the 100 MB limit");
@@ -352,8 +352,8 @@ void save_safetensors(const std::string& path, const std::vector<StWriteTensor>&
   }
   std::string hs = h.dump();
   hs.resize((hs.size() + 7) / 8 * 8, ' ');  // pad with spaces: the data section starts 8-byte aligned
-  std::string len(8, '\0');
-  for (int i = 0; i < 8; i++) len[i] = char((uint64_t(hs.size()) >> (8 * i)) & 0xff);
+  std::string len;
+  put_u64(len, hs.size());
 
   AtomicFile f(path);
   f.write(len);

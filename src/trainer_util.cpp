@@ -112,25 +112,21 @@ std::string format_duration(double s) {
   return buf;
 }
 
-ProgressLine::ProgressLine(bool quiet, long every) : tty_(::isatty(2)), quiet_(quiet), every_(every < 1 ? 1 : every) {}
+ProgressLine::ProgressLine(bool quiet, long every) : line_(!quiet), quiet_(quiet), every_(every < 1 ? 1 : every) {}
 
 void ProgressLine::update(long step, long total, double loss, double lr, double gnorm, double tok_s, double eta) {
   if (quiet_) return;
   char buf[256];
   std::snprintf(buf, sizeof buf, "step %ld/%ld | loss %.4f | lr %.2e | grad norm %.3f | %.0f tok/s | ETA %s", step,
                 total, loss, lr, gnorm, tok_s, format_duration(eta).c_str());
-  if (tty_) {
-    std::fprintf(stderr, "\r\033[K%s", buf);
-    dirty_ = true;
+  if (line_.on()) {
+    line_.draw(buf);
   } else if (step % every_ == 0 || step == total) {
     std::printf("%s\n", buf);
     std::fflush(stdout);
   }
 }
 
-void ProgressLine::clear() {
-  if (dirty_) std::fprintf(stderr, "\n");
-  dirty_ = false;
-}
+void ProgressLine::clear() { line_.end(); }
 
 }  // namespace beop

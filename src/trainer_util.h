@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/progress.h"
 #include "src/train_options.h"
 
 namespace beop {
@@ -43,7 +44,8 @@ class MetricsLog {
 // "1h02m", "3m07s", "12s"
 std::string format_duration(double seconds);
 
-// The live progress line: rewritten in place on a terminal, else printed every `every` steps.
+// The live training line: rewritten in place on a terminal (a StatusLine on stderr), else printed to stdout
+// every `every` steps (and at the last), so a log file gets one line per `every` steps.
 class ProgressLine {
  public:
   ProgressLine(bool quiet, long every);
@@ -51,7 +53,8 @@ class ProgressLine {
   void clear();  // ends the in-place line before other output
 
  private:
-  bool tty_, quiet_, dirty_ = false;
+  StatusLine line_;
+  bool quiet_;
   long every_;
 };
 

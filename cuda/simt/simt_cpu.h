@@ -19,6 +19,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "cuda/simt/bf16.h"      // __nv_bfloat16 (cuda_bf16.h)
+#include "cuda/simt/host_api.h"  // cudaMalloc, cudaMemcpy, ... (cuda_runtime.h)
 #include "src/common.h"
 
 // ---- qualifiers ------------------------------------------------------------------------------------------
@@ -72,8 +74,7 @@ inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 inline uint3 make_uint3(unsigned x, unsigned y, unsigned z) { return {x, y, z}; }
 
-// ---- runtime entry points (cuda/simt/simt.cpp) -------------------------------------------------------------
-typedef struct CUstream_st* cudaStream_t;
+// ---- runtime entry points (cuda/simt/simt.cpp, sync.cpp) ---------------------------------------------------
 
 namespace beop::simt {
 
@@ -387,124 +388,3 @@ inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 inline float min(float a, float b) { return std::fmin(a, b); }
 inline float max(float a, float b) { return std::fmax(a, b); }
-
-// ---- bf16 (cuda_bf16.h) ------------------------------------------------------------------------------------
-// 1 sign, 8 exponent, 7 mantissa bits: the top half of a float. Conversions from float round to nearest,
-// ties to even, like the device's cvt.rn.bf16.f32; NaN becomes the canonical 0x7FFF as in cuda_bf16.hpp.
-namespace beop::simt {
-inline unsigned short float_to_bf16_rn(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-  // Adding 0x7FFF rounds up exactly when the low 16 bits exceed half (0x8000); the kept LSB adds one more
-  // so that an exact half rounds up only when that makes the result even.
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<unsigned short>(u >> 16);
-}
-inline float bf16_to_float(unsigned short h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-}  // namespace beop::simt
-
-struct __nv_bfloat16 {
-  unsigned short __x;
-  __nv_bfloat16() = default;
-  __nv_bfloat16(float f) : __x(beop::simt::float_to_bf16_rn(f)) {}
-  operator float() const { return beop::simt::bf16_to_float(__x); }
-  __nv_bfloat16& operator=(float f) {
-    __x = beop::simt::float_to_bf16_rn(f);
-    return *this;
-  }
-};
-struct __nv_bfloat162 {
-  __nv_bfloat16 x, y;
-};
-using nv_bfloat16 = __nv_bfloat16;
-using nv_bfloat162 = __nv_bfloat162;
-
-inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) {
-  __nv_bfloat16 h;
-  h.__x = u;
-  return h;
-}
-inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.__x; }
-inline __nv_bfloat16 __float2bfloat16(float f) { return __ushort_as_bfloat16(beop::simt::float_to_bf16_rn(f)); }
-inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __float2bfloat16(f); }
-inline __nv_bfloat16 __float2bfloat16_rz(float f) {
-  uint32_t u = beop::simt::detail::from_bits<uint32_t>(beop::simt::detail::to_bits(f));
-  if ((u & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(0x7fff);
-  return __ushort_as_bfloat16(static_cast<unsigned short>(u >> 16));
-}
-inline float __bfloat162float(__nv_bfloat16 h) { return beop::simt::bf16_to_float(h.__x); }
-inline __nv_bfloat162 __floats2bfloat162_rn(float a, float b) { return {__float2bfloat16(a), __float2bfloat16(b)}; }
-inline float __low2float(__nv_bfloat162 h) { return __bfloat162float(h.x); }
-inline float __high2float(__nv_bfloat162 h) { return __bfloat162float(h.y); }
-// Arithmetic: one float operation, rounded once to bf16. Sums, differences and products of two bf16 values
-// are exact in float (8-bit significands), so these are correctly rounded; __hdiv may differ by double
-// rounding in rare cases, like the device's own float-based emulation before sm_80.
-inline __nv_bfloat16 __hadd(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2bfloat16(float(a) + float(b)); }
-inline __nv_bfloat16 __hsub(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2bfloat16(float(a) - float(b)); }
-inline __nv_bfloat16 __hmul(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2bfloat16(float(a) * float(b)); }
-inline __nv_bfloat16 __hdiv(__nv_bfloat16 a, __nv_bfloat16 b) { return __float2bfloat16(float(a) / float(b)); }
-
-// ---- host runtime API (host memory stands in for device memory) --------------------------------------------
-enum cudaError_t {
-  cudaSuccess = 0,
-  cudaErrorInvalidValue = 1,
-  cudaErrorMemoryAllocation = 2,
-  cudaErrorInvalidConfiguration = 9,
-  cudaErrorInvalidDevicePointer = 17,
-  cudaErrorLaunchFailure = 719,
-};
-typedef cudaError_t cudaError;
-enum cudaMemcpyKind {
-  cudaMemcpyHostToHost = 0,
-  cudaMemcpyHostToDevice = 1,
-  cudaMemcpyDeviceToHost = 2,
-  cudaMemcpyDeviceToDevice = 3,
-  cudaMemcpyDefault = 4,
-};
-enum cudaFuncAttribute {
-  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
-  cudaFuncAttributePreferredSharedMemoryCarveout = 9,
-};
-
-cudaError_t cudaMalloc(void** p, size_t bytes);
-cudaError_t cudaMallocHost(void** p, size_t bytes);
-cudaError_t cudaFree(void* p);
-cudaError_t cudaFreeHost(void* p);
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
-                            cudaStream_t stream = nullptr);
-cudaError_t cudaMemset(void* p, int value, size_t bytes);
-cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t stream = nullptr);
-cudaError_t cudaDeviceSynchronize();
-cudaError_t cudaStreamSynchronize(cudaStream_t stream);
-cudaError_t cudaStreamCreate(cudaStream_t* stream);
-cudaError_t cudaStreamDestroy(cudaStream_t stream);
-cudaError_t cudaGetLastError();
-cudaError_t cudaPeekAtLastError();
-cudaError_t cudaGetDeviceCount(int* count);
-// "Device" memory is host memory: free = the host's available memory (sysconf), total = its physical memory.
-cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
-cudaError_t cudaSetDevice(int device);
-cudaError_t cudaGetDevice(int* device);
-const char* cudaGetErrorString(cudaError_t e);
-const char* cudaGetErrorName(cudaError_t e);
-
-template <typename T>
-inline cudaError_t cudaMalloc(T** p, size_t bytes) {
-  return cudaMalloc(reinterpret_cast<void**>(p), bytes);
-}
-template <typename T>
-inline cudaError_t cudaMallocHost(T** p, size_t bytes) {
-  return cudaMallocHost(reinterpret_cast<void**>(p), bytes);
-}
-// Accepted and ignored: any dynamic shared memory size up to the runtime's cap is allowed anyway.
-template <typename F>
-inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) {
-  return cudaSuccess;
-}
