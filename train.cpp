@@ -4,13 +4,17 @@
 //   ./train --stage cpt --init runs/base --data ... --out runs/cpt
 //   ./train --stage it  --init runs/cpt  --data it_legal=...:0.5,it_general=...:0.5 --out runs/it
 //   ./train ... --out runs/cpt --resume          # continue an interrupted run, bit-identically
+//   mpirun -np 4 ./train ...                     # 4 data-parallel ranks, the same training (docs/DISTRIBUTED.md)
 //
 // The loop is src/trainer.h; this file is the command line.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 
+#include "cli/comm_mpi.h"
 #include "cli/run_command.h"
 #include "cpu/model_cpu.h"
 #include "cuda/backend.h"
@@ -86,14 +90,25 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
 }
 
 int main(int argc, char** argv) {
-  return cli::run_command("train", [&] {
+  std::unique_ptr<Comm> comm;
+  const int rc = cli::run_command("train", [&] {
+    comm = cli::open_comm();  // MPI when mpirun started this process, else one rank
+    // only rank 0 prints (errors still reach stderr from every rank)
+    if (comm->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) fail("rank ", comm->rank(), ": no /dev/null");
     bool help = false;
     TrainOptions o = parse(argc, argv, help);
     if (help) return 0;
+    if (comm->rank() != 0) o.quiet = true;
     if (o.threads > 0) omp_set_num_threads(o.threads);
-    if (o.device.compare(0, 4, "cuda") == 0)  // cuda (bf16 mixed precision) | cuda-fp32: cuda/backend.h
+    else if (comm->local_size() > 1)  // the host's cores split between its ranks, not each rank on all of them
+      omp_set_num_threads(std::max(1, omp_get_num_procs() / comm->local_size()));
+    if (o.device.compare(0, 4, "cuda") == 0) {  // cuda (bf16 mixed precision) | cuda-fp32: cuda/backend.h
+      BEOP_CHECK(comm->size() == 1, "--device ", o.device, " on ", comm->size(),
+                 " ranks needs the NCCL transport, which is not done yet (docs/DISTRIBUTED.md)");
       return cuda_backend::train(o, cuda_backend::precision_of(o.device));
+    }
     BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");
-    return Trainer<CpuModel>(o).run();
+    return Trainer<CpuModel>(o, *comm).run();
   });
+  return comm ? comm->finish(rc) : rc;
 }

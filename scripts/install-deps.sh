@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   g++ make pkg-config
-  libeigen3-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev libopenmpi-dev
+  libeigen3-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev
+  libopenmpi-dev openmpi-bin  # data-parallel ./train (cli/comm_mpi.cpp) and mpirun for test_data_parallel
   python3 python3-venv python3-torch python3-numpy python3-matplotlib
   libopenblas0-pthread  # a real BLAS for the PyTorch oracle and baseline (Debian torch otherwise uses reference BLAS)
   clang-14 libclang-rt-14-dev libomp-14-dev  # `make fuzz`: clang++-14, libclang_rt.fuzzer/asan/ubsan, clang's OpenMP

@@ -6,16 +6,23 @@
 // over every unmasked target of all micro-batches (so accumulation equals one big batch). Resume restores
 // weights, AdamW moments and step, the loader state and the RNG, so a resumed run is bit-identical to an
 // uninterrupted one.
+//
+// Data parallel (docs/DISTRIBUTED.md): with N ranks (src/comm.h) every rank draws the same grad_accum micro-batches
+// from its own copy of the loader (same seed, same state) and runs a contiguous 1/N of them; the loss sums and
+// gradients are summed over ranks in rank order before clipping and AdamW, so every rank holds the same weights
+// and a step sees exactly the sequences of one process with the same flags. Rank 0 logs and writes checkpoints.
 #pragma once
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "src/checkpoint.h"
 #include "src/checkpoint_spec.h"
+#include "src/comm.h"
 #include "src/common.h"
 #include "src/hf_model.h"
 #include "src/io.h"
@@ -32,7 +39,7 @@ namespace beop {
 template <class ModelT>
 class Trainer {
  public:
-  explicit Trainer(TrainOptions o) : o_(std::move(o)) {}
+  explicit Trainer(TrainOptions o, Comm& comm = single_comm()) : o_(std::move(o)), comm_(comm) {}
 
   // Returns the process exit code: 0 done, 128+signal when stopped by SIGINT/SIGTERM (after saving).
   int run() {
@@ -45,6 +52,7 @@ class Trainer {
   using Clock = std::chrono::steady_clock;
 
   TrainOptions o_;
+  Comm& comm_;
   ModelConfig cfg_;
   std::unique_ptr<ModelT> model_;
   std::unique_ptr<MixtureLoader> train_, val_;
@@ -63,16 +71,40 @@ class Trainer {
     return h;
   }
   void upload(float* dst, const std::vector<float>& h) { model_->ops().upload(dst, h.data(), h.size()); }
+  void metric(const nlohmann::json& j) {
+    if (metrics_) metrics_->write(j);  // rank 0 only
+  }
+
+  // The step's gradients summed over the ranks (src/comm.h: rank order, the same result on every rank).
+  void all_reduce_grads() {
+    if constexpr (std::is_same<typename ModelT::T, float>::value) {
+      std::vector<float> g = host(model_->grads());
+      comm_.all_reduce_sum(g.data(), g.size());
+      upload(model_->grads(), g);
+    } else {
+      fail("several ranks need fp32 gradients (--device cpu); the NCCL path is not done yet");
+    }
+  }
 
   void setup() {
     BEOP_CHECK(o_.stage == "pretrain" || o_.stage == "cpt" || o_.stage == "it", "unknown --stage '", o_.stage,
                "' (pretrain, cpt or it)");
     BEOP_CHECK(!o_.data.empty(), "--data is required (e.g. legal=data/build/legal_train_*.bin:0.7,...)");
     BEOP_CHECK(o_.batch > 0 && o_.seq > 0 && o_.grad_accum > 0, "--batch, --seq and --grad-accum must be positive");
-    prepare_run_dir(o_);
+    const int ranks = comm_.size();
+    // --grad-accum counts the step's micro-batches over all ranks, so the flags mean the same training at any N
+    BEOP_CHECK(ranks <= o_.grad_accum, ranks, " ranks but a step has only --grad-accum ", o_.grad_accum,
+               " micro-batch(es) of ", o_.batch, " sequence(s): each rank needs at least one (--grad-accum ", ranks,
+               " or a multiple)");
+    BEOP_CHECK(o_.grad_accum % ranks == 0, "--grad-accum ", o_.grad_accum, " does not divide among ", ranks,
+               " ranks (use a multiple of ", ranks, ")");
+    check_same_on_every_rank(comm_, o_.command_line, "command line");
+    on_root(comm_, [&] {
+      prepare_run_dir(o_);
+      if (o_.resume) remove_checkpoint_leftovers(o_.out);  // a prune or save that a kill interrupted
+    });
     std::string resume_from;
     if (o_.resume) {
-      remove_checkpoint_leftovers(o_.out);  // a prune or save that a kill interrupted
       resume_from = latest_checkpoint(o_.out);
       BEOP_CHECK(!resume_from.empty(), "--resume: no complete checkpoint in ", o_.out);
     }
@@ -162,7 +194,7 @@ class Trainer {
       BEOP_CHECK(ck.state.data_spec == o_.data, "--resume with a different --data than the run used (",
                  ck.state.data_spec, ")");
     }
-    metrics_.reset(new MetricsLog(o_.out, resume_from.empty() ? -1 : step_));
+    if (comm_.rank() == 0) metrics_.reset(new MetricsLog(o_.out, resume_from.empty() ? -1 : step_));
     std::printf("training %ld steps of %lld tokens (batch %d x seq %d x accum %d), stage %s, lr %.2e %s\n",
                 total_steps_, (long long)tokens_per_step, o_.batch, o_.seq, o_.grad_accum, o_.stage.c_str(), o_.lr,
                 o_.schedule.c_str());
@@ -187,7 +219,7 @@ class Trainer {
           o_.val_batches);
       const double loss = count ? sum / double(count) : NAN;
       total_sum += sum, total_count += count;
-      metrics_->write({{"type", "val"}, {"step", step_}, {"source", val_->source_name(s)}, {"loss", loss},
+      metric({{"type", "val"}, {"step", step_}, {"source", val_->source_name(s)}, {"loss", loss},
                        {"tokens", count}});
       char buf[96];
       std::snprintf(buf, sizeof buf, " | %s %.4f", val_->source_name(s).c_str(), loss);
@@ -261,7 +293,9 @@ class Trainer {
       if (count == 0) {
         bad = true, why = "every target of the step is masked";
       }
-      for (Batch& mb : micro) {
+      const int per_rank = o_.grad_accum / comm_.size();  // this rank's micro-batches: a contiguous share
+      for (int i = comm_.rank() * per_rank; i < (comm_.rank() + 1) * per_rank; i++) {
+        Batch& mb = micro[i];
         if (bad) break;
         const LossSum ls = model_->forward(mb.inputs.data(), mb.targets.data(), mb.loss_mask.data(), mb.B, mb.T);
         if (!std::isfinite(ls.sum)) {
@@ -270,6 +304,13 @@ class Trainer {
         }
         loss_sum += ls.sum;
         model_->backward(1.0 / double(count));
+      }
+      if (comm_.size() > 1) {  // the global loss sum; a bad loss on any rank makes every rank skip (or stop)
+        double sums[2] = {loss_sum, bad ? 1.0 : 0.0};
+        comm_.all_reduce_sum(sums, 2);
+        loss_sum = sums[0];
+        if (!bad && sums[1] > 0) bad = true, why = "a loss is not finite on another rank";
+        if (!bad) all_reduce_grads();
       }
       double gnorm = NAN;
       if (!bad) {
@@ -288,14 +329,14 @@ class Trainer {
                " is intact; --skip-bad-steps skips such steps)");
         skipped_++;
         std::printf("step %ld skipped: %s\n", step_, why.c_str());
-        metrics_->write({{"type", "skip"}, {"step", step_}, {"reason", why}});
+        metric({{"type", "skip"}, {"step", step_}, {"reason", why}});
       } else {
         last_loss_ = loss_sum / double(count);
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
         const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
         const double tok_s = double(o_.batch) * o_.seq * o_.grad_accum / dt;
         const double eta = elapsed / double(step_ - first_step) * double(total_steps_ - step_);
-        metrics_->write({{"type", "train"}, {"step", step_}, {"loss", last_loss_}, {"lr", lr}, {"grad_norm", gnorm},
+        metric({{"type", "train"}, {"step", step_}, {"loss", last_loss_}, {"lr", lr}, {"grad_norm", gnorm},
                          {"tokens", tokens_seen_}, {"tok_s", tok_s}});
         progress.update(step_, total_steps_, last_loss_, lr, gnorm, tok_s, eta);
       }
@@ -305,17 +346,19 @@ class Trainer {
         progress.clear();
         evaluate();
       }
-      const int sig = stop_signal();
+      int64_t sig = stop_signal();
+      comm_.all_reduce_max(&sig, 1);  // a signal seen by any rank stops every rank at this step
       const bool stop_now = sig != 0 || (o_.stop_after > 0 && done_this_run >= o_.stop_after);
       if ((o_.save_every > 0 && step_ % o_.save_every == 0) || last || stop_now) {
         progress.clear();
-        const std::string dir = save();
+        std::string dir;
+        on_root(comm_, [&] { dir = save(); });  // the others wait: the checkpoint is complete when they go on
         std::printf("saved %s\n", dir.c_str());
       }
       if (stop_now && !last) {
         std::printf("stopped at step %ld%s; continue with --resume\n", step_,
                     sig ? cat(" by signal ", sig).c_str() : " (--stop-after)");
-        return sig ? 128 + sig : 0;
+        return sig ? 128 + int(sig) : 0;
       }
     }
     progress.clear();

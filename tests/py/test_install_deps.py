@@ -19,6 +19,7 @@ TOOLS = {
     "curl": "curl", "wget": "wget", "git": "git", "xxd": "xxd", "jq": "jq", "unzip": "unzip", "zstd": "zstd",
     "nc": "netcat-openbsd", "lsof": "lsof", "bc": "bc", "rsync": "rsync", "valgrind": "valgrind", "gdb": "gdb",
     "strace": "strace", "cmake": "cmake", "pkg-config": "pkg-config", "g++": "g++",
+    "mpirun": "openmpi-bin",
 }
 COMMAND = re.compile(r"""(?:^|["'`;|&(]|\$\()\s*(%s)\s+[-\w/$."']""" % "|".join(re.escape(t) for t in TOOLS),
                      re.M)

@@ -1,0 +1,139 @@
+// MpiComm: src/comm.h over MPI (Debian's OpenMPI), CPU buffers. Kept out of libbeop.a (see the Makefile): only
+// ./train links libmpi. Errors are std::runtime_error, so this object needs nothing from the library.
+#include "cli/comm_mpi.h"
+
+// the C API only: OpenMPI's deprecated C++ bindings would need libmpi_cxx (and warn in -Wall)
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beop::cli {
+namespace {
+
+// How long a failing rank waits for its peers to fail too before it aborts the job (see finish()).
+constexpr double kPeerWaitSeconds = 10;
+
+class MpiComm final : public Comm {
+ public:
+  MpiComm() {
+    int provided = 0;  // only the main thread calls MPI (OpenMP threads never do): FUNNELED
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);  // errors become exceptions, not aborts
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &host_), "split_type");
+    MPI_Comm_rank(host_, &local_rank_);
+    MPI_Comm_size(host_, &local_size_);
+    // finish()'s barrier gets a communicator of its own, so it can never match one of the trainer's collectives
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &errors_), "MPI_Comm_dup");
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
+  void all_reduce_sum(float* v, size_t n) override { sum(v, n, MPI_FLOAT); }
+  void all_reduce_sum(double* v, size_t n) override { sum(v, n, MPI_DOUBLE); }
+  void all_reduce_max(int64_t* v, size_t n) override {
+    check(MPI_Allreduce(MPI_IN_PLACE, v, int(n), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+  }
+  void broadcast(void* data, size_t bytes, int root) override {
+    if (bytes > size_t(1) << 30) throw std::runtime_error("broadcast of more than 1 GiB (MPI counts are int)");
+    check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  }
+  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
+  // rc 0: every rank got here the normal way; shut down. Otherwise the same bad input failed every rank at the
+  // same place (each printed its line) and they all arrive here: end together. A rank that failed alone would
+  // leave its peers blocked in a collective for ever, so after kPeerWaitSeconds it aborts the whole job.
+  int finish(int rc) override {
+    if (rc == 0) {
+      MPI_Finalize();
+      return 0;
+    }
+    MPI_Request req;
+    int done = 0;
+    if (MPI_Ibarrier(errors_, &req) == MPI_SUCCESS) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(kPeerWaitSeconds);
+      while (!done && std::chrono::steady_clock::now() < until) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (done) {
+      MPI_Finalize();
+      return rc;
+    }
+    std::fprintf(stderr, "error: rank %d of %d failed (exit %d) while the others went on; aborting them\n", rank_,
+                 size_, rc);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, rc);
+    return rc;
+  }
+
+ private:
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  MPI_Comm host_ = MPI_COMM_NULL, errors_ = MPI_COMM_NULL;
+
+  void check(int rc, const char* what) const {
+    if (rc == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(rank_) + ": " +
+                             std::string(msg, size_t(len)));
+  }
+
+  // The rank-order sum (src/comm.h) as a reduce-scatter + all-gather: rank j owns the j-th of N slices of v, gets
+  // every rank's copy of its slice (all-to-all), folds them in rank order, and all-gathers the slices. Each rank
+  // sends and receives 2(N-1)/N of v, like a ring all-reduce, but the order of the additions is fixed.
+  template <class T>
+  void sum(T* v, size_t n, MPI_Datatype type) {
+    constexpr size_t kRound = size_t(1) << 26;  // elements per round: MPI counts and offsets are int
+    for (size_t o = 0; o < n; o += kRound) sum_round(v + o, std::min(kRound, n - o), type);
+  }
+
+  template <class T>
+  void sum_round(T* v, size_t n, MPI_Datatype type) {
+    const int N = size_;
+    auto off = [&](int j) { return int(n * size_t(j) / size_t(N)); };
+    std::vector<int> counts(N), offs(N), in_counts(N), in_offs(N);
+    const int mine = off(rank_ + 1) - off(rank_);
+    for (int j = 0; j < N; j++) {
+      counts[j] = off(j + 1) - off(j), offs[j] = off(j);
+      in_counts[j] = mine, in_offs[j] = j * mine;
+    }
+    std::vector<T> in(size_t(N) * size_t(mine));
+    check(MPI_Alltoallv(v, counts.data(), offs.data(), type, in.data(), in_counts.data(), in_offs.data(), type,
+                        MPI_COMM_WORLD), "MPI_Alltoallv");
+    T* out = v + off(rank_);
+    std::copy(in.begin(), in.begin() + mine, out);
+    for (int j = 1; j < N; j++)
+      for (int i = 0; i < mine; i++) out[i] += in[size_t(j) * mine + i];
+    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, counts.data(), offs.data(), type, MPI_COMM_WORLD),
+          "MPI_Allgatherv");
+  }
+};
+
+}  // namespace
+
+bool launched_by_mpi() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_SIZE");
+}
+
+std::unique_ptr<Comm> open_comm() {
+  if (launched_by_mpi()) return std::unique_ptr<Comm>(new MpiComm());
+  return std::unique_ptr<Comm>(new SingleComm());
+}
+
+}  // namespace beop::cli
