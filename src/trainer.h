@@ -94,8 +94,7 @@ class Trainer {
     const int ranks = comm_.size();
     // --grad-accum counts the step's micro-batches over all ranks, so the flags mean the same training at any N
     BEOP_CHECK(ranks <= o_.grad_accum, ranks, " ranks but a step has only --grad-accum ", o_.grad_accum,
-               " micro-batch(es) of ", o_.batch, " sequence(s): each rank needs at least one (--grad-accum ", ranks,
-               " or a multiple)");
+               " micro-batch(es): each rank needs at least one (--grad-accum ", ranks, " or a multiple)");
     BEOP_CHECK(o_.grad_accum % ranks == 0, "--grad-accum ", o_.grad_accum, " does not divide among ", ranks,
                " ranks (use a multiple of ", ranks, ")");
     check_same_on_every_rank(comm_, o_.command_line, "command line");

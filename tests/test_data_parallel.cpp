@@ -3,10 +3,16 @@
 // all ranks); bad rank counts end every rank with a one-line error, never a hang. Fixture: tests/train_fixture.h.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +110,94 @@ TEST_CASE("the same N twice is bit-identical (a fixed reduction order, no float 
   CHECK(beop::test::logged_train_lines(a) == beop::test::logged_train_lines(b));
   CHECK(read_file(a + "/step_000020/model.bin") == read_file(b + "/step_000020/model.bin"));
   CHECK(read_file(a + "/step_000020/optim.bin") == read_file(b + "/step_000020/optim.bin"));
+}
+
+// The resumed part of `run` against the uninterrupted `ref`: exactly (same N) or within the rounding bounds above.
+static void check_continues(const std::string& ref, const std::string& run, bool exact) {
+  const auto a = train_lines(ref), b = train_lines(run);
+  REQUIRE(a.size() == 20);
+  REQUIRE(b.size() == 20);
+  for (size_t i = 0; i < a.size(); i++) {
+    CAPTURE(i);
+    if (exact) CHECK(a[i] == b[i]);
+    CHECK(a[i]["step"] == b[i]["step"]);
+    CHECK(rel(a[i]["loss"], b[i]["loss"]) < 1e-6);
+    CHECK(rel(a[i]["grad_norm"], b[i]["grad_norm"]) < 1e-5);
+  }
+}
+
+TEST_CASE("resume across N: 2 ranks stop at step 10, then 2, 1 and 3 ranks continue") {
+  make_fixture();
+  const std::string ref = kDir + "/resume_ref";
+  REQUIRE(beop::test::shell(mpirun(2, train_cmd(ref, "--grad-accum 6"))).rc == 0);
+  for (int m : {2, 1, 3}) {
+    CAPTURE(m);
+    const std::string run = kDir + "/resume_" + std::to_string(m);
+    REQUIRE(beop::test::shell(mpirun(2, train_cmd(run, "--grad-accum 6 --stop-after 10"))).rc == 0);
+    REQUIRE(latest_checkpoint(run) == run + "/step_000010");
+    const std::string resume = train_cmd(run, "--grad-accum 6 --resume", /*force=*/false);
+    const beop::test::ShellResult r = beop::test::shell(m == 1 ? resume : mpirun(m, resume));
+    INFO(r.out);
+    REQUIRE(r.rc == 0);
+    check_continues(ref, run, /*exact=*/m == 2);
+    if (m == 2) CHECK(read_file(ref + "/step_000020/model.bin") == read_file(run + "/step_000020/model.bin"));
+  }
+}
+
+TEST_CASE("rank 0 killed in the middle of a save: the job ends non-zero, the last checkpoint resumes exactly") {
+  make_fixture();
+  const std::string ref = kDir + "/kill_ref", run = kDir + "/kill";
+  REQUIRE(beop::test::shell(mpirun(2, train_cmd(ref, "--grad-accum 2 --save-every 5"))).rc == 0);
+  // tests/test_train_kill.cpp's hook: SIGKILL after the second save's optim.bin (step 10), on rank 0, the saver
+  const auto t0 = std::chrono::steady_clock::now();
+  const beop::test::ShellResult r = beop::test::shell(
+      "BEOP_TEST_KILL_AT=optim.bin:2 " + mpirun(2, train_cmd(run, "--grad-accum 2 --save-every 5")));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(r.out);
+  CHECK(r.rc != 0);
+  CHECK(r.rc != 124);
+  CHECK(took < 30);
+  CHECK(r.out.find("rank 0") != std::string::npos);  // mpirun names the rank that died
+  CHECK(latest_checkpoint(run) == run + "/step_000005");
+  const beop::test::ShellResult resumed =
+      beop::test::shell(mpirun(2, train_cmd(run, "--grad-accum 2 --save-every 5 --resume", /*force=*/false)));
+  INFO(resumed.out);
+  REQUIRE(resumed.rc == 0);
+  check_continues(ref, run, /*exact=*/true);
+  CHECK(read_file(ref + "/step_000020/model.bin") == read_file(run + "/step_000020/model.bin"));
+}
+
+TEST_CASE("SIGTERM to mpirun: every rank stops at the same step, with one checkpoint") {
+  make_fixture();
+  const std::string run = kDir + "/signal";
+  fs::remove_all(run);
+  const std::string cmd = mpirun(2, train_cmd(run, "--grad-accum 2 --steps 100000")) + " > " + run + ".log 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd.substr(cmd.find("mpirun"))).c_str(), nullptr);  // pid = mpirun's
+    _exit(127);
+  }
+  for (int i = 0; i < 600 && beop::test::logged_train_lines(run).size() < 3; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(beop::test::logged_train_lines(run).size() >= 3);
+  kill(pid, SIGTERM);
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 600 && !ended; i++) {  // 30 s
+    ended = waitpid(pid, &status, WNOHANG) == pid;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!ended) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+  REQUIRE(ended);
+  const std::string log = read_file(run + ".log");
+  INFO(log);
+  const size_t at = log.find("stopped at step ");
+  REQUIRE(at != std::string::npos);
+  const long step = std::stol(log.substr(at + 16));
+  CHECK(log.find("by signal 15") != std::string::npos);
+  CHECK(latest_checkpoint(run) == run + "/" + checkpoint_dir_name(step));
+  CHECK(load_checkpoint(latest_checkpoint(run), true).state.step == step);
+  CHECK(beop::test::logged_train_lines(run).size() == size_t(step));
 }
 
 // `needle` on every one of n ranks' stderr, the job ended non-zero (not by the timeout), and no checkpoint.
