@@ -219,7 +219,7 @@ class Trainer {
       const double loss = count ? sum / double(count) : NAN;
       total_sum += sum, total_count += count;
       metric({{"type", "val"}, {"step", step_}, {"source", val_->source_name(s)}, {"loss", loss},
-                       {"tokens", count}});
+              {"tokens", count}});
       char buf[96];
       std::snprintf(buf, sizeof buf, " | %s %.4f", val_->source_name(s).c_str(), loss);
       line += buf;
@@ -336,7 +336,7 @@ class Trainer {
         const double tok_s = double(o_.batch) * o_.seq * o_.grad_accum / dt;
         const double eta = elapsed / double(step_ - first_step) * double(total_steps_ - step_);
         metric({{"type", "train"}, {"step", step_}, {"loss", last_loss_}, {"lr", lr}, {"grad_norm", gnorm},
-                         {"tokens", tokens_seen_}, {"tok_s", tok_s}});
+                {"tokens", tokens_seen_}, {"tok_s", tok_s}});
         progress.update(step_, total_steps_, last_loss_, lr, gnorm, tok_s, eta);
       }
       done_this_run++;
