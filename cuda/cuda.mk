@@ -43,10 +43,15 @@ train infer: LDLIBS += $(CUDA_BACKEND_LIB) $(LIB) $(CUDA_LDLIBS)
 # CUDA_LINK_TESTS=0): a second nvcc build of the backend would cost CI minutes, and there the tests link the
 # no-GPU stub, whose compiled() says so, so their expectations still hold.
 CUDA_LINK_TESTS ?= 1
-ifeq ($(CUDA_LINK_TESTS),1)
 CUDA_LINKED_TESTS := $(BUILD)/tests/test_eval_runner $(BUILD)/tests/test_train $(BUILD)/tests/test_hf_cli
+ifeq ($(CUDA_LINK_TESTS),1)
 $(CUDA_LINKED_TESTS): $(CUDA_BACKEND_LIB)
 $(CUDA_LINKED_TESTS): LDLIBS += $(CUDA_BACKEND_LIB) $(LIB) $(CUDA_LDLIBS)
+else
+# The stub is not in libbeop.a where nvcc exists: link it explicitly, before libbeop.a again for what it needs
+# (order-only, so that it is built but not also named in the recipe's $^).
+$(CUDA_LINKED_TESTS): | $(BUILD)/obj/cuda/backend_stub.o
+$(CUDA_LINKED_TESTS): LDLIBS += $(BUILD)/obj/cuda/backend_stub.o $(LIB)
 endif
 
 cuda: $(CUDA_OBJS) $(CUDA_BACKEND_LIB)
