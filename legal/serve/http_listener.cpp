@@ -444,6 +444,27 @@ ConnStats GuardedServer::conn_stats() const {
   return s;
 }
 
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's libcpp-httplib.so, so
+// the macro cannot be raised from here). A burst of clients connecting at once overflows that accept queue; with
+// SYN cookies (Linux's default) a connection whose handshake was dropped there is later reset, which a client sees
+// as "connection reset by peer" on a fresh connection (tests/py/test_server_load.py, 32 clients starting at once
+// on a loaded machine). Linux lets listen() be called again on a listening socket to change its backlog: find
+// this server's socket (listening, bound to `port`) and do that.
+void GuardedServer::widen_backlog(int port, int backlog) {
+  for (int fd = 0; fd < 4096; fd++) {
+    int listening = 0;
+    socklen_t n = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) != 0 || !listening) continue;
+    sockaddr_storage a{};
+    socklen_t al = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &al) != 0) continue;
+    const int p = a.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port)
+                  : a.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&a)->sin6_port)
+                                            : -1;
+    if (p == port) ::listen(fd, backlog);
+  }
+}
+
 void GuardedServer::close_after_response() { t_close_after = true; }
 bool GuardedServer::body_limit_hit() { return t_body_limit; }
 

@@ -57,6 +57,8 @@ class GuardedServer : public httplib::Server {
   explicit GuardedServer(const ConnLimits& limits);
   ~GuardedServer() override;
   ConnStats conn_stats() const;
+  // After bind_to_port: raises the listen backlog of this server's socket from cpp-httplib's 5 to `backlog`.
+  void widen_backlog(int port, int backlog = 1024);
 
   // For handlers (they run on the worker thread that serves the request):
   static void close_after_response();  // e.g. a body was refused unread: do not read the next request from it

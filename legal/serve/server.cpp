@@ -331,6 +331,7 @@ int ChatServer::bind(const std::string& host, int port) {
   } else {
     BEOP_CHECK(impl_->http.bind_to_port(host, port), "cannot bind ", host, ":", port, " (in use, or no permission?)");
   }
+  impl_->http.widen_backlog(got);
   return got;
 }
 void ChatServer::run() { impl_->http.listen_after_bind(); }
