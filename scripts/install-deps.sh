@@ -15,9 +15,11 @@ DEB_PACKAGES=(
   libopenblas0-pthread  # a real BLAS for the PyTorch oracle and baseline (Debian torch otherwise uses reference BLAS)
   clang-14 libclang-rt-14-dev libomp-14-dev  # `make fuzz`: clang++-14, libclang_rt.fuzzer/asan/ubsan, clang's OpenMP
   curl  # test_infer_cli calls ./infer serve with it; a bare Debian has none (scripts/fresh_machine_check.sh)
+  libcurl4-openssl-dev openssl  # law-QA endpoint client (https to a real teacher); openssl makes the tests' self-signed cert
+  iproute2  # `ip netns`: the two-host data-parallel test runs ranks in two network namespaces
 )
 # PyPI test oracles (issue tests name them): HF tokenizers, Google's rouge-score, safetensors, openai client.
-PIP_PACKAGES=(tokenizers rouge-score safetensors openai)
+PIP_PACKAGES=(tokenizers rouge-score safetensors openai gguf)
 
 missing_debs() {
   local m=()
@@ -27,7 +29,12 @@ missing_debs() {
   echo "${m[@]:-}"
 }
 
-venv_ok() { [ -x .venv/bin/python ] && [ -f .venv/.beop-deps-ok ] && [ -f .venv-hf/.beop-deps-ok ]; }
+# The marker holds the package list it was made with, so adding a package to PIP_PACKAGES re-runs pip on an
+# existing .venv instead of leaving it without the new oracle.
+PIP_STAMP="${PIP_PACKAGES[*]}"
+venv_ok() {
+  [ -x .venv/bin/python ] && [ "$(cat .venv/.beop-deps-ok 2>/dev/null)" = "$PIP_STAMP" ] && [ -f .venv-hf/.beop-deps-ok ]
+}
 
 if [ "${1:-}" = "--check" ]; then
   [ -z "$(missing_debs)" ] && venv_ok && exit 0
@@ -42,11 +49,11 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 
-if ! [ -x .venv/bin/python ] || ! [ -f .venv/.beop-deps-ok ]; then
-  echo "install-deps: creating .venv (system site packages, so Debian's torch is visible) with ${PIP_PACKAGES[*]}"
-  /usr/bin/python3 -m venv --system-site-packages .venv
+if ! [ -x .venv/bin/python ] || [ "$(cat .venv/.beop-deps-ok 2>/dev/null)" != "$PIP_STAMP" ]; then
+  echo "install-deps: creating/updating .venv (system site packages, so Debian's torch is visible) with ${PIP_PACKAGES[*]}"
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
-  touch .venv/.beop-deps-ok
+  echo "$PIP_STAMP" > .venv/.beop-deps-ok
 fi
 # The Hugging Face interop oracle needs `transformers`. The newest releases need torch >= 2.6 (Debian has 1.13)
 # and 4.x pins older `tokenizers` than .venv's oracle uses, so it lives in its own venv: 4.45.2 is the newest
