@@ -19,6 +19,7 @@
 
 #include "cpu/model_cpu.h"
 #include "src/checkpoint.h"
+#include "src/checkpoint_spec.h"
 #include "src/common.h"
 #include "src/io.h"
 #include "src/param_layout.h"
@@ -434,6 +435,36 @@ TEST_CASE("latest_checkpoint: newest complete step by number; .tmp_ and incomple
   CHECK(latest_checkpoint(run) == run + "/step_1000000");
   CHECK(list_checkpoints(run) == std::vector<std::string>{run + "/step_000100", run + "/step_000200",
                                                           run + "/step_999999", run + "/step_1000000"});
+}
+
+TEST_CASE("checkpoint specs: a step dir, a run dir's newest complete step, hf:DIR, and what each error names") {
+  // src/checkpoint_spec.h is the one place every program (infer, eval, train --init, export-hf) resolves --model.
+  const std::string dir = tmpdir("spec");
+  const std::string tok = write_tokenizer(dir);
+  const ModelConfig cfg = small_cfg();
+  const size_t n = ParamLayout(cfg).total;
+  const Saved t = random_tensors(n, 7);
+  const std::string run = dir + "/run";
+  const std::string s100 = save_checkpoint(run, 100, cfg, t.p.data(), t.m.data(), t.v.data(), n, 100, sample_state(), tok);
+  const std::string s200 = save_checkpoint(run, 200, cfg, t.p.data(), t.m.data(), t.v.data(), n, 200, sample_state(), tok);
+  fs::copy(s200, run + "/.tmp_step_000300.1");  // a crashed save is never picked
+
+  CHECK(resolve_checkpoint(s100) == s100);  // a step directory names itself, even when it is not the newest
+  CHECK(resolve_checkpoint(run) == s200);   // a run directory: its newest complete step
+  const CheckpointSpec hf = resolve_checkpoint_spec("hf:" + dir + "/no_such_hf_dir");
+  CHECK(hf.is_hf());
+  CHECK(hf.hf_dir == dir + "/no_such_hf_dir");  // not opened here: the HF loader names what is missing
+  CHECK(hf.step_dir.empty());
+  CHECK(!resolve_checkpoint_spec(run).is_hf());
+
+  const std::string empty = error_of([] { resolve_checkpoint_spec("", "--init"); });
+  CHECK(contains(empty, "--init is required"));
+  const std::string missing = error_of([&] { resolve_checkpoint(dir + "/nothing", "--model"); });
+  CHECK(contains(missing, "--model " + dir + "/nothing: no model.bin there and no complete step_* checkpoint"));
+  make_dirs(dir + "/only_tmp/.tmp_step_000001.9");
+  CHECK(contains(error_of([&] { resolve_checkpoint(dir + "/only_tmp"); }), "no complete step_* checkpoint"));
+  const std::string not_beop = error_of([&] { resolve_checkpoint("hf:" + dir, "--model"); });
+  CHECK(contains(not_beop, "a Hugging Face directory, not a beop checkpoint"));
 }
 
 TEST_CASE("prune keeps the newest K and every KEEP-marked checkpoint") {
