@@ -140,19 +140,6 @@ uint64_t model_expected_size(const std::string& b) {
   return (uint64_t)hb + n * es + 8;
 }
 
-// The element count a config's ParamLayout has (mirrors ModelConfig::num_params), in 128 bits from the raw
-// fields, or 0 when a dimension derived in int (padded vocab, H*D, KV*D) would overflow. read_model_file
-// compares it with the header's count BEFORE building the layout: a corrupt or hostile config (n_layers =
-// 2^31-1, dimensions whose products overflow) is then a one-line error, not billions of tensors (bad_alloc).
-unsigned __int128 checked_param_count(const ModelConfig& c) {
-  using u128 = unsigned __int128;
-  const u128 Vp = (u128(c.vocab_size) + 127) / 128 * 128, C = u128(c.d_model), F = u128(c.ffn_hidden);
-  const u128 q = u128(c.n_heads) * u128(c.head_dim), kv = u128(c.n_kv_heads) * u128(c.head_dim);
-  if (Vp > INT32_MAX || q + 2 * kv > INT32_MAX) return 0;
-  const u128 per_layer = C + C * q + 2 * C * kv + q * C + (c.attn_bias ? q + 2 * kv : 0) + C + 3 * C * F;
-  return Vp * C + u128(c.n_layers) * per_layer + C + (c.tied_embeddings ? 0 : Vp * C);
-}
-
 void check_size(const InFile& in, uint64_t expect) {
   if (in.size < expect) fail(in.path, " truncated: expected ", expect, " bytes, has ", in.size);
   if (in.size > expect)
@@ -232,11 +219,12 @@ ModelFile read_model_file(const std::string& file) {
     fail(file, ": config JSON does not parse: ", e.what());
   }
   mf.cfg = config_from_json(j, file);
-  const unsigned __int128 implied = checked_param_count(mf.cfg);
-  if (implied != n)
+  // config_from_json validated the config, which bounds its parameter count (ModelConfig::validate), so the
+  // count is compared BEFORE the layout is built: a hostile header cannot make us build billions of tensors.
+  const int64_t implied = mf.cfg.num_params();
+  if (uint64_t(implied) != n)
     fail(file, ": has ", n, " elements, but its config (vocab_size ", mf.cfg.vocab_size, ", d_model ", mf.cfg.d_model,
-         ", n_layers ", mf.cfg.n_layers, ", ffn_hidden ", mf.cfg.ffn_hidden, ") implies ",
-         implied == 0 || implied > UINT64_MAX ? std::string("an impossible count") : std::to_string(uint64_t(implied)));
+         ", n_layers ", mf.cfg.n_layers, ", ffn_hidden ", mf.cfg.ffn_hidden, ") implies ", implied);
   const ParamLayout lay(mf.cfg);
   if (n != lay.total)
     fail(file, ": has ", n, " elements, but its config (", mf.cfg.summary(), ") needs ", lay.total);

@@ -21,6 +21,19 @@ void ModelConfig::validate() const {
   // gigabytes. 2^20 positions is above every released Llama/Qwen2 context (Qwen2.5-1M: 1,010,000).
   BEOP_CHECK(max_seq_len <= kMaxSeqLenLimit, "model config '", name, "': max_seq_len ", max_seq_len,
              " exceeds beop's limit of ", kMaxSeqLenLimit, " positions");
+  // Every size derived from the fields must fit the types that hold it (padded vocab and H*D in int, the parameter
+  // count in int64): a corrupt or hostile config is then this one-line error, not an overflow, billions of tensors
+  // or a bad_alloc in a loader. Computed in 128 bits from the raw fields, before any derived getter runs.
+  {
+    using u128 = unsigned __int128;
+    const u128 Vp = (u128(vocab_size) + 127) / 128 * 128, C = u128(d_model), F = u128(ffn_hidden);
+    const u128 q = u128(n_heads) * u128(head_dim), kv = u128(n_kv_heads) * u128(head_dim);
+    BEOP_CHECK(Vp <= INT32_MAX && q + 2 * kv <= INT32_MAX, "model config '", name,
+               "': vocab_size or n_heads/n_kv_heads x head_dim is too large for 32-bit dimensions");
+    const u128 per_layer = C + C * q + 2 * C * kv + q * C + (attn_bias ? q + 2 * kv : 0) + C + 3 * C * F;
+    const u128 total = Vp * C + u128(n_layers) * per_layer + C + (tied_embeddings ? 0 : Vp * C);
+    BEOP_CHECK(total <= kMaxParamsLimit, "model config '", name, "': its dimensions imply more than 2^40 parameters");
+  }
   BEOP_CHECK(n_heads % n_kv_heads == 0, "model config '", name, "': n_heads ", n_heads,
              " is not divisible by n_kv_heads ", n_kv_heads);
   BEOP_CHECK(head_dim % 2 == 0, "model config '", name, "': head_dim ", head_dim,

@@ -10,6 +10,7 @@
 namespace beop {
 
 inline constexpr int kMaxSeqLenLimit = 1 << 20;  // the largest max_seq_len a config may claim (config.cpp says why)
+inline constexpr int64_t kMaxParamsLimit = int64_t(1) << 40;  // ~1.1e12: above every released model (405B = 4e11)
 
 struct ModelConfig {
   std::string name = "custom";

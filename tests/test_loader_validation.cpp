@@ -120,16 +120,21 @@ TEST_CASE("model.bin: a checksum-valid header whose config implies billions of t
     write_file_atomic(p, b);
     return p;
   };
-  const std::string p = with_config("layers.bin", "\"n_layers\":1,", "\"n_layers\":2147483647,");
+  // A count that fits ModelConfig's bound (2^40) but not the file: the header's element count is compared first.
+  const std::string m = with_config("layers.bin", "\"n_layers\":1,", "\"n_layers\":100000,");
+  CHECK(error_of([&] { load_model_file(m); }) ==
+        m + ": has " + std::to_string(lay.total) +
+            " elements, but its config (vocab_size 256, d_model 16, n_layers 100000, ffn_hidden 32) implies " +
+            std::to_string(100000ull * (lay.total - 256 * 16 * 2 - 16) + 256 * 16 * 2 + 16));
+  // Past the bound, or dimensions whose products overflow int (padded vocab, H*D): ModelConfig::validate refuses
+  // the config itself, before any derived size is computed (no ParamLayout, no undefined arithmetic).
+  const std::string p = with_config("layers_huge.bin", "\"n_layers\":1,", "\"n_layers\":2147483647,");
   CHECK(error_of([&] { load_model_file(p); }) ==
-        p + ": has " + std::to_string(lay.total) +
-            " elements, but its config (vocab_size 256, d_model 16, n_layers 2147483647, ffn_hidden 32) implies " +
-            std::to_string(2147483647ull * (lay.total - 256 * 16 * 2 - 16) + 256 * 16 * 2 + 16));
-  // dimensions whose products overflow int (padded vocab, H*D): no ParamLayout, no undefined arithmetic
+        p + ": model config 'loader-validation-': its dimensions imply more than 2^40 parameters");
   const std::string q = with_config("dims.bin", "\"n_heads\":2,", "\"n_heads\":1073741824,");
   CHECK(error_of([&] { load_model_file(q); }) ==
-        q + ": has " + std::to_string(lay.total) +
-            " elements, but its config (vocab_size 256, d_model 16, n_layers 1, ffn_hidden 32) implies an impossible count");
+        q + ": model config 'loader-validation-': vocab_size or n_heads/n_kv_heads x head_dim is too large for 32-bit "
+            "dimensions");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,7 +219,11 @@ TEST_CASE("HF model directory: config.json sizes are checked against the safeten
   cj["num_hidden_layers"] = 2147483647;  // before: a ParamLayout of 2^31-1 layers -> std::bad_alloc
   write_file_atomic(dir + "/m/config.json", cj.dump());
   CHECK(error_of([&] { load_hf_model(dir + "/m", lo); }) ==
-        dir + "/m/config.json: num_hidden_layers 2147483647 needs at least 19327352825 tensors, but the safetensors hold 12");
+        dir + "/m/config.json: model config 'hf': its dimensions imply more than 2^40 parameters");
+  cj["num_hidden_layers"] = 100000;  // within the bound: the tensor count is checked before the layout is built
+  write_file_atomic(dir + "/m/config.json", cj.dump());
+  CHECK(error_of([&] { load_hf_model(dir + "/m", lo); }) ==
+        dir + "/m/config.json: num_hidden_layers 100000 needs at least 900002 tensors, but the safetensors hold 12");
   // heads * head_dim beyond int (q_dim() would overflow)
   cj["num_hidden_layers"] = 1;
   cj["num_attention_heads"] = 1 << 20;
