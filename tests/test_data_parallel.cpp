@@ -280,3 +280,26 @@ TEST_CASE("ranks that see different data: one line on every rank, non-zero, no c
   CHECK(r.out.find("(rank 0: --data 2 shard(s), ") != std::string::npos);
   CHECK(!fs::exists(kDir + "/hosts_extra_shard"));
 }
+
+// A rank other than 0 SIGKILLed mid-training (tests/kill_rank.sh finds it among the job's processes by its MPI
+// rank): mpirun ends the job and names the rank and the signal in one line; no rank is left behind.
+TEST_CASE("rank 1 killed mid-training: the job ends non-zero within 30 s, naming rank 1") {
+  make_fixture();
+  const std::string run = kDir + "/killed_rank1";
+  fs::remove_all(run);
+  const beop::test::ShellResult r = beop::test::shell(
+      "bash tests/kill_rank.sh rank:1 " + run + " " + run + ".log sh -c '" +
+      mpirun(2, train_cmd(run, "--grad-accum 2 --steps 100000")) + "' && cat " + run + ".log");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  const size_t at = r.out.find("rc=");
+  REQUIRE(at != std::string::npos);
+  int rc = -1, took = -1, left = -1;
+  REQUIRE(std::sscanf(r.out.c_str() + at, "rc=%d took=%d left=%d", &rc, &took, &left) == 3);
+  CHECK(rc != 0);
+  CHECK(rc != 124);  // timeout's: a rank hung
+  CHECK(took < 30000);
+  CHECK(left == 0);
+  CHECK(r.out.find("process rank 1 with PID") != std::string::npos);
+  CHECK(r.out.find("exited on signal 9 (Killed)") != std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -123,4 +124,36 @@ TEST_CASE("a hostfile naming an unreachable host: non-zero in bounded time, the 
   INFO(r.out);
   CHECK(r.rc == 0);
   CHECK(r.out.find("ok: 1 host(s) answer") != std::string::npos);
+}
+
+// Faults on the second host, mid-training (tests/kill_rank.sh): rank 3 SIGKILLed (mpirun names it and its host in
+// one line), or the host's OpenMPI daemon SIGKILLed, as when a machine drops off (mpirun: "ORTE has lost
+// communication with a remote daemon"; the ranks there lose their PMIx server with it, and OpenMPI ends them too).
+// Either way the job ends non-zero within 30 s and no rank is left spinning in a collective.
+TEST_CASE("host B loses a rank or its daemon: non-zero within 30 s, no rank left behind" *
+          doctest::skip(kNoNamespaces)) {
+  beop::test::make_train_fixture(kDir);
+  for (const std::string what : {"rank:3", "orted"}) {
+    CAPTURE(what);
+    const std::string run = kDir + "/killed";
+    std::filesystem::remove_all(run);
+    const beop::test::ShellResult r = beop::test::shell(
+        "bash tests/two_hosts.sh bash tests/kill_rank.sh " + what + " " + run + " " + run +
+        ".log sh -c 'timeout 90 mpirun --allow-run-as-root --bind-to none $BEOP_HOST_NET "
+        "--host $BEOP_HOST_A:2,$BEOP_HOST_B:2 -np 4 " +
+        beop::test::train_command(kDir, run, "--threads 1 --grad-accum 4 --steps 100000 --force") + "' && cat " +
+        run + ".log");
+    INFO(r.out);
+    REQUIRE(r.rc == 0);
+    const size_t at = r.out.find("rc=");
+    REQUIRE(at != std::string::npos);
+    int rc = -1, took = -1, left = -1;
+    REQUIRE(std::sscanf(r.out.c_str() + at, "rc=%d took=%d left=%d", &rc, &took, &left) == 3);
+    CHECK(rc != 0);
+    CHECK(rc != 124);
+    CHECK(took < 30000);
+    CHECK(left == 0);
+    if (what == "orted") CHECK(r.out.find("ORTE has lost communication with a remote daemon") != std::string::npos);
+    else CHECK(r.out.find("process rank 3 with PID") != std::string::npos);
+  }
 }
