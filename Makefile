@@ -103,7 +103,7 @@ clean:
 #   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device, test_prompt_paths: run ./train,
 #     ./infer, ./prep as subprocesses
 #     (the release binaries, not sanitized; what runs in-process is argument plumbing).
-#   test_data_parallel, test_comm_mpi, test_dp_two_hosts (./train in two network namespaces): run under mpirun 
+#   test_data_parallel, test_comm_mpi, test_dp_two_hosts (./train in two network namespaces): run under mpirun
 #     (OpenMPI's own allocations would need leak suppressions).
 #   test_torch_parity, test_hf_model: most of their time is the PyTorch / transformers oracle in Python.
 # Cost on the shared 2-core VM: build/san from scratch 49 min wall (21 min CPU) under heavy contention; the run
