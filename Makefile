@@ -103,13 +103,14 @@ clean:
 #   test_train, test_train_kill, test_infer_cli, test_hf_cli, test_cuda_device, test_prompt_paths: run ./train,
 #     ./infer, ./prep as subprocesses
 #     (the release binaries, not sanitized; what runs in-process is argument plumbing).
-#   test_data_parallel, test_comm_mpi: run under mpirun (OpenMPI's own allocations would need leak suppressions).
+#   test_data_parallel, test_comm_mpi, test_dp_two_hosts (./train in two network namespaces): run under mpirun
+#     (OpenMPI's own allocations would need leak suppressions).
 #   test_torch_parity, test_hf_model: most of their time is the PyTorch / transformers oracle in Python.
 # Cost on the shared 2-core VM: build/san from scratch 49 min wall (21 min CPU) under heavy contention; the run
 # (28 binaries, 209 cases, ASan leak checking on, no suppressions needed) 2-13 min depending on load (OpenMP
 # barriers in test_model's finite-difference checks suffer most when another process holds a core).
 SAN_OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_SKIP  := test_train test_train_kill test_data_parallel test_comm_mpi test_infer_cli test_hf_cli test_cuda_device test_prompt_paths test_torch_parity test_hf_model
+SAN_SKIP  := test_train test_train_kill test_data_parallel test_comm_mpi test_dp_two_hosts test_infer_cli test_hf_cli test_cuda_device test_prompt_paths test_torch_parity test_hf_model
 SAN_BINS  := $(patsubst $(BUILD)/tests/%,$(BUILD)/san/tests/%,$(filter-out $(SAN_SKIP:%=$(BUILD)/tests/%),$(TEST_BINS)))
 .PHONY: sanitize sanitize-build
 sanitize-build:

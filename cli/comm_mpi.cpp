@@ -42,22 +42,28 @@ class MpiComm final : public Comm {
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
-  void all_reduce_sum(float* v, size_t n) override { sum(v, n, MPI_FLOAT); }
-  void all_reduce_sum(double* v, size_t n) override { sum(v, n, MPI_DOUBLE); }
+  void all_reduce_sum(float* v, size_t n) override { Timed t(*this, n * 4); sum(v, n, MPI_FLOAT); }
+  void all_reduce_sum(double* v, size_t n) override { Timed t(*this, n * 8); sum(v, n, MPI_DOUBLE); }
   void all_reduce_max(int64_t* v, size_t n) override {
+    Timed t(*this, n * 8);
     check(MPI_Allreduce(MPI_IN_PLACE, v, int(n), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
   }
   void broadcast(void* data, size_t bytes, int root) override {
     if (bytes > size_t(1) << 30) throw std::runtime_error("broadcast of more than 1 GiB (MPI counts are int)");
+    Timed t(*this, bytes);
     check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override { Timed t(*this, 0); check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
   // rc 0: every rank got here the normal way; shut down. Otherwise the same bad input failed every rank at the
   // same place (each printed its line) and they all arrive here: end together. A rank that failed alone would
   // leave its peers blocked in a collective for ever, so after kPeerWaitSeconds it aborts the whole job.
   int finish(int rc) override {
     if (rc == 0) {
+      if (rank_ == 0 && calls_ > 0)  // the run's summary (bench/bench_dp.cpp reads it)
+        std::printf("mpi: rank 0 of %d spent %.3f s in %lld collectives over %.1f MiB\n", size_, comm_s_,
+                    (long long)calls_, double(bytes_) / (1 << 20));
+      std::fflush(stdout);
       MPI_Finalize();
       return 0;
     }
@@ -84,6 +90,16 @@ class MpiComm final : public Comm {
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   MPI_Comm host_ = MPI_COMM_NULL, errors_ = MPI_COMM_NULL;
+  // Time in the collectives (waiting for slower ranks included): two clock reads a call, printed by finish().
+  double comm_s_ = 0;
+  int64_t calls_ = 0;
+  uint64_t bytes_ = 0;
+  struct Timed {
+    MpiComm& c;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    Timed(MpiComm& comm, size_t bytes) : c(comm) { c.calls_++, c.bytes_ += bytes; }
+    ~Timed() { c.comm_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+  };
 
   void check(int rc, const char* what) const {
     if (rc == MPI_SUCCESS) return;

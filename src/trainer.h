@@ -24,6 +24,7 @@
 #include "src/checkpoint_spec.h"
 #include "src/comm.h"
 #include "src/common.h"
+#include "src/data_fingerprint.h"
 #include "src/hf_model.h"
 #include "src/io.h"
 #include "src/mixture_loader.h"
@@ -98,6 +99,9 @@ class Trainer {
     BEOP_CHECK(o_.grad_accum % ranks == 0, "--grad-accum ", o_.grad_accum, " does not divide among ", ranks,
                " ranks (use a multiple of ", ranks, ")");
     check_same_on_every_rank(comm_, o_.command_line, "command line");
+    if (ranks > 1)  // the same flags can name other files on another host: checked before anything is written
+      check_same_on_every_rank(comm_, "--data " + data_fingerprint(o_.data) +
+                                          (o_.val.empty() ? "" : "; --val " + data_fingerprint(o_.val)), "data");
     on_root(comm_, [&] {
       prepare_run_dir(o_);
       if (o_.resume) remove_checkpoint_leftovers(o_.out);  // a prune or save that a kill interrupted

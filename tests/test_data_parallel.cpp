@@ -224,3 +224,82 @@ TEST_CASE("bad input: more ranks than micro-batches, a grad-accum that does not 
   write_file_atomic(kDir + "/taken/run.json", "{}\n");
   check_fails_everywhere(2, kDir + "/taken", "--grad-accum 2", "already holds a run", /*force=*/false);
 }
+
+// Ranks with the same flags that see different data (docs/DISTRIBUTED.md, "Errors"), as on hosts whose local copies
+// differ: every rank runs in its own directory kDir/host<rank> (mpirun's rank variable picks it), where the same
+// relative --data names that host's files; everything else is by absolute path, so the command lines are equal.
+static beop::test::ShellResult run_in_host_dirs(const std::string& out, const std::string& data) {
+  const std::string abs = fs::absolute(kDir).string(), root = fs::current_path().string();
+  return beop::test::shell(mpirun(2, "sh -c 'cd " + abs + "/host$OMPI_COMM_WORLD_RANK && exec " + root +
+                                         "/train --tokenizer " + abs + "/tok.json --data " + data +
+                                         " --batch 2 --seq 32 --threads 1 --steps 2 --grad-accum 2 --quiet --force "
+                                         "--out " + abs + "/" + out + "'"));
+}
+
+TEST_CASE("ranks that see different data: one line on every rank, non-zero, no checkpoint") {
+  make_fixture();
+  auto host_dirs = [](const char* rank1_legal) {  // host0 holds the fixture's shards; host1 as given
+    for (int h : {0, 1}) {
+      const std::string d = kDir + "/host" + std::to_string(h);
+      fs::remove_all(d);
+      make_dirs(d);
+      fs::copy_file(kDir + "/" + (h == 0 ? "legal_train_000.bin" : rank1_legal), d + "/legal_000.bin");
+      fs::copy_file(kDir + "/general_train_000.bin", d + "/general_000.bin");
+    }
+  };
+  const std::string data = "'legal=legal_*.bin:0.7,general=general_*.bin:0.3'";
+  // the same files on both hosts: the check lets the run through
+  host_dirs("legal_train_000.bin");
+  beop::test::ShellResult r = run_in_host_dirs("hosts_same", data);
+  INFO(r.out);
+  CHECK(r.rc == 0);
+  CHECK(latest_checkpoint(kDir + "/hosts_same") == kDir + "/hosts_same/step_000002");
+  auto check_refused = [&](const std::string& out) {
+    INFO(r.out);
+    CHECK(r.rc != 0);
+    CHECK(r.rc != 124);
+    for (int rank : {0, 1})
+      CHECK(r.out.find("error: the ranks were started with different data (rank " + std::to_string(rank) +
+                       ": --data 2 shard(s), ") != std::string::npos);
+    CHECK(!fs::exists(kDir + "/" + out));  // refused before rank 0 made the run directory
+  };
+  // rank 1's legal shard holds other text of the same size and header (the general shard under the legal name)
+  host_dirs("general_train_000.bin");
+  REQUIRE(fs::file_size(kDir + "/host0/legal_000.bin") == fs::file_size(kDir + "/host1/legal_000.bin"));
+  fs::remove_all(kDir + "/hosts_other_text");
+  r = run_in_host_dirs("hosts_other_text", data);
+  check_refused("hosts_other_text");
+  // rank 1 has one shard more
+  host_dirs("legal_train_000.bin");
+  fs::copy_file(kDir + "/legal_val_000.bin", kDir + "/host1/legal_001.bin");
+  fs::remove_all(kDir + "/hosts_extra_shard");
+  r = run_in_host_dirs("hosts_extra_shard", data);
+  INFO(r.out);
+  CHECK(r.rc != 0);
+  CHECK(r.out.find("(rank 1: --data 3 shard(s), ") != std::string::npos);
+  CHECK(r.out.find("(rank 0: --data 2 shard(s), ") != std::string::npos);
+  CHECK(!fs::exists(kDir + "/hosts_extra_shard"));
+}
+
+// A rank other than 0 SIGKILLed mid-training (tests/kill_rank.sh finds it among the job's processes by its MPI
+// rank): mpirun ends the job and names the rank and the signal in one line; no rank is left behind.
+TEST_CASE("rank 1 killed mid-training: the job ends non-zero within 30 s, naming rank 1") {
+  make_fixture();
+  const std::string run = kDir + "/killed_rank1";
+  fs::remove_all(run);
+  const beop::test::ShellResult r = beop::test::shell(
+      "bash tests/kill_rank.sh rank:1 " + run + " " + run + ".log sh -c '" +
+      mpirun(2, train_cmd(run, "--grad-accum 2 --steps 100000")) + "' && cat " + run + ".log");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  const size_t at = r.out.find("rc=");
+  REQUIRE(at != std::string::npos);
+  int rc = -1, took = -1, left = -1;
+  REQUIRE(std::sscanf(r.out.c_str() + at, "rc=%d took=%d left=%d", &rc, &took, &left) == 3);
+  CHECK(rc != 0);
+  CHECK(rc != 124);  // timeout's: a rank hung
+  CHECK(took < 30000);
+  CHECK(left == 0);
+  CHECK(r.out.find("process rank 1 with PID") != std::string::npos);
+  CHECK(r.out.find("exited on signal 9 (Killed)") != std::string::npos);
+}
