@@ -28,6 +28,7 @@ int eval_main(int argc, char** argv) {
     f.add("tasks", "all", "all (the six legal tasks) or a comma list of complaint,summary,petition,qa,mrc,mc,korquad");
     f.add("limit", "0", "items per task (0 = all), taken at an even stride over the task");
     f.add("mc-limit", "-1", "MC items (-1 = same as --limit, 0 = all)");
+    f.add("korquad-limit", "-1", "KorQuAD items (-1 = same as --limit, 0 = all 5,774)");
     f.add("system", "legal", "system prompt at inference: legal (prompts/legal_advisor.txt) | none | FILE");
     f.add("ref", "none", "statute references retrieved into QA/Complaint/Petition/MC prompts: auto | none");
     f.add("ref-k", "1", "references per prompt with --ref auto");
@@ -59,6 +60,8 @@ int eval_main(int argc, char** argv) {
     if (o.limit < 0) throw UsageError("--limit must be >= 0");
     o.mc_limit = int(f.i64("mc-limit"));
     if (o.mc_limit < -1) throw UsageError("--mc-limit must be >= -1");
+    o.korquad_limit = int(f.i64("korquad-limit"));
+    if (o.korquad_limit < -1) throw UsageError("--korquad-limit must be >= -1");
     o.max_new_tokens = int(f.i64("max-new-tokens"));
     if (o.max_new_tokens <= 0) throw UsageError("--max-new-tokens must be positive");
     o.ref = f.str("ref");

@@ -148,7 +148,7 @@ std::string report_json(const EvalReport& r, const EvalOptions& o) {
   j["model"] = r.model_dir;
   j["label"] = r.label;
   j["settings"] = {{"system", o.system_name}, {"ref", o.ref},          {"ref_k", o.ref_k},
-                   {"max_new_tokens", o.max_new_tokens}, {"limit", o.limit}, {"mc_limit", o.mc_limit}, {"rouge_tokens", rouge_tok_name(o.rouge)},
+                   {"max_new_tokens", o.max_new_tokens}, {"limit", o.limit}, {"mc_limit", o.mc_limit}, {"korquad_limit", o.korquad_limit}, {"rouge_tokens", rouge_tok_name(o.rouge)},
                    {"decoding", "greedy"}, {"bootstrap", {{"resamples", kBootstrapResamples}, {"seed", kBootstrapSeed}, {"level", 0.95}}}};
   j["tasks"] = tasks_json(r);
   j["avg"] = r.avg_over.empty() ? json(nullptr) : json(r.avg);

@@ -265,7 +265,10 @@ std::vector<TaskItem> choose_items(Task task, const EvalOptions& o, std::vector<
   for (auto& e : bad) std::fprintf(stderr, "eval: skipped %s\n", e.c_str()), errors->push_back(e);
   *skipped += int(bad.size());
   std::vector<TaskItem> chosen;
-  for (size_t i : stride_subset(items.size(), task == Task::MC && o.mc_limit >= 0 ? o.mc_limit : o.limit))
+  const int limit = task == Task::MC && o.mc_limit >= 0           ? o.mc_limit
+                    : task == Task::KorQuAD && o.korquad_limit >= 0 ? o.korquad_limit
+                                                                    : o.limit;
+  for (size_t i : stride_subset(items.size(), limit))
     if (items[i].task == task) chosen.push_back(items[i]);
     else errors->push_back(cat(file, " (", items[i].id, "): task '", task_name(items[i].task), "' in the ",
                                task_name(task), " file")), (*skipped)++;

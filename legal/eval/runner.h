@@ -76,6 +76,7 @@ struct EvalOptions {
   std::vector<Task> tasks;
   int limit = 0;                    // items per task (0 = all), an even stride over the task
   int mc_limit = -1;                // MC items (-1 = the same as limit): log-likelihood scoring is cheap
+  int korquad_limit = -1;           // KorQuAD items (-1 = the same as limit): 5,774 in all, a general-domain row
   std::string system;               // system prompt text ("" = none)
   std::string system_name = "none"; // legal | none | FILE (for the report)
   std::string ref = "none";         // none | auto
