@@ -14,6 +14,7 @@
 #
 # Environment: QUICK=1 (tiny + few steps + --limit 3, one seed: minutes on 2 cores), THREADS (default 2),
 # BEOP_DATA, STEPS_BASE/STEPS_CPT/STEPS_SFT/STEPS_IT, LIMIT (items per task, 0 = all), MC_LIMIT (MC items),
+# KQ_LIMIT (KorQuAD items: 5,774 in all, so 200 in the full run),
 # MAX_NEW (generated tokens), PRESET, RUNS, SEEDS (default "1 2 3"; QUICK: "1"),
 # PHASE=all|train|eval (a finished training run, marked RUN/.done, is never retrained: PHASE=eval re-evaluates).
 set -euo pipefail
@@ -24,11 +25,11 @@ PHASE=${PHASE:-all}
 DATA=data/build/experiment
 if [ "$QUICK" = 1 ]; then
   PRESET=${PRESET:-tiny}; STEPS_BASE=${STEPS_BASE:-80}; STEPS_CPT=${STEPS_CPT:-40}; STEPS_IT=${STEPS_IT:-40}
-  STEPS_SFT=${STEPS_SFT:-20}; LIMIT=${LIMIT:-3}; MC_LIMIT=${MC_LIMIT:-40}; MAX_NEW=${MAX_NEW:-24}
+  STEPS_SFT=${STEPS_SFT:-20}; LIMIT=${LIMIT:-3}; MC_LIMIT=${MC_LIMIT:-40}; MAX_NEW=${MAX_NEW:-24}; KQ_LIMIT=${KQ_LIMIT:-3}
   RUNS=${RUNS:-runs/experiment_quick}; GV_TOKENS=4096; SEEDS=${SEEDS:-1}
 else
   PRESET=${PRESET:-tiny}; STEPS_BASE=${STEPS_BASE:-1500}; STEPS_CPT=${STEPS_CPT:-600}; STEPS_IT=${STEPS_IT:-400}
-  STEPS_SFT=${STEPS_SFT:-200}; LIMIT=${LIMIT:-0}; MC_LIMIT=${MC_LIMIT:-0}; MAX_NEW=${MAX_NEW:-96}
+  STEPS_SFT=${STEPS_SFT:-200}; LIMIT=${LIMIT:-0}; MC_LIMIT=${MC_LIMIT:-0}; MAX_NEW=${MAX_NEW:-96}; KQ_LIMIT=${KQ_LIMIT:-200}
   RUNS=${RUNS:-runs/experiment}; GV_TOKENS=32768; SEEDS=${SEEDS:-1 2 3}
 fi
 case "$PHASE" in all | train | eval) ;; *) echo "experiment: PHASE must be all, train or eval, not '$PHASE'" >&2; exit 1 ;; esac
@@ -100,7 +101,7 @@ evaluate() {  # evaluate LABEL SEEDDIR RUN SYSTEM [REF] [EXTRA FLAGS...]
   local label=$1 s=$2 run=$3 sys=$4 ref=${5:-none}
   shift 5 2>/dev/null || shift $#
   banner "eval $s/$label ($run, --system $sys --ref $ref $*)"
-  ./infer eval --model "$RUNS/$s/$run" --tasks all,korquad --limit "$LIMIT" --mc-limit "$MC_LIMIT" --max-new-tokens "$MAX_NEW" \
+  ./infer eval --model "$RUNS/$s/$run" --tasks all,korquad --limit "$LIMIT" --mc-limit "$MC_LIMIT" --korquad-limit "$KQ_LIMIT" --max-new-tokens "$MAX_NEW" \
     --system "$sys" --ref "$ref" --index "$DATA/statutes.idx" --task-dir "$DATA/tasks" --threads "$THREADS" --quiet --label "$label" \
     --general-val "$DATA/general_val_*.bin" --general-val-tokens "$GV_TOKENS" --out "$RUNS/$s/eval_$label" "$@" \
     >"$RUNS/$s/eval_$label.log" 2>&1 || { tail -n 20 "$RUNS/$s/eval_$label.log" >&2; exit 1; }
@@ -125,6 +126,6 @@ banner "results -> $RUNS/results.{md,json,png}"
 PY=/usr/bin/python3
 [ -x .venv/bin/python ] && PY=.venv/bin/python  # the morpheme ROUGE-L column needs the venv's kiwipiepy
 "$PY" scripts/plot_experiment.py "$RUNS" --quick "$QUICK" --seeds "$SEEDS" \
-  --meta "preset=$PRESET steps base/cpt/sft/it=$STEPS_BASE/$STEPS_CPT/$STEPS_SFT/$STEPS_IT limit=$LIMIT mc_limit=$MC_LIMIT max_new=$MAX_NEW seeds=$SEEDS threads=$THREADS"
+  --meta "preset=$PRESET steps base/cpt/sft/it=$STEPS_BASE/$STEPS_CPT/$STEPS_SFT/$STEPS_IT limit=$LIMIT mc_limit=$MC_LIMIT kq_limit=$KQ_LIMIT max_new=$MAX_NEW seeds=$SEEDS threads=$THREADS"
 cat "$RUNS/results.md"
 echo "experiment finished in $((SECONDS - t0)) s; runs in $RUNS/"
