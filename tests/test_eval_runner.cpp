@@ -263,6 +263,12 @@ TEST_CASE("infer eval: usage errors") {
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--tasks", "essay"}) == 2);
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--device", "tpu"}) == 2);
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--ref", "sometimes"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--korquad-limit", "-2"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--lead-n", "0"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "none", "--out", "build/test_eval_runner/out_none"}) == 2);  // nothing to run
+  CHECK(eval_cmd({"eval", "--model", "none", "--baselines", "--index", "build/test_eval_runner/no_such.idx", "--out",
+                  "build/test_eval_runner/out_none"}) == 1);  // retrieve_article needs the index: exit 1, named
+  CHECK(!file_exists("build/test_eval_runner/out_none/report.json"));
 }
 
 TEST_CASE("infer eval --ref auto without the index: an error before the model loads, nothing built silently") {
