@@ -18,8 +18,9 @@ DEB_PACKAGES=(
   libcurl4-openssl-dev openssl  # law-QA endpoint client (https to a real teacher); openssl makes the tests' self-signed cert
   iproute2  # `ip netns`: the two-host data-parallel test runs ranks in two network namespaces
 )
-# PyPI test oracles (issue tests name them): HF tokenizers, Google's rouge-score, safetensors, openai client.
-PIP_PACKAGES=(tokenizers rouge-score safetensors openai gguf)
+# PyPI test oracles (issue tests name them): HF tokenizers, Google's rouge-score, safetensors, openai client, gguf;
+# kiwipiepy (Korean morphological analyser, ships its model): the morpheme ROUGE-L column of make experiment.
+PIP_PACKAGES=(tokenizers rouge-score safetensors openai gguf kiwipiepy)
 
 missing_debs() {
   local m=()

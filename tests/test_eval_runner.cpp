@@ -76,7 +76,20 @@ TEST_CASE("MC log-likelihood: summed vs per-token choice on a model with known p
   CHECK(s.n_tokens == std::vector<int>{1, 2, 1});
   CHECK(s.pick_sum == 0);
   CHECK(s.pick_norm == 1);
+  CHECK(s.pick_byte == -1);  // no byte counts given
+  // Per byte: with option texts of 1, 6 and 1 bytes, B = -1.3863 / 6 = -0.2310 beats A = -1.2040; with 10, 1, 1
+  // bytes A = -0.1204 wins.
+  CHECK(score_options(lm, {0, 1}, {{2}, {3, 3}, {4}}, {1, 6, 1}).pick_byte == 1);
+  CHECK(score_options(lm, {0, 1}, {{2}, {3, 3}, {4}}, {10, 1, 1}).pick_byte == 0);
+  CHECK_THROWS_AS(score_options(lm, {0, 1}, {{2}, {3}}, {1}), Error);  // byte counts for 1 of 2 options
   CHECK_THROWS_AS(score_options(lm, {0, 1}, {{2}, {}}), Error);
+  // The letter convention: log p(letter | prompt) with letters encoded as tokens 4, 3, 2 -> B (p 0.5) wins.
+  MCScore l;
+  score_letters(lm, {0, 1}, {{4}, {3}, {2}}, &l);
+  REQUIRE(l.letter_logprob.size() == 3);
+  CHECK(l.letter_logprob[0] == doctest::Approx(std::log(0.1)));
+  CHECK(l.letter_logprob[1] == doctest::Approx(std::log(0.5)));
+  CHECK(l.pick_letter == 1);
 }
 
 TEST_CASE("generated option letter: the first standalone A-D / 1-4 / ①-④") {
@@ -122,20 +135,27 @@ TEST_CASE("report: study column order, AVG = mean of the five ROUGE-L tasks only
     TaskSummary t;
     t.task = Task(i);
     t.n = 3;
-    if (t.task == Task::MC) t.acc_ll = v[i];
+    if (t.task == Task::MC) t.acc_letter = v[i], t.acc_ll = v[i];
     else t.rouge_l_f = v[i];
+    t.scores = {v[i], v[i], v[i]};  // constant items: every bootstrap interval is [v, v]
     r.tasks.push_back(t);
   }
   compute_avg(r);
+  compute_intervals(r);
   CHECK(r.avg == doctest::Approx((0.1 + 0.2 + 0.3 + 0.4 + 0.5) / 5));  // 0.3: MC and KorQuAD are not in it
   CHECK(r.avg_over.size() == 5);
   EvalOptions o;
   const std::string md = report_markdown(r, o);
-  CHECK(md.find("| setting | Complaint | Summary | Petition | QA | MRC | MC | AVG |") != std::string::npos);
-  CHECK(md.find("| x | 10.00 | 20.00 | 30.00 | 40.00 | 50.00 | 25.00 | 30.00 |") != std::string::npos);
+  CHECK(md.find("| setting | Complaint | Summary | Petition | QA | MRC | MC | AVG | KorQuAD |") != std::string::npos);
+  CHECK(md.find("| x | 10.00 [10.00, 10.00] | 20.00 [20.00, 20.00] | 30.00 [30.00, 30.00] | 40.00 [40.00, 40.00] | "
+                "50.00 [50.00, 50.00] | 25.00 [25.00, 25.00] | 30.00 [30.00, 30.00] | 90.00 [90.00, 90.00] |") !=
+        std::string::npos);
   const json j = json::parse(report_json(r, o));
   CHECK(j["avg"].get<double>() == doctest::Approx(0.3));
   CHECK(j["tasks"]["mc"]["acc_ll"].get<double>() == doctest::Approx(0.25));
+  CHECK(j["tasks"]["mc"]["acc_letter"].get<double>() == doctest::Approx(0.25));
+  CHECK(j["avg_ci"][0].get<double>() == doctest::Approx(0.3));
+  CHECK(j["avg_ci"][1].get<double>() == doctest::Approx(0.3));
 }
 
 TEST_CASE("infer eval end to end on a random tiny checkpoint (--limit 2), ROUGE-L re-checked by rouge-score") {
@@ -178,7 +198,11 @@ TEST_CASE("infer eval end to end on a random tiny checkpoint (--limit 2), ROUGE-
   const auto mc = jsonl(out + "/mc.jsonl");
   for (auto& m : mc) {
     CHECK(m["option_logprob"].size() == 4);
-    CHECK(m["score"].get<double>() == (m["pick_ll"] == m["answer"] ? 1.0 : 0.0));
+    CHECK(m["letter_logprob"].size() == 4);
+    // The item score is the letter convention's; each method's pick is one of A-D.
+    CHECK(m["score"].get<double>() == (m["pick_letter"] == m["answer"] ? 1.0 : 0.0));
+    for (const char* k : {"pick_letter", "pick_ll_byte", "pick_ll", "pick_ll_norm"})
+      CHECK(std::string("ABCD").find(m[k].get<std::string>()) != std::string::npos);
   }
   // Independent oracle: rouge-score's rougeL with eojeol (str.split) tokens on every ROUGE item written.
   const std::string py =
@@ -239,6 +263,12 @@ TEST_CASE("infer eval: usage errors") {
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--tasks", "essay"}) == 2);
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--device", "tpu"}) == 2);
   CHECK(eval_cmd({"eval", "--model", "nowhere", "--ref", "sometimes"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--korquad-limit", "-2"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "nowhere", "--lead-n", "0"}) == 2);
+  CHECK(eval_cmd({"eval", "--model", "none", "--out", "build/test_eval_runner/out_none"}) == 2);  // nothing to run
+  CHECK(eval_cmd({"eval", "--model", "none", "--baselines", "--index", "build/test_eval_runner/no_such.idx", "--out",
+                  "build/test_eval_runner/out_none"}) == 1);  // retrieve_article needs the index: exit 1, named
+  CHECK(!file_exists("build/test_eval_runner/out_none/report.json"));
 }
 
 TEST_CASE("infer eval --ref auto without the index: an error before the model loads, nothing built silently") {

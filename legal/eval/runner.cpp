@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "legal/eval/baselines.h"
+#include "legal/eval/report.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
@@ -52,11 +54,6 @@ std::vector<size_t> stride_subset(size_t n, int limit) {
   return idx;
 }
 
-std::string fmt_pct(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f", 100 * x);
-  return b;
-}
 
 }  // namespace
 
@@ -91,85 +88,6 @@ FittedPrompt fit_prompt(const Tokenizer& tok, Conversation conv, const std::stri
   return f;
 }
 
-void compute_avg(EvalReport& r) {
-  double s = 0;
-  r.avg_over.clear();
-  for (auto& t : r.tasks)
-    if (in_legal_avg(t.task) && t.n > 0) s += t.rouge_l_f, r.avg_over.push_back(task_name(t.task));
-  r.avg = r.avg_over.empty() ? 0 : s / double(r.avg_over.size());
-}
-
-std::string report_markdown(const EvalReport& r, const EvalOptions& o) {
-  const Task cols[6] = {Task::Complaint, Task::Summary, Task::Petition, Task::QA, Task::MRC, Task::MC};
-  std::string m = "# beop eval: " + r.label + "\n\nmodel `" + r.model_dir + "`; system prompt " + o.system_name +
-                  ", references " + o.ref + ", greedy, max " + std::to_string(o.max_new_tokens) +
-                  " new tokens, ROUGE-L F (" + rouge_tok_name(o.rouge) + " tokens) ×100; MC accuracy ×100 " +
-                  "(option log-likelihood, summed); AVG = mean of the five ROUGE-L columns.\n\n";
-  m += "| setting | Complaint | Summary | Petition | QA | MRC | MC | AVG |\n|---|---|---|---|---|---|---|---|\n| " +
-       r.label;
-  for (Task c : cols) {
-    const TaskSummary* t = nullptr;
-    for (auto& x : r.tasks)
-      if (x.task == c) t = &x;
-    m += " | " + (t == nullptr || t->n == 0 ? std::string("—") : fmt_pct(c == Task::MC ? t->acc_ll : t->rouge_l_f));
-  }
-  m += " | " + (r.avg_over.empty() ? std::string("—") : fmt_pct(r.avg)) + " |\n";
-  if (!r.avg_over.empty() && r.avg_over.size() < 5) m += "\nAVG over " + std::to_string(r.avg_over.size()) + " of 5 tasks.\n";
-  m += "\n| task | items | skipped | truncated | score | source |\n|---|---|---|---|---|---|\n";
-  for (auto& t : r.tasks) {
-    std::string score = t.task == Task::MC
-                            ? "acc " + fmt_pct(t.acc_ll) + " (sum LL) / " + fmt_pct(t.acc_ll_norm) + " (LL per token) / " +
-                                  fmt_pct(t.acc_gen) + " (generated letter; " + std::to_string(t.unparsed) + " unparsed)"
-                            : "ROUGE-L F " + fmt_pct(t.rouge_l_f) + " (whitespace / character / tokenizer: " +
-                                  fmt_pct(t.rouge_by_tok[0]) + " / " + fmt_pct(t.rouge_by_tok[1]) + " / " +
-                                  fmt_pct(t.rouge_by_tok[2]) + ")";
-    m += "| " + std::string(task_title(t.task)) + " | " + std::to_string(t.n) + " | " + std::to_string(t.skipped) +
-         " | " + std::to_string(t.truncated) + " | " + score + " | " + t.source + " |\n";
-  }
-  if (r.general_val_loss >= 0) {
-    char b[128];
-    std::snprintf(b, sizeof b, "%.4f nats/token over %lld tokens", r.general_val_loss, (long long)r.general_val_tokens);
-    m += "\nGeneral-domain validation loss (`" + o.general_val + "`): " + b + "\n";
-  }
-  if (!r.errors.empty()) {
-    m += "\nSkipped items:\n";
-    for (auto& e : r.errors) m += "- " + e + "\n";
-  }
-  return m;
-}
-
-std::string report_json(const EvalReport& r, const EvalOptions& o) {
-  json j;
-  j["model"] = r.model_dir;
-  j["label"] = r.label;
-  j["settings"] = {{"system", o.system_name}, {"ref", o.ref},          {"ref_k", o.ref_k},
-                   {"max_new_tokens", o.max_new_tokens}, {"limit", o.limit}, {"mc_limit", o.mc_limit}, {"rouge_tokens", rouge_tok_name(o.rouge)},
-                   {"decoding", "greedy"}};
-  json tasks = json::object();
-  for (auto& t : r.tasks) {
-    json x = {{"n", t.n}, {"skipped", t.skipped}, {"truncated", t.truncated}, {"source", t.source}};
-    if (t.task == Task::MC) {
-      x["acc_ll"] = t.acc_ll;
-      x["acc_ll_norm"] = t.acc_ll_norm;
-      x["acc_gen"] = t.acc_gen;
-      x["unparsed"] = t.unparsed;
-    } else {
-      x["rouge_l_f"] = t.rouge_l_f;
-      x["rouge_l_f_by_tokens"] = {{"whitespace", t.rouge_by_tok[0]}, {"character", t.rouge_by_tok[1]},
-                                  {"tokenizer", t.rouge_by_tok[2]}};
-    }
-    tasks[task_name(t.task)] = x;
-  }
-  j["tasks"] = tasks;
-  j["avg"] = r.avg_over.empty() ? json(nullptr) : json(r.avg);
-  j["avg_over"] = r.avg_over;
-  j["general"] = {{"val_loss", r.general_val_loss >= 0 ? json(r.general_val_loss) : json(nullptr)},
-                  {"val_tokens", r.general_val_tokens},
-                  {"val_glob", o.general_val}};
-  j["errors"] = r.errors;
-  return j.dump(2) + "\n";
-}
-
 Conversation item_conversation(const TaskItem& it, const std::string& system, const prompt::ReferenceHook& ref) {
   Conversation conv;
   if (!system.empty()) conv.push_back({"system", system});
@@ -200,14 +118,17 @@ double general_val_loss(CausalLM& lm, const std::string& glob, int64_t max_token
   return -s / double(lp.size());
 }
 
-EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model_dir, const EvalOptions& o) {
-  EvalReport rep;
-  rep.model_dir = model_dir;
-  rep.label = o.label.empty() ? model_dir : o.label;
-  make_dirs(o.out_dir);
+namespace {
+
+// Runs the model on one task's chosen items: fills ts (n, scores, per-item vectors, means) and writes
+// OUT/<task>.jsonl; items that fail are skipped and reported in rep->errors.
+void run_task(CausalLM& lm, const Tokenizer& tok, const EvalOptions& o, const std::vector<TaskItem>& chosen,
+              TaskSummary* tsp, EvalReport* rep) {
+  TaskSummary& ts = *tsp;
+  const Task task = ts.task;
   const int T = lm.config().max_seq_len;
-  int max_new = std::min(o.max_new_tokens, T / 2);
-  if (max_new < o.max_new_tokens)
+  const int max_new = std::min(o.max_new_tokens, T / 2);
+  if (max_new < o.max_new_tokens && task == o.tasks.front())
     std::fprintf(stderr, "eval: --max-new-tokens %d capped at %d (half the model's context of %d)\n",
                  o.max_new_tokens, max_new, T);
   // The caller normally builds the hook (to fail on a missing index before loading a model); a library caller
@@ -219,122 +140,167 @@ EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model
   go.sampling.temperature = 0;  // greedy
   go.sampling.top_k = 0, go.sampling.top_p = 1, go.sampling.repetition_penalty = 1;
   go.max_new_tokens = max_new;
+  Progress bar(std::string("eval ") + task_name(task), chosen.size(), o.progress && ::isatty(2));
+  std::string out_lines;
+  double rsum[3] = {0, 0, 0};
+  for (size_t i = 0; i < chosen.size(); i++) {
+    const TaskItem& it = chosen[i];
+    try {
+      const Conversation conv = item_conversation(it, o.system, ref);
+      ItemResult r;
+      r.id = it.id;
+      if (task == Task::MC) {
+        std::vector<std::vector<int32_t>> opts, letters;
+        std::vector<size_t> bytes;
+        size_t longest = 0;
+        for (size_t k = 0; k < it.options.size(); k++) {
+          std::vector<int32_t> ids = tok.encode(it.options[k]);
+          if (int(ids.size()) > T / 2) ids.resize(size_t(T / 2));  // very long option: its first T/2 tokens
+          longest = std::max(longest, ids.size());
+          opts.push_back(std::move(ids));
+          bytes.push_back(it.options[k].size());
+          letters.push_back(tok.encode(std::string(1, char('A' + k))));
+        }
+        const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - int(longest));
+        MCScore s = score_options(lm, fp.tokens, opts, bytes);
+        score_letters(lm, fp.tokens, letters, &s);
+        GenerateOptions g1 = go;
+        g1.max_new_tokens = std::min(8, max_new);
+        const FittedPrompt fg = fit_prompt(tok, conv, it.document, T - g1.max_new_tokens);
+        const GenerateResult gr = gen.generate(fg.tokens, g1);
+        r.pick_sum = s.pick_sum, r.pick_norm = s.pick_norm, r.pick_byte = s.pick_byte, r.pick_letter = s.pick_letter;
+        r.pick_gen = parse_choice(gr.text, int(it.options.size()));
+        r.answer = it.answer;
+        r.option_logprob = s.sum_logprob, r.option_tokens = s.n_tokens, r.letter_logprob = s.letter_logprob;
+        r.prediction = gr.text;
+        r.reference = std::string(1, char('A' + it.answer));
+        r.score = r.pick_letter == it.answer;
+        r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
+        r.truncated = fp.doc_cut || fp.middle_cut;
+        const int picks[5] = {r.pick_letter, r.pick_byte, r.pick_gen, r.pick_sum, r.pick_norm};
+        for (int m = 0; m < 5; m++) ts.mc_correct[m].push_back(picks[m] == it.answer);
+        ts.unparsed += r.pick_gen < 0;
+      } else {
+        const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - max_new);
+        const GenerateResult gr = gen.generate(fp.tokens, go);
+        r.prediction = gr.text;
+        r.reference = it.reference;
+        for (int k = 0; k < 3; k++) r.rouge_by_tok[k] = rouge_l_f(it.reference, gr.text, RougeTok(k), &tok);
+        r.score = r.rouge_by_tok[int(o.rouge)];
+        for (int k = 0; k < 3; k++) rsum[k] += r.rouge_by_tok[k];
+        r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
+        r.truncated = fp.doc_cut || fp.middle_cut;
+      }
+      ts.ids.push_back(r.id);
+      ts.scores.push_back(r.score);
+      ts.n++;
+      ts.truncated += r.truncated;
+      json j = {{"id", r.id}, {"prediction", r.prediction}, {"reference", r.reference}, {"score", r.score},
+                {"prompt_tokens", r.prompt_tokens}, {"full_prompt_tokens", r.full_prompt_tokens},
+                {"truncated", r.truncated}};
+      if (task != Task::MC)
+        j["rouge"] = {{"whitespace", r.rouge_by_tok[0]}, {"character", r.rouge_by_tok[1]},
+                      {"tokenizer", r.rouge_by_tok[2]}};
+      if (task == Task::MC) {
+        auto L = [](int k) { return k < 0 ? json(nullptr) : json(std::string(1, char('A' + k))); };
+        j["answer"] = L(r.answer);
+        j["pick_letter"] = L(r.pick_letter);
+        j["pick_ll_byte"] = L(r.pick_byte);
+        j["pick_gen"] = L(r.pick_gen);
+        j["pick_ll"] = L(r.pick_sum);
+        j["pick_ll_norm"] = L(r.pick_norm);
+        j["letter_logprob"] = r.letter_logprob;
+        j["option_logprob"] = r.option_logprob;
+        j["option_tokens"] = r.option_tokens;
+      }
+      out_lines += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    } catch (const Error& e) {
+      const std::string msg = cat(task_name(task), " item ", it.id, ": ", e.what());
+      std::fprintf(stderr, "eval: skipped %s\n", msg.c_str());
+      rep->errors.push_back(msg);
+      ts.skipped++;
+    }
+    bar.update(i + 1);
+  }
+  bar.finish();
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / double(v.size());
+  };
+  if (ts.n > 0) {
+    if (task == Task::MC) {
+      ts.acc_letter = mean(ts.mc_correct[0]), ts.acc_ll_byte = mean(ts.mc_correct[1]), ts.acc_gen = mean(ts.mc_correct[2]);
+      ts.acc_ll = mean(ts.mc_correct[3]), ts.acc_ll_norm = mean(ts.mc_correct[4]);
+    } else {
+      ts.rouge_l_f = mean(ts.scores);
+      for (int k = 0; k < 3; k++) ts.rouge_by_tok[k] = rsum[k] / ts.n;
+    }
+  }
+  write_file_atomic(o.out_dir + "/" + task_name(task) + ".jsonl", out_lines);
+  if (task == Task::MC)
+    std::printf("%-9s %4d items  acc %s (letter prob)  %s (LL/byte)  %s (generated, %d unparsed)  %s (sum LL)\n",
+                task_title(task), ts.n, fmt_pct(ts.acc_letter).c_str(), fmt_pct(ts.acc_ll_byte).c_str(),
+                fmt_pct(ts.acc_gen).c_str(), ts.unparsed, fmt_pct(ts.acc_ll).c_str());
+  else
+    std::printf("%-9s %4d items  ROUGE-L F %s  (%d truncated, %d skipped)\n", task_title(task), ts.n,
+                fmt_pct(ts.rouge_l_f).c_str(), ts.truncated, ts.skipped);
+  std::fflush(stdout);
+}
 
+}  // namespace
+
+std::vector<TaskItem> choose_items(Task task, const EvalOptions& o, std::vector<std::string>* errors, int* skipped,
+                                   std::string* source) {
+  std::vector<TaskItem> items;
+  std::vector<std::string> bad;
+  const std::string file = o.task_dir + "/" + task_name(task) + ".jsonl";
+  if (task_file_allowed(task) && !o.task_dir.empty() && file_exists(file)) {
+    items = read_task_file(file, &bad);
+    *source = file;
+  } else {
+    items = build_task(task, o.data_root);
+    *source = task == Task::MC || task == Task::KorQuAD ? "corpora (formatted at load time)" : "corpora (built in memory)";
+  }
+  for (auto& e : bad) std::fprintf(stderr, "eval: skipped %s\n", e.c_str()), errors->push_back(e);
+  *skipped += int(bad.size());
+  std::vector<TaskItem> chosen;
+  const int limit = task == Task::MC && o.mc_limit >= 0           ? o.mc_limit
+                    : task == Task::KorQuAD && o.korquad_limit >= 0 ? o.korquad_limit
+                                                                    : o.limit;
+  for (size_t i : stride_subset(items.size(), limit))
+    if (items[i].task == task) chosen.push_back(items[i]);
+    else errors->push_back(cat(file, " (", items[i].id, "): task '", task_name(items[i].task), "' in the ",
+                               task_name(task), " file")), (*skipped)++;
+  return chosen;
+}
+
+EvalReport run_eval(CausalLM& lm, const Tokenizer& tok, const std::string& model_dir, const EvalOptions& o) {
+  return run_eval(&lm, &tok, model_dir, o);
+}
+
+EvalReport run_eval(CausalLM* lm, const Tokenizer* tok, const std::string& model_dir, const EvalOptions& o) {
+  BEOP_CHECK(lm != nullptr || o.baselines, "infer eval: no model and no baselines: nothing to evaluate");
+  EvalReport rep;
+  rep.model_dir = model_dir;
+  rep.label = o.label.empty() ? model_dir : o.label;
+  make_dirs(o.out_dir);
+  std::vector<std::pair<Task, std::vector<TaskItem>>> all;
   for (Task task : o.tasks) {
     TaskSummary ts;
     ts.task = task;
-    std::vector<TaskItem> items;
-    std::vector<std::string> bad;
-    const std::string file = o.task_dir + "/" + task_name(task) + ".jsonl";
-    if (task_file_allowed(task) && !o.task_dir.empty() && file_exists(file)) {
-      items = read_task_file(file, &bad);
-      ts.source = file;
-    } else {
-      items = build_task(task, o.data_root);
-      ts.source = task == Task::MC || task == Task::KorQuAD ? "corpora (formatted at load time)" : "corpora (built in memory)";
-    }
-    for (auto& e : bad) std::fprintf(stderr, "eval: skipped %s\n", e.c_str()), rep.errors.push_back(e);
-    ts.skipped = int(bad.size());
-    std::vector<TaskItem> chosen;
-    for (size_t i : stride_subset(items.size(), task == Task::MC && o.mc_limit >= 0 ? o.mc_limit : o.limit))
-      if (items[i].task == task) chosen.push_back(items[i]);
-      else rep.errors.push_back(cat(file, " (", items[i].id, "): task '", task_name(items[i].task), "' in the ",
-                                    task_name(task), " file")), ts.skipped++;
-    Progress bar(std::string("eval ") + task_name(task), chosen.size(), o.progress && ::isatty(2));
-    std::string out_lines;
-    double sum = 0, c_sum = 0, c_norm = 0, c_gen = 0, rsum[3] = {0, 0, 0};
-    for (size_t i = 0; i < chosen.size(); i++) {
-      const TaskItem& it = chosen[i];
-      try {
-        const Conversation conv = item_conversation(it, o.system, ref);
-        ItemResult r;
-        r.id = it.id;
-        if (task == Task::MC) {
-          std::vector<std::vector<int32_t>> opts;
-          size_t longest = 0;
-          for (auto& op : it.options) {
-            std::vector<int32_t> ids = tok.encode(op);
-            if (int(ids.size()) > T / 2) ids.resize(size_t(T / 2));  // very long option: its first T/2 tokens
-            longest = std::max(longest, ids.size());
-            opts.push_back(std::move(ids));
-          }
-          const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - int(longest));
-          const MCScore s = score_options(lm, fp.tokens, opts);
-          GenerateOptions g1 = go;
-          g1.max_new_tokens = std::min(8, max_new);
-          const FittedPrompt fg = fit_prompt(tok, conv, it.document, T - g1.max_new_tokens);
-          const GenerateResult gr = gen.generate(fg.tokens, g1);
-          r.pick_sum = s.pick_sum, r.pick_norm = s.pick_norm, r.pick_gen = parse_choice(gr.text, int(it.options.size()));
-          r.answer = it.answer;
-          r.option_logprob = s.sum_logprob, r.option_tokens = s.n_tokens;
-          r.prediction = gr.text;
-          r.reference = std::string(1, char('A' + it.answer));
-          r.score = r.pick_sum == it.answer;
-          r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
-          r.truncated = fp.doc_cut || fp.middle_cut;
-          c_sum += r.pick_sum == it.answer, c_norm += r.pick_norm == it.answer, c_gen += r.pick_gen == it.answer;
-          ts.unparsed += r.pick_gen < 0;
-        } else {
-          const FittedPrompt fp = fit_prompt(tok, conv, it.document, T - max_new);
-          const GenerateResult gr = gen.generate(fp.tokens, go);
-          r.prediction = gr.text;
-          r.reference = it.reference;
-          for (int k = 0; k < 3; k++) r.rouge_by_tok[k] = rouge_l_f(it.reference, gr.text, RougeTok(k), &tok);
-          r.score = r.rouge_by_tok[int(o.rouge)];
-          for (int k = 0; k < 3; k++) rsum[k] += r.rouge_by_tok[k];
-          r.prompt_tokens = int(fp.tokens.size()), r.full_prompt_tokens = fp.full_tokens;
-          r.truncated = fp.doc_cut || fp.middle_cut;
-        }
-        sum += r.score;
-        ts.n++;
-        ts.truncated += r.truncated;
-        json j = {{"id", r.id}, {"prediction", r.prediction}, {"reference", r.reference}, {"score", r.score},
-                  {"prompt_tokens", r.prompt_tokens}, {"full_prompt_tokens", r.full_prompt_tokens},
-                  {"truncated", r.truncated}};
-        if (task != Task::MC)
-          j["rouge"] = {{"whitespace", r.rouge_by_tok[0]}, {"character", r.rouge_by_tok[1]},
-                        {"tokenizer", r.rouge_by_tok[2]}};
-        if (task == Task::MC) {
-          auto L = [](int k) { return k < 0 ? json(nullptr) : json(std::string(1, char('A' + k))); };
-          j["answer"] = L(r.answer);
-          j["pick_ll"] = L(r.pick_sum);
-          j["pick_ll_norm"] = L(r.pick_norm);
-          j["pick_gen"] = L(r.pick_gen);
-          j["option_logprob"] = r.option_logprob;
-          j["option_tokens"] = r.option_tokens;
-        }
-        out_lines += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-      } catch (const Error& e) {
-        const std::string msg = cat(task_name(task), " item ", it.id, ": ", e.what());
-        std::fprintf(stderr, "eval: skipped %s\n", msg.c_str());
-        rep.errors.push_back(msg);
-        ts.skipped++;
-      }
-      bar.update(i + 1);
-    }
-    bar.finish();
-    if (ts.n > 0) {
-      if (task == Task::MC) ts.acc_ll = c_sum / ts.n, ts.acc_ll_norm = c_norm / ts.n, ts.acc_gen = c_gen / ts.n;
-      else {
-        ts.rouge_l_f = sum / ts.n;
-        for (int k = 0; k < 3; k++) ts.rouge_by_tok[k] = rsum[k] / ts.n;
-      }
-    }
-    write_file_atomic(o.out_dir + "/" + task_name(task) + ".jsonl", out_lines);
-    if (task == Task::MC)
-      std::printf("%-9s %4d items  acc %s (sum LL)  %s (LL/token)  %s (letter, %d unparsed)\n", task_title(task), ts.n,
-                  fmt_pct(ts.acc_ll).c_str(), fmt_pct(ts.acc_ll_norm).c_str(), fmt_pct(ts.acc_gen).c_str(), ts.unparsed);
-    else
-      std::printf("%-9s %4d items  ROUGE-L F %s  (%d truncated, %d skipped)\n", task_title(task), ts.n,
-                  fmt_pct(ts.rouge_l_f).c_str(), ts.truncated, ts.skipped);
-    std::fflush(stdout);
+    std::vector<TaskItem> chosen = choose_items(task, o, &rep.errors, &ts.skipped, &ts.source);
+    if (lm != nullptr) run_task(*lm, *tok, o, chosen, &ts, &rep);
+    all.push_back({task, std::move(chosen)});
     rep.tasks.push_back(ts);
   }
-  if (!o.general_val.empty()) {
-    rep.general_val_loss = general_val_loss(lm, o.general_val, o.general_val_tokens, &rep.general_val_tokens);
+  if (lm != nullptr && !o.general_val.empty()) {
+    rep.general_val_loss = general_val_loss(*lm, o.general_val, o.general_val_tokens, &rep.general_val_tokens);
     std::printf("general   val loss %.4f over %lld tokens\n", rep.general_val_loss, (long long)rep.general_val_tokens);
   }
+  if (o.baselines) rep.baselines = run_baselines(all, o, tok);
   compute_avg(rep);
+  compute_intervals(rep);
   write_file_atomic(o.out_dir + "/report.md", report_markdown(rep, o));
   write_file_atomic(o.out_dir + "/report.json", report_json(rep, o));
   return rep;

@@ -1,5 +1,7 @@
 #include "legal/eval/scoring.h"
 
+#include <algorithm>
+
 #include "src/common.h"
 #include "src/utf8.h"
 
@@ -51,20 +53,42 @@ int parse_choice(const std::string& g, int n_options) {
   return -1;
 }
 
+namespace {
+// The first index of the largest value.
+int argmax(const std::vector<double>& v) {
+  int best = -1;
+  for (size_t i = 0; i < v.size(); i++)
+    if (best < 0 || v[i] > v[size_t(best)]) best = int(i);
+  return best;
+}
+}  // namespace
+
 MCScore score_options(CausalLM& lm, const std::vector<int32_t>& prompt,
-                      const std::vector<std::vector<int32_t>>& options) {
+                      const std::vector<std::vector<int32_t>>& options, const std::vector<size_t>& option_bytes) {
+  BEOP_CHECK(option_bytes.empty() || option_bytes.size() == options.size(), "MC: ", option_bytes.size(),
+             " option byte counts for ", options.size(), " options");
   MCScore s;
-  double best = 0, best_norm = 0;
+  std::vector<double> norm, per_byte;
   for (size_t i = 0; i < options.size(); i++) {
     BEOP_CHECK(!options[i].empty(), "MC option ", char('A' + i), " encodes to no tokens");
     const ContinuationScore c = score_continuation(lm, prompt, options[i]);
     s.sum_logprob.push_back(c.sum_logprob);
     s.n_tokens.push_back(c.n_tokens);
-    const double norm = c.sum_logprob / c.n_tokens;
-    if (s.pick_sum < 0 || c.sum_logprob > best) best = c.sum_logprob, s.pick_sum = int(i);
-    if (s.pick_norm < 0 || norm > best_norm) best_norm = norm, s.pick_norm = int(i);
+    norm.push_back(c.sum_logprob / c.n_tokens);
+    if (!option_bytes.empty()) per_byte.push_back(c.sum_logprob / double(std::max<size_t>(1, option_bytes[i])));
   }
+  s.pick_sum = argmax(s.sum_logprob), s.pick_norm = argmax(norm), s.pick_byte = argmax(per_byte);
   return s;
+}
+
+void score_letters(CausalLM& lm, const std::vector<int32_t>& prompt, const std::vector<std::vector<int32_t>>& letters,
+                   MCScore* s) {
+  s->letter_logprob.clear();
+  for (size_t i = 0; i < letters.size(); i++) {
+    BEOP_CHECK(!letters[i].empty(), "MC letter ", char('A' + i), " encodes to no tokens");
+    s->letter_logprob.push_back(score_continuation(lm, prompt, letters[i]).sum_logprob);
+  }
+  s->pick_letter = argmax(s->letter_logprob);
 }
 
 }  // namespace beop::eval

@@ -29,10 +29,19 @@ struct MCScore {
   std::vector<int> n_tokens;        // per option
   int pick_sum = -1;                // argmax of sum_logprob (first on ties)
   int pick_norm = -1;               // argmax of sum_logprob / n_tokens (first on ties)
+  int pick_byte = -1;               // argmax of sum_logprob / option bytes (first on ties; needs option_bytes)
+  std::vector<double> letter_logprob;  // per option: log p(its letter's tokens | prompt) (score_letters)
+  int pick_letter = -1;                // argmax of letter_logprob: the KMMLU/MMLU convention
 };
 // Scores each option's tokens as the continuation of the prompt (score_continuation: the prompt is cut from the
-// left if prompt + option does not fit the context). Error on an empty option.
+// left if prompt + option does not fit the context). option_bytes (UTF-8 length of each option's text, optional)
+// gives the per-byte normalisation, which unlike per-token does not depend on the tokenizer. Error on an empty
+// option.
 MCScore score_options(CausalLM& lm, const std::vector<int32_t>& prompt,
-                      const std::vector<std::vector<int32_t>>& options);
+                      const std::vector<std::vector<int32_t>>& options, const std::vector<size_t>& option_bytes = {});
+// The letter convention: log p(letter tokens | prompt) for each option's letter ("A", "B", ... encoded by the
+// caller), the pick being the most probable letter. Fills s->letter_logprob and s->pick_letter.
+void score_letters(CausalLM& lm, const std::vector<int32_t>& prompt, const std::vector<std::vector<int32_t>>& letters,
+                   MCScore* s);
 
 }  // namespace beop::eval

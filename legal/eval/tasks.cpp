@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "legal/eval/task_split.h"
 #include "legal/prompt.h"
 #include "src/common.h"
 #include "src/csv.h"
@@ -88,14 +89,21 @@ struct Precedent {
   int64_t line;
   json j;
 };
-std::vector<Precedent> test_precedents(const std::string& root) {
+// The test precedents that serve task `t` (task_split.h: each serves exactly one of Complaint, Summary, QA, so no
+// 판결요지 is the reference of two tasks).
+std::vector<Precedent> test_precedents(const std::string& root, Task t) {
   std::vector<Precedent> out;
+  size_t k_civil = 0, k_crim = 0;
   for_each_jsonl(join_path(root, kPrecedents), [&](const json& j, int no) {
     const std::string where = cat(kPrecedents, ":", no);
-    if (string_field(j, "split", where) == "test") out.push_back({no, j});
+    if (string_field(j, "split", where) != "test") return;
+    const bool criminal = string_field(j, "case_type", where) == "형사";
+    if (precedent_owner(criminal, criminal ? k_crim++ : k_civil++) == t) out.push_back({no, j});
   }, kPrecedents);
   return out;
 }
+// KoBLEX questions alternate QA (even lines) and MRC (odd lines): MRC would otherwise re-ask QA's questions.
+bool koblex_for(Task t, int line) { return (line % 2 == 0) == (t == Task::QA); }
 
 TaskItem user_item(Task t, const std::string& id, const std::string& user, const std::string& reference,
                    const Provenance& p, const std::string& document = "") {
@@ -294,11 +302,12 @@ bool task_file_allowed(Task t) { return t != Task::MC && t != Task::KorQuAD; }
 
 std::vector<TaskItem> build_complaint(const std::string& root) {
   std::vector<TaskItem> out;
-  for (auto& p : test_precedents(root)) {
+  for (auto& p : test_precedents(root, Task::Complaint)) {  // never 형사: a 소장 is a civil/administrative pleading
     const std::string w = cat(kPrecedents, ":", p.line);
-    if (string_field(p.j, "case_type", w) == "형사") continue;  // a complaint (소장) is a civil/administrative pleading
     const std::string name = string_field(p.j, "case_name", w), type = string_field(p.j, "case_type", w);
-    const std::string facts = reasons_of(string_field(p.j, "full_text", w));
+    // The 이유 without the sentences the 판결요지 (the 청구원인 of the reference) was lifted from.
+    const std::string facts = strip_quoted_sentences(reasons_of(string_field(p.j, "full_text", w)),
+                                                     string_field(p.j, "holding_summary", w));
     const std::string user = "다음 사건의 사실관계와 쟁점을 바탕으로 소장 초안을 작성해 주세요. 【청구취지】, 【청구원인】, "
                              "【관계 법령】 순서로 쓰세요.\n\n사건 종류: " + type + "\n사건명: " + name +
                              "\n\n[사실관계]\n" + facts + "\n\n[요청] 위 사건의 소장 초안을 작성해 주세요.";
@@ -313,9 +322,11 @@ std::vector<TaskItem> build_complaint(const std::string& root) {
 
 std::vector<TaskItem> build_summary(const std::string& root) {
   std::vector<TaskItem> out;
-  for (auto& p : test_precedents(root)) {
+  for (auto& p : test_precedents(root, Task::Summary)) {
     const std::string w = cat(kPrecedents, ":", p.line);
-    const std::string doc = trim(string_field(p.j, "full_text", w));
+    // The decision without the sentences its 판결요지 quotes (task_split.h): summarise, not copy.
+    const std::string doc = trim(strip_quoted_sentences(string_field(p.j, "full_text", w),
+                                                        string_field(p.j, "holding_summary", w)));
     const std::string user = "다음 대법원 판결문을 읽고 판결요지를 작성해 주세요.\n\n[판결문]\n" + string_field(p.j, "case_name", w) +
                              "\n" + doc + "\n\n[요청] 위 판결의 판결요지를 작성해 주세요.";
     const std::string id = string_field(p.j, "id", w);
@@ -339,13 +350,14 @@ std::vector<TaskItem> build_petition(const std::string& root) {
 std::vector<TaskItem> build_qa(const std::string& root) {
   std::vector<TaskItem> out;
   for_each_jsonl(join_path(root, kKoblex), [&](const json& j, int no) {
+    if (!koblex_for(Task::QA, no)) return;
     const std::string w = cat(kKoblex, ":", no);
     const std::string id = string_field(j, "id", w);
     const std::string user = lf(trim(string_field(j, "background", w))) + "\n\n" + lf(trim(string_field(j, "question", w)));
     out.push_back(user_item(Task::QA, "qa:koblex:" + id, user, lf(trim(string_field(j, "answer", w))),
                             {kKoblex, id, no, "all"}));
   }, kKoblex);
-  for (auto& p : test_precedents(root)) {  // the same prompt as it_legal_precedents.jsonl (legal/corpora.cpp)
+  for (auto& p : test_precedents(root, Task::QA)) {  // the same prompt as it_legal_precedents.jsonl (legal/corpora.cpp)
     const std::string w = cat(kPrecedents, ":", p.line);
     const std::string id = string_field(p.j, "id", w);
     const std::string user = "다음 쟁점에 관한 대법원 판결(" + string_field(p.j, "case_no", w) +
@@ -359,6 +371,7 @@ std::vector<TaskItem> build_qa(const std::string& root) {
 std::vector<TaskItem> build_mrc(const std::string& root) {
   std::vector<TaskItem> out;
   for_each_jsonl(join_path(root, kKoblex), [&](const json& j, int no) {
+    if (!koblex_for(Task::MRC, no)) return;
     const std::string w = cat(kKoblex, ":", no);
     const std::string id = string_field(j, "id", w);
     BEOP_CHECK(j.contains("contexts") && j["contexts"].is_array() && !j["contexts"].empty(), w,
@@ -369,8 +382,10 @@ std::vector<TaskItem> build_mrc(const std::string& root) {
       refs.push_back({koblex_citation(string_field(c, "hierarchy", w)), lf(trim(string_field(c, "content", w)))});
     }
     const std::string q = lf(trim(string_field(j, "background", w))) + "\n\n" + lf(trim(string_field(j, "question", w)));
-    out.push_back(user_item(Task::MRC, "mrc:koblex:" + id, prompt::user_with_references(refs, q),
-                            lf(trim(string_field(j, "answer", w))), {kKoblex, id, no, "all"}));
+    const std::string user = prompt::user_with_references(refs, q), answer = lf(trim(string_field(j, "answer", w)));
+    // An answer lifted from the given statutes tests copying, which copy-the-input already does: dropped.
+    if (ngram_containment(answer, user) > kMaxContainment) return;
+    out.push_back(user_item(Task::MRC, "mrc:koblex:" + id, user, answer, {kKoblex, id, no, "all"}));
   }, kKoblex);
   return out;
 }
