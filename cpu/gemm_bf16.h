@@ -5,6 +5,9 @@
 // order (its results differ from the AVX path only by the fp32 summation order inside one instruction and by
 // the instruction's flushing of subnormals). The kernel is chosen at run time (__builtin_cpu_supports), so a
 // binary built on this machine never executes an instruction the CPU lacks.
+// Weights are rounded to bf16 as they are packed, in each GEMM that reads them (forward and d_in: twice a step,
+// O(weights) work beside the GEMM's O(tokens x weights)); there is no separate bf16 copy of the weights to keep in
+// sync with the fp32 master. Activations stay fp32 in memory and are rounded as they are packed too.
 // The three GEMMs of a linear layer (cpu/linear.h's layout, W (OC, IC)) are linear_forward_bf16 and
 // linear_backward_bf16 below. CUDA: cuda/gemm.h (cuBLASLt in bf16). Tests: tests/test_cpu_bf16.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
