@@ -34,6 +34,9 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("tokenizer", "", "tokenizer.json (from scratch; with --init/--resume the checkpoint's is used)");
   f.add("stage", d.stage, "pretrain | cpt | it (cpt and it need --init)");
   f.add("device", d.device, "cpu | cuda (bf16 mixed precision) | cuda-fp32");
+  f.add("dtype", d.dtype,
+        "cpu training GEMMs: fp32 | bf16 (bf16 operands, fp32 sums; fp32 master weights, moments and activations; "
+        "AVX512-BF16 where the CPU has it). cuda: the precision is in --device");
   f.add("attention", d.attention,
         "training attention: flash (fused kernels, saves B*H*T logsumexps; cuda default) | gemm (GEMMs + softmax, "
         "saves the B*H*T*T probabilities; the cpu path)");
@@ -72,7 +75,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   TrainOptions o;
   o.preset = f.str("preset"), o.config_path = f.str("config"), o.init = f.str("init");
   o.tokenizer = f.str("tokenizer"), o.stage = f.str("stage"), o.device = f.str("device");
-  o.attention = f.str("attention");
+  o.attention = f.str("attention"), o.dtype = f.str("dtype");
   o.data = f.str("data"), o.val = f.str("val");
   o.batch = int(f.i64("batch")), o.seq = int(f.i64("seq")), o.grad_accum = int(f.i64("grad-accum"));
   o.steps = f.i64("steps"), o.tokens = f.i64("tokens");
@@ -105,6 +108,8 @@ int main(int argc, char** argv) {
     if (o.device.compare(0, 4, "cuda") == 0) {  // cuda (bf16 mixed precision) | cuda-fp32: cuda/backend.h
       BEOP_CHECK(comm->size() == 1, "--device ", o.device, " on ", comm->size(),
                  " ranks needs the NCCL transport, which is not done yet (docs/DISTRIBUTED.md)");
+      BEOP_CHECK(o.dtype == "fp32", "--dtype ", o.dtype, " is for --device cpu; on cuda the precision is in --device "
+                 "(cuda = bf16 mixed, cuda-fp32)");
       return cuda_backend::train(o, cuda_backend::precision_of(o.device));
     }
     BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");

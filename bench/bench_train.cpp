@@ -1,19 +1,27 @@
-// Training-throughput benchmark of the CPU path (issue: foundation). Prints, in one run:
-//   - this machine's fp32 GEMM ceiling (Eigen, all threads, square 2048 GEMM, best of 3);
-//   - beop training steps (forward + backward + clip + AdamW) on the `small` preset at B=8, T=256:
-//     tokens/s, achieved GFLOP/s, and the ratio to the ceiling;
-//   - the PyTorch reference (bench/torch_train_bench.py, same config) tokens/s, and beop / PyTorch.
+// Training-throughput benchmark of the CPU path against PyTorch 2.x (issues 2 and 17). Prints, in one run:
+//   - this machine's fp32 GEMM ceiling (Eigen, all threads, square 2048 GEMM, best of 3) and the bf16 one
+//     (beop's cpu/gemm_bf16.h at 2048^3, fp32 sums);
+//   - beop training steps (forward + backward + clip + AdamW) on the `small` preset at B=8, T=256, fp32 and
+//     --dtype bf16: tokens/s, achieved GFLOP/s, and the ratio to the ceiling;
+//   - PyTorch 2.x from PyPI (bench/torch_train_bench.py in the venv of bench/torch_venv.sh, same model and
+//     shapes): eager fp32, eager bf16 autocast, and with --compile torch.compile of both;
+//   - beop / PyTorch per precision. beop and PyTorch run alternately, --rounds times (default 3); each figure
+//     is the median over the rounds, so a load change on a shared machine hits both sides alike.
 // FLOPs per token: linear layers and causal attention (QK^T, PV) forward and backward,
 // counted as the CPU path computes them; see flops_per_token.
-// Usage: build/bench/bench_train [--preset small] [--batch 8] [--seq 256] [--steps 4] [--no-torch]
+// Usage: build/bench/bench_train [--preset small] [--batch 8] [--seq 256] [--steps 3] [--rounds 3] [--no-torch]
+//                                [--compile] [--dtype fp32|bf16|both]
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "cpu/gemm_bf16.h"
 #include "cpu/model_cpu.h"
 #include "src/rng.h"
 
@@ -37,6 +45,18 @@ static double gemm_ceiling_gflops() {
   return 2.0 * n * n * double(n) / best / 1e9;
 }
 
+static double gemm_bf16_ceiling_gflops() {
+  const int n = 2048;
+  Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), c(n, n);
+  double best = 1e30;
+  for (int r = 0; r < 4; r++) {  // the first is the warm-up
+    auto t0 = Clock::now();
+    cpu::gemm_bf16(n, n, n, a.data(), n, 1, b.data(), n, 1, c.data(), n, false);
+    if (r > 0) best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * n * n * double(n) / best / 1e9;
+}
+
 // Model FLOPs per trained token, counting what the CPU path computes: every linear layer costs 2 FLOPs per
 // weight forward and 4 backward (6 in all); causal attention computes only s <= t, so QK^T and PV cost
 // 2 * 2 * D * (T+1)/2 per head and token forward, times 3 with the backward pass.
@@ -47,10 +67,55 @@ static double flops_per_token(const ModelConfig& c, int T) {
   return 6 * linear + attn;
 }
 
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// beop: `steps` timed full steps after one warm-up; tokens/s.
+static double beop_tok_s(CpuModel& m, int B, int T, int steps, Rng& rng) {
+  std::vector<int32_t> x(size_t(B) * T), y(size_t(B) * T);
+  AdamWConfig opt;
+  double total = 0;
+  for (int s = 0; s <= steps; s++) {  // step 0 is the warm-up
+    for (size_t i = 0; i < x.size(); i++) x[i] = int32_t(rng.below(m.config().vocab_size));
+    for (size_t i = 0; i < y.size(); i++) y[i] = int32_t(rng.below(m.config().vocab_size));
+    auto t0 = Clock::now();
+    m.zero_grad();
+    LossSum ls = m.forward(x.data(), y.data(), nullptr, B, T);
+    m.backward(1.0 / double(ls.count));
+    m.step(opt, 1e-4);
+    if (s > 0) total += seconds_since(t0);
+  }
+  return double(B) * T * steps / total;
+}
+
+// One run of bench/torch_train_bench.py; tokens/s, or 0 (with the reason printed) when it failed.
+static double torch_tok_s(const std::string& py, const std::string& args, std::string* info) {
+  const std::string cmd = py + " bench/torch_train_bench.py " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[8192];
+  double tok = 0;
+  std::string last;
+  while (p && std::fgets(buf, sizeof buf, p)) {
+    last = buf;
+    if (const char* k = std::strstr(buf, "\"tokens_per_s\":")) tok = std::atof(k + 15);
+    if (const char* v = std::strstr(buf, "\"torch\": \"")) *info = std::string(v + 10, std::strcspn(v + 10, "\""));
+    if (const char* bl = std::strstr(buf, "BLAS_INFO=")) *info += std::string(", ") + std::string(bl, std::strcspn(bl, "\"]"));
+  }
+  const int rc = p ? pclose(p) : -1;
+  if (rc != 0 || tok <= 0) {
+    std::printf("  pytorch %s: failed (%s)\n", args.c_str(), last.substr(0, 200).c_str());
+    return 0;
+  }
+  return tok;
+}
+
 int main(int argc, char** argv) {
-  std::string preset_name = "small";
-  int B = 8, T = 256, steps = 4;
-  bool torch = true;
+  std::string preset_name = "small", dtypes = "both";
+  int B = 8, T = 256, steps = 3, rounds = 3;
+  bool torch = true, compile = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -61,58 +126,91 @@ int main(int argc, char** argv) {
     else if (a == "--batch") B = std::atoi(next());
     else if (a == "--seq") T = std::atoi(next());
     else if (a == "--steps") steps = std::atoi(next());
+    else if (a == "--rounds") rounds = std::atoi(next());
+    else if (a == "--dtype") dtypes = next();
     else if (a == "--no-torch") torch = false;
+    else if (a == "--compile") compile = true;
     else { std::fprintf(stderr, "error: unknown flag %s\n", a.c_str()); return 2; }
+  }
+  if (B <= 0 || T <= 0 || steps <= 0 || rounds <= 0 || (dtypes != "fp32" && dtypes != "bf16" && dtypes != "both")) {
+    std::fprintf(stderr, "error: --batch, --seq, --steps, --rounds must be positive; --dtype fp32|bf16|both\n");
+    return 2;
   }
   try {
     const int threads = omp_get_max_threads();
-    std::printf("bench_train: preset %s, B=%d T=%d, %d steps, %d threads\n", preset_name.c_str(), B, T, steps, threads);
+    std::printf("bench_train: preset %s, B=%d T=%d, %d steps x %d rounds, %d threads\n", preset_name.c_str(), B, T,
+                steps, rounds, threads);
     const double ceiling = gemm_ceiling_gflops();
     std::printf("fp32 GEMM ceiling (Eigen 2048^3, %d threads): %.1f GFLOP/s\n", threads, ceiling);
-
-    CpuModel m(preset(preset_name));
-    m.init_random(1);
-    m.reserve(B, T);
-    Rng rng(7);
-    std::vector<int32_t> x(size_t(B) * T), y(size_t(B) * T);
-    AdamWConfig opt;
-    double total = 0;
-    for (int s = 0; s <= steps; s++) {  // step 0 is the warm-up
-      for (size_t i = 0; i < x.size(); i++) x[i] = int32_t(rng.below(m.config().vocab_size));
-      for (size_t i = 0; i < y.size(); i++) y[i] = int32_t(rng.below(m.config().vocab_size));
-      auto t0 = Clock::now();
-      m.zero_grad();
-      LossSum ls = m.forward(x.data(), y.data(), nullptr, B, T);
-      m.backward(1.0 / double(ls.count));
-      m.step(opt, 1e-4);
-      if (s > 0) total += seconds_since(t0);
+    std::vector<std::string> dts;
+    if (dtypes != "bf16") dts.push_back("fp32");
+    if (dtypes != "fp32") dts.push_back("bf16");
+    double ceiling16 = 0;
+    if (dtypes != "fp32") {
+      ceiling16 = gemm_bf16_ceiling_gflops();
+      std::printf("bf16 GEMM ceiling (beop gemm_bf16 2048^3, %s kernel): %.1f GFLOP/s\n",
+                  cpu::bf16_kernel() == cpu::Bf16Kernel::kAvx512 ? "avx512_bf16" : "portable", ceiling16);
     }
-    const double tok_s = double(B) * T * steps / total;
-    const double gflops = tok_s * flops_per_token(m.config(), T) / 1e9;
-    std::printf("beop cpu    : %8.0f tokens/s  %7.1f ms/step  %6.1f GFLOP/s  = %.0f%% of GEMM ceiling\n", tok_s,
-                1e3 * total / steps, gflops, 100 * gflops / ceiling);
+    std::string py;
     if (torch) {
-      const std::string cmd = "/usr/bin/python3 bench/torch_train_bench.py --preset " + preset_name +
-                              " --batch " + std::to_string(B) + " --seq " + std::to_string(T) + " --steps " +
-                              std::to_string(steps) + " --threads " + std::to_string(threads);
-      FILE* p = popen(cmd.c_str(), "r");
+      FILE* p = popen("bash bench/torch_venv.sh", "r");
       char buf[4096];
-      double torch_tok = 0;
-      std::string blas;
-      while (p && std::fgets(buf, sizeof buf, p)) {
-        const char* k = std::strstr(buf, "\"tokens_per_s\":");
-        if (k) torch_tok = std::atof(k + 15);
-        const char* bl = std::strstr(buf, "\"blas\":");
-        if (bl) blas = std::string(bl + 7).substr(0, 60);
+      while (p && std::fgets(buf, sizeof buf, p)) py = std::string(buf, std::strcspn(buf, "\n"));
+      if (!p || pclose(p) != 0 || py.empty()) {
+        std::printf("pytorch     : unavailable (bench/torch_venv.sh failed): beop figures only\n");
+        torch = false;
       }
-      const int rc = p ? pclose(p) : -1;
-      if (rc != 0 || torch_tok <= 0) {
-        std::printf("pytorch     : failed to run (%s)\n", cmd.c_str());
-        return 1;
-      }
-      std::printf("pytorch     : %8.0f tokens/s  (%s)\n", torch_tok, blas.c_str());
-      std::printf("beop / pytorch = %.2fx\n", tok_s / torch_tok);
     }
+    const ModelConfig cfg = preset(preset_name);
+    const double fpt = flops_per_token(cfg, T);
+    struct Series { std::string name; std::vector<double> tok; };
+    std::vector<Series> series;
+    auto add = [&](const std::string& name, double v) {
+      for (Series& s : series)
+        if (s.name == name) return s.tok.push_back(v);
+      series.push_back({name, {v}});
+    };
+    std::string torch_info;
+    Rng rng(7);
+    for (int r = 0; r < rounds; r++) {
+      for (const std::string& dt : dts) {
+        CpuModel m(cfg);
+        m.ops().set_gemm_dtype(dt);
+        m.init_random(1);
+        m.reserve(B, T);
+        const double b = beop_tok_s(m, B, T, steps, rng);
+        add("beop " + dt, b);
+        std::printf("round %d  beop %s: %.0f tokens/s\n", r + 1, dt.c_str(), b);
+        std::fflush(stdout);
+        if (!torch) continue;
+        const std::string args = "--preset " + preset_name + " --batch " + std::to_string(B) + " --seq " +
+                                 std::to_string(T) + " --steps " + std::to_string(steps) + " --threads " +
+                                 std::to_string(threads) + " --dtype " + dt;
+        for (int c = 0; c < (compile ? 2 : 1); c++) {
+          const std::string name = std::string("pytorch ") + (c ? "compile " : "eager ") + dt;
+          const double t = torch_tok_s(py, args + (c ? " --compile --warmup 2" : ""), &torch_info);
+          if (t > 0) add(name, t);
+          std::printf("round %d  %s: %.0f tokens/s\n", r + 1, name.c_str(), t);
+          std::fflush(stdout);
+        }
+      }
+    }
+    std::printf("\nmedians over %d rounds (%s)\n", rounds, torch ? torch_info.c_str() : "beop only");
+    for (const Series& s : series) {
+      const double tok = median(s.tok);
+      std::printf("%-22s %8.0f tokens/s  %7.1f ms/step", s.name.c_str(), tok, 1e3 * B * T / tok);
+      if (s.name.compare(0, 4, "beop") == 0) {
+        const double gf = tok * fpt / 1e9, ceil = s.name == "beop fp32" ? ceiling : ceiling16;
+        std::printf("  %6.1f GFLOP/s = %.0f%% of the %s GEMM ceiling", gf, 100 * gf / ceil, s.name.c_str() + 5);
+      }
+      std::printf("\n");
+    }
+    for (const std::string& dt : dts)
+      for (const Series& s : series)
+        if (s.name.compare(0, 8, "pytorch ") == 0 && s.name.size() > 4 && s.name.substr(s.name.size() - 4) == dt)
+          for (const Series& b : series)
+            if (b.name == "beop " + dt)
+              std::printf("beop %s / %s = %.2fx\n", dt.c_str(), s.name.c_str(), median(b.tok) / median(s.tok));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

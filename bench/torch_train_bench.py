@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""PyTorch side of the training benchmark: the same Llama model as beop, float32, full training steps.
+"""PyTorch side of the training benchmark: the same Llama model as beop, full training steps.
 
-    /usr/bin/python3 bench/torch_train_bench.py --preset small [--batch 8 --seq 256 --steps 5 --threads 2]
+    PY bench/torch_train_bench.py --preset small [--batch 8 --seq 256 --steps 5 --threads 2]
+                                  [--dtype fp32|bf16] [--compile] [--attention sdpa|matmul]
 
-Times `steps` full steps (forward, masked cross-entropy, backward, clip_grad_norm_ 1.0, AdamW step) after one
-warm-up step, and prints one JSON line:
+PY is the bench's own venv with PyTorch 2.x from PyPI (bench/torch_venv.sh makes it). --dtype bf16 runs the
+forward and the loss under torch.autocast("cpu", bfloat16) (fp32 weights and optimizer, as beop's --dtype bf16);
+--compile wraps the model in torch.compile (inductor, CPU). --attention sdpa (default) is
+F.scaled_dot_product_attention(is_causal=True), what a PyTorch 2.x user writes (it dispatches to the fused
+flash kernel on the CPU); matmul is the explicit QK^T / softmax / PV of older code.
+Times `steps` full steps (forward, masked cross-entropy, backward, clip_grad_norm_ 1.0, AdamW step) after
+warm-up steps, and prints one JSON line:
     {"impl": "pytorch", "torch": ..., "threads": ..., "tokens_per_s": ..., "step_ms": ..., ...}
 Extra fields say what was measured (preset, batch, seq, steps, params, blas library loaded, step times), because a
 Debian torch linked against netlib reference BLAS is several times slower than one on OpenBLAS/MKL.
@@ -56,6 +62,8 @@ class Block(nn.Module):
         self.up_proj = nn.Linear(C, Fh, bias=False)
         self.down_proj = nn.Linear(Fh, C, bias=False)
 
+    sdpa = True
+
     def forward(self, x, cos, sin, causal):  # x [B,T,C]; cos/sin [T,D]; causal [T,T] bool, True = masked
         B, T, _ = x.shape
         n = self.input_layernorm(x)
@@ -66,9 +74,13 @@ class Block(nn.Module):
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(self.H // self.KV, dim=1)                 # query head h -> kv head h // (H/KV)
         v = v.repeat_interleave(self.H // self.KV, dim=1)
-        s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.D)     # [B,H,T,T]
-        p = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
-        y = torch.matmul(p, v).transpose(1, 2).reshape(B, T, self.H * self.D)
+        if self.sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)    # [B,H,T,D]
+        else:
+            s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.D)  # [B,H,T,T]
+            p = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
+            y = torch.matmul(p, v)
+        y = y.transpose(1, 2).reshape(B, T, self.H * self.D)
         x = x + self.o_proj(y)
         n = self.post_attention_layernorm(x)
         return x + self.down_proj(F.silu(self.gate_proj(n)) * self.up_proj(n))
@@ -101,22 +113,25 @@ class Llama(nn.Module):
 
 
 def blas_library():
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() or "mkl" in line.lower()}
-        return sorted(lib for lib in libs if ".so" in lib)
-    except OSError:
-        return []
+    """The BLAS torch was built with (PyPI wheels link MKL statically, so it is not in /proc/self/maps)."""
+    for line in torch.__config__.show().splitlines():
+        if "BLAS_INFO" in line:
+            return [part.strip() for part in line.split(",") if "BLAS_INFO" in part]
+    return []
 
 
 def main():
-    ap = argparse.ArgumentParser(description="PyTorch Llama training-step benchmark (float32, CPU)")
+    ap = argparse.ArgumentParser(description="PyTorch Llama training-step benchmark (CPU)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="small")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=None, help="default: the preset's sequence length")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
+    ap.add_argument("--attention", choices=["sdpa", "matmul"], default="sdpa")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first (--compile compiles in them)")
     a = ap.parse_args()
     cfg = dict(PRESETS[a.preset], rope_theta=10000.0, rms_eps=1e-5)
     T = a.seq or cfg["seq"]
@@ -126,7 +141,9 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    Block.sdpa = a.attention == "sdpa"
     model = Llama(cfg)
+    run = torch.compile(model) if a.compile else model
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -138,22 +155,25 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(inputs)
-        nll = F.cross_entropy(logits.view(-1, V), targets.view(-1), reduction="none")
-        loss = (nll * mask.view(-1)).sum() / mask.sum()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+            logits = run(inputs)
+            nll = F.cross_entropy(logits.view(-1, V), targets.view(-1), reduction="none")
+            loss = (nll * mask.view(-1)).sum() / mask.sum()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return loss.item()
 
-    step()  # warm-up: allocator, optimizer state
+    for _ in range(max(1, a.warmup)):  # allocator, optimizer state, compilation
+        step()
     times = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - t0)
     mean_s = sum(times) / len(times)
-    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": a.threads,
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "dtype": a.dtype,
+                      "compile": a.compile, "attention": a.attention,
                       "tokens_per_s": round(B * T / mean_s, 1), "step_ms": round(mean_s * 1e3, 1),
                       "preset": a.preset, "batch": B, "seq": T, "steps": a.steps,
                       "params": sum(p.numel() for p in model.parameters()),

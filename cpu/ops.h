@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/adamw.h"
@@ -12,6 +13,7 @@
 #include "cpu/bias.h"
 #include "cpu/cross_entropy.h"
 #include "cpu/embedding.h"
+#include "cpu/gemm_bf16.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
 #include "cpu/residual.h"
@@ -62,11 +64,24 @@ struct CpuOps {
                         int N, int C) {
     cpu::rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
   }
+  // Training GEMMs in bf16 (--dtype bf16, cpu/gemm_bf16.h): the linear layers' operands rounded to bf16, fp32
+  // sums; weights, gradients, AdamW moments and activations stay fp32. Decoding (N <= 4 rows) keeps fp32.
+  void set_gemm_dtype(const std::string& dtype) {
+    BEOP_CHECK(dtype == "fp32" || (dtype == "bf16" && std::is_same<Real, float>::value), "--dtype ", dtype,
+               ": the cpu backend trains in fp32 or bf16");
+    gemm_bf16 = dtype == "bf16";
+    if (gemm_bf16) cpu::bf16_kernel();  // the fallback's one-line notice comes now, not mid-step
+  }
+  bool gemm_bf16 = false;
   void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
+    if constexpr (std::is_same<Real, float>::value)
+      if (gemm_bf16 && N > 4) return cpu::linear_forward_bf16(o, in, W, N, IC, OC);
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
   void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
                        int OC, bool acc) {
+    if constexpr (std::is_same<Real, float>::value)
+      if (gemm_bf16) return cpu::linear_backward_bf16(din, dW, dout, in, W, N, IC, OC, acc);
     cpu::linear_backward(din, dW, dout, in, W, N, IC, OC, acc);
   }
   void bias_forward(Real* o, const Real* b, int N, int OC) { cpu::bias_forward(o, b, N, OC); }

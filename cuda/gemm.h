@@ -14,8 +14,8 @@
 // are deterministic run to run on one GPU model (cuBLAS's default no-atomics mode; the same shape picks the
 // same algorithm). Descriptors and the algorithm are made once per call shape and cached (LtPlan).
 // Under g++ (the SIMT CPU build) it is Eigen, like cpu/linear.h: "device" memory is host memory there.
-// Reference: cpu/linear.h (linear_forward/backward below). Tests: tests/test_cuda_kernels.cpp,
-// tests/test_cuda_bf16.cpp.
+// Reference: cpu/linear.h (linear_forward/backward below); in bf16, cpu/gemm_bf16.h (CPU bf16 training).
+// Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <cstdint>
 

@@ -15,6 +15,7 @@ struct TrainOptions {
   std::string tokenizer;        // tokenizer.json (from scratch; with --init the checkpoint's is used)
   std::string stage = "pretrain";  // pretrain | cpt | it (recorded; cpt/it require --init or --resume)
   std::string device = "cpu";
+  std::string dtype = "fp32";      // fp32 | bf16: the cpu backend's training GEMMs (Ops::set_gemm_dtype)
   std::string attention = "auto";  // auto | flash | gemm: training attention kernels (Ops::set_attention)
   // data
   std::string data;  // mixture spec: name=GLOB:weight,...

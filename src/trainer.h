@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "src/checkpoint.h"
@@ -36,6 +37,12 @@
 #include "src/trainer_util.h"
 
 namespace beop {
+
+// Backends whose training GEMMs take a --dtype (CpuOps::set_gemm_dtype); the others (CUDA) set precision by --device.
+template <class Ops, class = void>
+struct HasGemmDtype : std::false_type {};
+template <class Ops>
+struct HasGemmDtype<Ops, std::void_t<decltype(std::declval<Ops&>().set_gemm_dtype(std::string()))>> : std::true_type {};
 
 template <class ModelT>
 class Trainer {
@@ -151,6 +158,10 @@ class Trainer {
 
     model_.reset(new ModelT(cfg_));
     model_->ops().set_attention(o_.attention);  // before reserve(): it decides what attention saves
+    if constexpr (HasGemmDtype<std::remove_reference_t<decltype(std::declval<ModelT&>().ops())>>::value)
+      model_->ops().set_gemm_dtype(o_.dtype);
+    else
+      BEOP_CHECK(o_.dtype == "fp32", "--dtype ", o_.dtype, ": this backend sets its precision with --device");
     if (ck.params.empty()) {
       model_->init_random(o_.seed);
     } else {

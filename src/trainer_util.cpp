@@ -71,7 +71,8 @@ void prepare_run_dir(const TrainOptions& o) {
                       {"data", o.data},                  {"val", o.val},       {"batch", o.batch},
                       {"seq", o.seq},                    {"grad_accum", o.grad_accum}, {"steps", o.steps},
                       {"tokens", o.tokens},              {"lr", o.lr},         {"schedule", o.schedule},
-                      {"warmup", o.warmup},              {"seed", o.seed},     {"device", o.device}, {"attention", o.attention}};
+                      {"warmup", o.warmup},              {"seed", o.seed},     {"device", o.device}, {"dtype", o.dtype},
+                      {"attention", o.attention}};
   write_file_atomic(o.out + "/run.json", j.dump(2) + "\n");
 }
 

@@ -2,7 +2,8 @@
 // materialised. It serves training (full-sequence forward, K/V read in place from the fused qkv buffer,
 // saving only each query's logsumexp for the backward pass in attention_flash_backward.cuh) and inference
 // (flash_launch over the key/value cache: the cache store and that launch live in kv_cache.cuh).
-// Reference: cpu/attention.h (y). Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
+// Reference: cpu/attention.h (y); cpu/attention_flash.h (the same tiling on the CPU).
+// Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include "cuda/kernels/attention_flash_tc.cuh"
 #include "cuda/kernels/common.cuh"

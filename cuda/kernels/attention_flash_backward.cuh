@@ -1,7 +1,8 @@
 // Fused causal GQA attention BACKWARD (flash-style): rebuilds each probability from the saved logsumexp
 // instead of reading a saved T x T matrix, so training attention needs O(B·H·T) extra memory, not O(B·H·T²).
 // Forward: attention_flash.cuh (flash_attention_forward_kernel with lse). Reference: cpu/attention.h
-// (attention_backward, from the saved probabilities). Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
+// (attention_backward, from the saved probabilities); cpu/attention_flash.h (the same recomputation on the CPU).
+// Tests: tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 //
 // With scale = 1/sqrt(D), per (b, h) and query t, key s <= t (kv head kvh = h / (H/KV)):
 //   P[t,s]  = exp(scale·q_t·k_s − lse_t)                 (exactly the forward's softmax)
