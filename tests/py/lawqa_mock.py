@@ -7,8 +7,8 @@ The counts a test asserts therefore do not depend on which unit the generator se
 Behaviours: good | dupA | dupB (a good item whose question is one of two near-identical texts) | wrongfact (a
 quoted "fact" that is not in the article) | noarticle (cites 제999조) | malformed (content is cut-off JSON) |
 nofields (content JSON without "answer") | notjson (the HTTP body is HTML) | truncated (Content-Length promises
-more than is sent, then the connection closes) | r429 (429 + Retry-After: 1) | r500 | slow:S (sleep S seconds,
-then good).
+more than is sent, then the connection closes) | r429 (429 + Retry-After: 1) | r500 | r401 (key rejected) |
+slow:S (sleep S seconds, then good).
 
 The mock reads the citation and the article text from the prompt: the line holding "<law> 제N조[ 제M항]" and the
 lines after it up to the next blank line (the layout of lawqa::endpoint_prompt). Every socket has a timeout, the
@@ -194,5 +194,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send(429, b'{"error": {"message": "rate limited"}}', [("Retry-After", "1")])
         elif b == "r500":
             self.send(500, b'{"error": {"message": "internal"}}')
+        elif b == "r401":
+            self.send(401, b'{"error": {"message": "Incorrect API key provided"}}')
         else:
             self.send(500, b'{"error": "unknown behaviour"}')

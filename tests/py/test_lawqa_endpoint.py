@@ -3,7 +3,8 @@ http and over https with a self-signed certificate made here with the openssl CL
 committed). Checks, with exact counts: good / wrong-fact / non-existent-article / malformed / non-JSON / truncated /
 429-then-success (Retry-After honoured) / 500-then-success / slow (timeout, then success) / near-duplicate replies;
 the cost line; resume after SIGKILL (no duplicates, valid JSONL, a torn last line dropped); an untrusted certificate
-(clear error, nothing kept) and --ca-cert; bounded concurrency that overlaps requests; a missing API key.
+(clear error, nothing kept) and --ca-cert; bounded concurrency that overlaps requests; a missing and a rejected
+API key.
 Needs ./prep (make prep) and the corpora ($BEOP_DATA or ../shared/data). Exit status 0 = pass; ~15 s."""
 import json
 import os
@@ -175,11 +176,25 @@ def test_missing_key(tmp):
     check(not os.path.exists(prefix + "_endpoint.jsonl"), "no output file")
 
 
+def test_rejected_key(tmp):
+    mock = Mock([["r401"]]).start()
+    prefix = os.path.join(tmp, "badkey")
+    try:
+        r = run_prep(prep_args(mock, prefix, 5, ["--concurrency", "1"]), env={"BEOP_API_KEY": "sk-wrong"})
+    finally:
+        mock.stop()
+    check(r.returncode == 1, f"a rejected key stops the run: exit {r.returncode}")
+    err = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    check(len(err) == 1 and "HTTP 401" in err[0] and "rejected the API key" in err[0], r.stderr)
+    check(len(mock.calls) == 1, f"no further request after the 401: {len(mock.calls)}")
+    check(jsonl(prefix + "_endpoint.jsonl") == [] and jsonl(prefix + "_rejected.jsonl") == [], "nothing kept or logged")
+
+
 def main():
     os.chdir(ROOT)
     check(os.path.isfile("./prep"), "./prep is not built (make prep)")
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_missing_key, test_scripted_replies, test_concurrency, test_resume_after_sigkill, test_https):
+        for t in (test_missing_key, test_rejected_key, test_scripted_replies, test_concurrency, test_resume_after_sigkill, test_https):
             t0 = time.monotonic()
             t(tmp)
             print(f"ok {t.__name__} ({time.monotonic() - t0:.1f} s)")
