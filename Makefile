@@ -13,6 +13,10 @@ CPPFLAGS += -I. -isystem /usr/include/eigen3
 # after scripts/install-deps.sh has installed it).
 CPPFLAGS += $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
 LDLIBS   += -fopenmp -lpthread $(or $(shell pkg-config --libs cpp-httplib 2>/dev/null),-lcpp-httplib)
+# libcurl (Debian's libcurl4-openssl-dev): the law-QA endpoint generator's https client (legal/lawqa_client.h).
+# In LDLIBS, so every program, test, sanitizer and fuzz binary that links the library links it too.
+CPPFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
+LDLIBS   += $(or $(shell pkg-config --libs libcurl 2>/dev/null),-lcurl)
 BUILD    := build
 PY_SYS   := /usr/bin/python3
 PY_VENV  := .venv/bin/python

@@ -109,27 +109,49 @@ Verdict verify_item(const CitationIndex& index, const std::string& question, con
 // ------------------------------------------------------------------------------------------- endpoint generator
 
 struct EndpointOptions {
-  std::string url;        // http://host:port[/v1[/chat/completions]]
+  std::string url;        // http(s)://host[:port][/v1[/chat/completions]]
   std::string model;
   std::string api_key;    // sent as "Authorization: Bearer ..." when non-empty
-  double timeout_s = 60;  // connect + read + write timeout per request
+  std::string ca_cert;    // extra trusted CA (PEM) for https; "" = the system store (verification is always on)
+  double timeout_s = 60;  // per attempt: connect + send + receive
   double min_rouge = 0.3;
   double temperature = 0;
+  int concurrency = 1;     // requests in flight
+  int max_attempts = 5;    // per unit; retried on 429, 5xx, timeouts and connection failures
+  double retry_base_s = 1, retry_max_s = 60;  // backoff base * 2^(k-1) with jitter, capped; Retry-After honoured
+  double dedup_threshold = 0.8;  // character 3-gram Jaccard of normalised questions (legal/lawqa_dedup.h)
+  double price_in = 0, price_out = 0;  // USD per 1M prompt / completion tokens, for the cost estimate
+  std::string items_path;  // kept items, one JSON line each, appended as they come ("" = memory only)
+  std::string log_path;    // rejected/failed units, one JSON line each, appended likewise ("" = memory only)
+  bool resume = false;     // keep both files and skip the units they already answer (docs/DATA.md)
+  bool progress = false;   // the progress/cost line on stderr (a terminal only)
+  uint64_t seed = 1;       // of the retry jitter
 };
 
 struct EndpointRun {
-  std::vector<QAItem> kept;
-  std::vector<std::string> log;  // one JSON object per rejected/failed request (reason, citation, detail, item)
-  int requested = 0, kept_n = 0, rejected = 0, failed = 0;
+  std::vector<QAItem> kept;  // every kept item (resumed ones included), in unit order
+  std::vector<std::string> log;  // this run's rejected/failed units, one JSON object each
+  int requested = 0;  // units finished in this run (kept + rejected + failed)
+  int kept_n = 0, rejected = 0, failed = 0;  // this run; rejected = answered but not kept, failed = no answer
+  int skipped = 0;    // units already answered in the resumed files
+  int http_requests = 0, retries = 0;
+  long long prompt_tokens = 0, completion_tokens = 0;  // from the replies' `usage`
+  double cost = 0;    // prompt_tokens * price_in + completion_tokens * price_out, per 1M
   std::map<std::string, int> by_reason;
+  std::string fatal;  // "" or the one line that stopped the run early (untrusted certificate, rejected key, ...)
 };
 
 // The Korean generation prompt for one unit (user message content).
 std::string endpoint_prompt(const Unit& u);
-// One request per unit, in order (concurrency 1). Never throws on endpoint trouble: each failure (timeout,
-// connection refused, non-200 status, non-JSON body, JSON without question/answer/reference) is logged with the
-// citation and counted, and the run continues. Throws Error only on a bad URL.
+// One request per unit. Never throws on endpoint trouble: each failure (timeout, refused connection, HTTP error,
+// truncated or non-JSON reply, JSON without question/answer/reference) and each item the verifier rejects or
+// dedup drops is logged with the unit's citation and counted, and the run continues; a condition that would fail
+// every request (untrusted certificate, rejected key) ends it with run.fatal set. Throws Error only on a bad URL
+// or an unusable resume file.
 EndpointRun generate_endpoint(const std::vector<Unit>& units, const CitationIndex& index, const EndpointOptions& opt);
+// "12/40 units, 15 requests (3 retries), kept 9, rejected 2 (citation_unresolved 1, ...), failed 1 (...),
+// tokens 1234 in / 567 out, ~$0.0123"
+std::string endpoint_summary(const EndpointRun& run, size_t total_units);
 
 // `prep lawqa` (flags: prep lawqa --help). Exit status per prep convention.
 int prep_lawqa_main(int argc, char** argv);

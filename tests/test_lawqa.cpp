@@ -1,20 +1,14 @@
 // Law QA (data/prep/lawqa*): template generator determinism and per-type consistency with the statutes, the three
-// conversation layouts, the grounding check, and the endpoint generator against a local stub HTTP server.
-// Oracles: the parsed Article::text blocks (split by the test itself, not by lawqa's unit code), the layout
-// strings as documented in docs/DATA.md written out literally, and a stub server written here on raw sockets.
+// conversation layouts and the grounding check (the endpoint generator: tests/py/test_lawqa_endpoint.py and
+// tests/test_lawqa_endpoint.cpp). Oracles: the parsed Article::text blocks (split by the test itself, not by
+// lawqa's unit code) and the layout strings as documented in docs/DATA.md written out literally.
 // Run from the repository root; corpora come from beop::data_dir().
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "legal/lawqa.h"
@@ -318,167 +312,6 @@ TEST_CASE("grounding rule: quotes verbatim, law names exempt, ROUGE-L threshold"
   Verdict low = verify_item(idx, "q", "잘 모르겠습니다.", "주택임대차보호법 제3조 제1항", 0.3);
   CHECK(low.reason == "not_grounded");
   CHECK(verify_item(idx, "", "a", "주택임대차보호법 제3조", 0.3).reason == "empty_field");
-}
-
-// ------------------------------------------------------------------------------------------- endpoint
-
-namespace {
-
-// A tiny HTTP server on 127.0.0.1 with an ephemeral port: request i gets responses[i] (status, body, delay).
-struct StubServer {
-  struct Reply {
-    int status;
-    std::string body;
-    int delay_ms;
-  };
-  std::vector<Reply> replies;
-  std::vector<std::string> requests;
-  int fd = -1, port = 0;
-  std::atomic<bool> stop{false};
-  std::thread th;
-
-  void start() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    REQUIRE(::bind(fd, (sockaddr*)&addr, sizeof addr) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, (sockaddr*)&addr, &len);
-    port = ntohs(addr.sin_port);
-    th = std::thread([this] { loop(); });
-  }
-  void loop() {
-    for (size_t i = 0; !stop; i++) {
-      int c = ::accept(fd, nullptr, nullptr);
-      if (c < 0) return;
-      std::string req;
-      char buf[4096];
-      for (;;) {  // headers, then Content-Length bytes of body
-        size_t he = req.find("\r\n\r\n");
-        if (he != std::string::npos) {
-          size_t cl = req.find("Content-Length: ");
-          size_t want = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
-          if (req.size() >= he + 4 + want) break;
-        }
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        req.append(buf, (size_t)n);
-      }
-      requests.push_back(req);
-      Reply r = i < replies.size() ? replies[i] : Reply{404, "no more", 0};
-      if (r.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(r.delay_ms));
-      std::string resp = "HTTP/1.1 " + std::to_string(r.status) + " X\r\nContent-Type: application/json\r\n" +
-                         "Content-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
-      ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-      ::close(c);
-    }
-  }
-  void finish() {
-    stop = true;
-    ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
-    if (th.joinable()) th.join();
-  }
-};
-
-std::string chat_reply(const json& item) {  // OpenAI chat.completions response carrying `item` as the content
-  json r = {{"id", "x"}, {"object", "chat.completion"},
-            {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", item.dump()}}}}})}};
-  return r.dump();
-}
-
-}  // namespace
-
-TEST_CASE("endpoint generator against a local stub: only the good item is kept, every failure is logged") {
-  auto arts = filter_laws(all_articles(), {"주택임대차보호법"}, {});
-  CitationIndex idx(all_articles());
-  std::vector<Unit> units;
-  for (auto& a : arts)
-    for (auto& u : units_of(a)) units.push_back(u);
-  REQUIRE(units.size() >= 7);
-  units.resize(7);
-  // The good answer quotes the unit's first line verbatim (the unit is short enough for ROUGE-L F >= 0.3).
-  const Unit& g = units[0];
-  std::string first = g.text.substr(0, g.text.find('\n'));
-  StubServer s;
-  s.replies = {
-      {200, chat_reply({{"question", "q-a"}, {"answer", g.citation + "에 따르면 \"" + first + "\""}, {"reference", g.citation}}), 0},
-      {200, chat_reply({{"question", "q-b"}, {"answer", first}, {"reference", "주택임대차보호법 제999조"}}), 0},
-      {200, chat_reply({{"question", "q-c"}, {"answer", "잘 모르겠지만 아마 그럴 것입니다."}, {"reference", units[2].citation}}), 0},
-      {200, chat_reply({{"question", "q-d"}, {"answer", units[3].text + " 즉 \"임대인은 언제든지 퇴거를 요구할 수 있다\"."},
-                        {"reference", units[3].citation}}), 0},
-      {500, "internal error", 0},
-      {200, "<html>not json</html>", 0},
-      {200, chat_reply({{"question", "q-g"}, {"answer", first}, {"reference", g.citation}}), 1500},
-  };
-  s.start();
-  EndpointOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(s.port) + "/v1";
-  o.model = "stub";
-  o.api_key = "sk-test";
-  o.timeout_s = 0.5;  // (g) answers after 1.5 s
-  o.min_rouge = 0.3;
-  auto t0 = std::chrono::steady_clock::now();
-  EndpointRun run = generate_endpoint(units, idx, o);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  s.finish();
-
-  REQUIRE(run.kept.size() == 1);
-  CHECK(run.kept[0].question == "q-a");
-  CHECK(run.kept[0].citation == g.citation);
-  CHECK(run.kept[0].reference == g.text);
-  CHECK(run.requested == 7);
-  CHECK(run.rejected == 3);
-  CHECK(run.failed == 3);
-  REQUIRE(run.log.size() == 6);
-  std::vector<std::string> reasons, cits;
-  for (auto& l : run.log) {
-    json j = json::parse(l);
-    reasons.push_back(j["reason"]);
-    cits.push_back(j["citation"]);
-  }
-  CHECK(reasons == std::vector<std::string>{"citation_unresolved", "not_grounded", "quote_not_in_text", "http_status",
-                                            "non_json_body", "timeout"});
-  for (int k = 0; k < 6; k++) CHECK(cits[k] == units[k + 1].citation);  // each failure names its article
-  CHECK(secs < 1.4);  // the slow reply was abandoned at the 0.5 s deadline, not awaited
-  // The request was an OpenAI chat request with the key and the unit's text in the prompt.
-  REQUIRE(s.requests.size() >= 6);
-  CHECK(s.requests[0].rfind("POST /v1/chat/completions HTTP/1.1\r\n", 0) == 0);
-  CHECK(s.requests[0].find("Authorization: Bearer sk-test\r\n") != std::string::npos);
-  json body = json::parse(s.requests[0].substr(s.requests[0].find("\r\n\r\n") + 4));
-  CHECK(body["model"] == "stub");
-  CHECK(body["messages"][0]["content"].get<std::string>().find(g.text) != std::string::npos);
-}
-
-TEST_CASE("endpoint generator: a refused connection and a bad URL") {
-  CitationIndex idx(all_articles());
-  auto arts = filter_laws(all_articles(), {"이자제한법"}, {});
-  std::vector<Unit> units = units_of(arts[0]);
-  // Find a free port by binding and closing it: nothing listens there afterwards.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, (sockaddr*)&addr, sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, (sockaddr*)&addr, &len);
-  ::close(fd);
-  EndpointOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  o.model = "m";
-  o.timeout_s = 2;
-  EndpointRun run = generate_endpoint(units, idx, o);
-  CHECK(run.kept.empty());
-  CHECK(run.failed == (int)units.size());
-  CHECK(run.by_reason["request_failed"] == (int)units.size());
-  o.url = "https://example.com";
-  CHECK_THROWS_WITH_AS(generate_endpoint(units, idx, o), doctest::Contains("https is not supported"), Error);
 }
 
 TEST_CASE("prep lawqa: held-out laws and usage errors") {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "legal/lawqa.h"
+#include "legal/lawqa_client.h"
 #include "src/common.h"
 #include "src/flags.h"
 #include "src/io.h"
@@ -38,13 +39,22 @@ int prep_lawqa_main(int argc, char** argv) {
   f.add("types", "content,title,cloze,truefalse,mc", "template: question types");
   f.add("only-laws", "", "comma-separated law names (or file stems): use only these");
   f.add("exclude-laws", "", "comma-separated law names (or file stems): hold these out");
-  f.add("url", "", "endpoint: http://host:port[/v1] of an OpenAI-compatible server");
+  f.add("url", "", "endpoint: http(s)://host[:port][/v1] of an OpenAI-compatible chat-completions server");
   f.add("model", "", "endpoint: model name");
-  f.add("timeout", "60", "endpoint: seconds per request (connect, read, write)");
+  f.add("timeout", "60", "endpoint: seconds per attempt (connect + send + receive)");
   f.add("max-items", "0", "endpoint: request at most this many units (0 = all), chosen by --seed");
-  f.add("concurrency", "1", "endpoint: requests in flight (only 1 is implemented)");
+  f.add("concurrency", "4", "endpoint: requests in flight");
+  f.add("max-attempts", "5", "endpoint: attempts per unit (retries on 429, 5xx, timeouts, connection failures)");
+  f.add("retry-base", "1", "endpoint: backoff seconds before the first retry (doubles each retry, with jitter)");
+  f.add("retry-max", "60", "endpoint: longest wait before one retry, Retry-After included");
+  f.add("ca-cert", "", "endpoint: PEM file of a CA to trust for https (a private endpoint); certificates are always verified");
+  f.add_bool("no-key", "endpoint: send no API key (a server that needs none; local URLs never need one)");
+  f.add_bool("resume", "endpoint: continue from PREFIX_endpoint.jsonl and the --log file, skipping answered units");
+  f.add("dedup", "0.8", "endpoint: drop a question whose character 3-gram Jaccard with a kept one is >= this (1.01 = off)");
+  f.add("price-in", "0", "endpoint: USD per 1M prompt tokens, for the cost estimate");
+  f.add("price-out", "0", "endpoint: USD per 1M completion tokens, for the cost estimate");
   f.add("min-rouge", "0.3", "endpoint: minimum ROUGE-L F (character tokens) of the answer against the cited text");
-  f.add("log", "", "endpoint: rejected/failed requests JSONL (default PREFIX_rejected.jsonl)");
+  f.add("log", "", "endpoint: rejected/failed units JSONL (default PREFIX_rejected.jsonl)");
   if (!f.parse(argc, argv)) return 0;
 
   std::vector<Format> formats;
@@ -54,7 +64,14 @@ int prep_lawqa_main(int argc, char** argv) {
   std::string gen = f.str("generator");
   if (gen != "template" && gen != "endpoint") throw UsageError(cat("--generator: '", gen, "' (want template or endpoint)"));
   int64_t seed = f.i64("seed");
-  if (f.i64("concurrency") != 1) throw UsageError("--concurrency: only 1 is implemented");
+  const int64_t concurrency = f.i64("concurrency"), max_attempts = f.i64("max-attempts");
+  if (concurrency < 1 || concurrency > 256) throw UsageError(cat("--concurrency: ", concurrency, " (want 1..256)"));
+  if (max_attempts < 1 || max_attempts > 100) throw UsageError(cat("--max-attempts: ", max_attempts, " (want 1..100)"));
+  const double retry_base = f.f64("retry-base"), retry_max = f.f64("retry-max"), dedup = f.f64("dedup");
+  const double price_in = f.f64("price-in"), price_out = f.f64("price-out");
+  if (retry_base < 0 || retry_max < 0) throw UsageError("--retry-base / --retry-max: must be >= 0");
+  if (price_in < 0 || price_out < 0) throw UsageError("--price-in / --price-out: must be >= 0");
+  if (!(dedup > 0)) throw UsageError(cat("--dedup: ", dedup, " must be > 0 (above 1 turns dedup off)"));
   double timeout = f.f64("timeout"), min_rouge = f.f64("min-rouge");
   if (!(timeout > 0)) throw UsageError(cat("--timeout: ", timeout, " must be positive"));
   int64_t max_items = f.i64("max-items");
@@ -98,22 +115,47 @@ int prep_lawqa_main(int argc, char** argv) {
     o.model = f.str("model");
     o.timeout_s = timeout;
     o.min_rouge = min_rouge;
-    const char* k = std::getenv("BEOP_ENDPOINT_KEY");
-    if (!k || !*k) k = std::getenv("OPENAI_API_KEY");
-    if (k) o.api_key = k;
+    o.concurrency = (int)concurrency;
+    o.max_attempts = (int)max_attempts;
+    o.retry_base_s = retry_base;
+    o.retry_max_s = retry_max;
+    o.dedup_threshold = dedup;
+    o.price_in = price_in;
+    o.price_out = price_out;
+    o.ca_cert = f.str("ca-cert");
+    o.seed = (uint64_t)seed;
+    o.resume = f.on("resume");
+    o.progress = true;
+    try {
+      lawqa::client::chat_completions_url(o.url);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+    if (!o.ca_cert.empty() && !file_exists(o.ca_cert)) throw UsageError(cat("--ca-cert ", o.ca_cert, ": no such file"));
+    // The key: $BEOP_API_KEY, else $OPENAI_API_KEY. A remote endpoint without one would answer 401 to every
+    // request, so that is a one-line error up front (--no-key for a server that wants none).
+    for (const char* var : {"BEOP_API_KEY", "OPENAI_API_KEY"}) {
+      const char* k = std::getenv(var);
+      if (o.api_key.empty() && k && *k) o.api_key = k;
+    }
+    if (f.on("no-key")) o.api_key.clear();
+    else if (o.api_key.empty() && !lawqa::client::is_local_url(o.url))
+      throw UsageError(cat("--url ", o.url, ": no API key: set BEOP_API_KEY (or OPENAI_API_KEY), or pass --no-key"));
+    const std::string prefix = f.str("out-prefix");
+    size_t slash = prefix.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) make_dirs(prefix.substr(0, slash));
+    o.items_path = prefix + "_endpoint.jsonl";
+    o.log_path = f.str("log").empty() ? prefix + "_rejected.jsonl" : f.str("log");
     run = generate_endpoint(units, index, o);
     items = run.kept;
-    std::string log = f.str("log").empty() ? f.str("out-prefix") + "_rejected.jsonl" : f.str("log");
-    std::string text;
-    for (auto& l : run.log) {
-      text += l + "\n";
-      std::cerr << "lawqa: " << l << "\n";
+    std::cout << "endpoint " << o.url << " model " << o.model << ": " << endpoint_summary(run, units.size()) << "\n"
+              << "wrote " << o.items_path << " (" << run.kept.size() << " kept items) and " << o.log_path << " (+"
+              << run.log.size() << " lines)\n";
+    if (!run.fatal.empty()) {
+      // The files hold everything finished so far; the format files are not rewritten from a stopped run.
+      std::cerr << "error: " << run.fatal << " (stopped; rerun with --resume to continue)\n";
+      return 1;
     }
-    write_file_atomic(log, text);
-    std::cout << "endpoint " << o.url << " model " << o.model << ": " << run.requested << " requested, "
-              << run.kept_n << " kept, " << run.rejected << " rejected, " << run.failed << " failed";
-    for (auto& [reason, n] : run.by_reason) std::cout << "; " << reason << " " << n;
-    std::cout << "\nwrote " << log << " (" << run.log.size() << " lines)\n";
   }
 
   std::map<std::string, int> by_type;
