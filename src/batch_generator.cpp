@@ -127,6 +127,16 @@ struct BatchGenerator::Impl {
         while (!pending.empty() && joining.size() < free_slots.size())
           joining.push_back(pending.front()), pending.pop_front();
       }
+      // Idle until now: reserve the slots again, in case the model served someone else meanwhile (a Generator on
+      // the same model, e.g. a test's oracle, re-reserves it for one sequence; a no-op when nothing changed).
+      if (active.empty() && !joining.empty()) {
+        try {
+          lm.reset_slots(n_slots, lm.config().max_seq_len);
+        } catch (...) {
+          for (auto& j : joining) j->finish({}, std::current_exception());
+          continue;
+        }
+      }
       for (auto& j : joining) admit(j);
       for (size_t i = active.size(); i-- > 0;)
         if (active[i]->cancelled) active[i]->dec->cancel(), retire(i);

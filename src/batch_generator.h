@@ -27,8 +27,9 @@ namespace beop {
 class BatchGenerator {
  public:
   // Reserves the model's slots (at most max_batch; a model without a batched path serves one) for
-  // lm.config().max_seq_len positions each, and starts the scheduler thread. The model must not be used by
-  // anything else while this object lives.
+  // lm.config().max_seq_len positions each, and starts the scheduler thread. Nothing else may use the model
+  // while a generation runs; between generations (none running) another user may, e.g. a Generator: the
+  // slots are reserved again before the next one starts.
   BatchGenerator(CausalLM& lm, const Tokenizer& tok, int max_batch);
   ~BatchGenerator();  // cancels what is running, joins the scheduler
   BatchGenerator(const BatchGenerator&) = delete;
