@@ -98,6 +98,35 @@ static Row bench_model(const std::string& name, const ModelConfig& cfg, int prom
   return r;
 }
 
+// Model-level continuous-batching throughput, no HTTP: decode tokens/s of one sequence (Model::slot_decode with
+// n = 1) and of n sequences per step, alternating, median of `rounds`; each round decodes `steps` steps.
+static void bench_batched_decode(const ModelConfig& cfg, int n, int steps, int rounds) {
+  auto m = std::make_unique<CpuModel>(cfg);
+  m->init_random(1);
+  const int P = 16;
+  m->slots_reserve(n, P + rounds * 2 * steps + 2);
+  std::vector<int32_t> prompt(static_cast<size_t>(P), 5);
+  for (int s = 0; s < n; s++) m->slot_prefill(prompt.data(), P, 0, s);
+  std::vector<int32_t> tok(static_cast<size_t>(n), 7);
+  std::vector<int> slot(static_cast<size_t>(n)), pos(static_cast<size_t>(n), P);
+  for (int s = 0; s < n; s++) slot[size_t(s)] = s;
+  std::vector<double> one, many;
+  auto run = [&](int k) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < steps; i++) {
+      m->slot_decode(tok.data(), slot.data(), pos.data(), k);
+      for (int s = 0; s < k; s++) pos[size_t(s)]++;
+    }
+    return double(k) * steps / since(t0);
+  };
+  for (int r = 0; r < rounds; r++) one.push_back(run(1)), many.push_back(run(n));
+  std::sort(one.begin(), one.end()), std::sort(many.begin(), many.end());
+  const double a = one[one.size() / 2], b = many[many.size() / 2];
+  std::printf("batched decode (%s dims, %.1f M params, Model::slot_decode, %d steps, median of %d alternating rounds): "
+              "1 sequence %.1f tok/s, %d sequences %.1f tok/s = %.2fx\n",
+              cfg.name.c_str(), double(cfg.num_params()) / 1e6, steps, rounds, a, n, b, b / a);
+}
+
 // Aggregate generated tokens/s of `clients` concurrent clients, each sending `per_client` chat requests.
 static double serve_round(int port, int clients, int per_client, long* failed) {
   std::vector<long> tokens(size_t(clients), 0), failures(size_t(clients), 0);
@@ -185,7 +214,11 @@ int main(int argc, char** argv) {
     std::printf("decode tok/s: small %.1f large %.1f\n", a.decode, b.decode);
     return 0;
   }
-  if (argc > 1 && std::strcmp(argv[1], "--serve-only") == 0) return bench_server(large, 8, 3, 32), 0;
+  if (argc > 1 && std::strcmp(argv[1], "--serve-only") == 0) {
+    bench_batched_decode(large, 8, 8, 3);
+    bench_server(large, 8, 3, 32);
+    return 0;
+  }
   std::vector<Row> rows;
   rows.push_back(bench_model("small", preset("small"), 128, quick ? 16 : 64, quick ? 1 : 3));
   rows.push_back(bench_model("large", large, 128, quick ? 8 : 32, quick ? 1 : 2));
@@ -194,6 +227,7 @@ int main(int argc, char** argv) {
   for (const Row& r : rows)
     std::printf("| %s | %.1f | %.1f | %.0f | %.1f | %.1f | %.1f | %.0f%% |\n", r.name.c_str(), r.params_m,
                 r.mb_per_token, r.prefill, r.decode, r.bw / 1e9, r.bound, 100 * r.decode / r.bound);
+  bench_batched_decode(large, 8, quick ? 4 : 8, 3);
   bench_server(large, 8, quick ? 1 : 3, 32);
   return 0;
 }
