@@ -23,6 +23,7 @@
 
 #include "cli/eval_command.h"
 #include "cli/model_loader.h"
+#include "cli/omp_policy.h"
 #include "cli/run_command.h"
 #include "legal/reference_hook.h"
 #include "legal/serve/server.h"
@@ -234,7 +235,9 @@ int cmd_serve(int argc, char** argv) {
   f.add("ref", "none", "default \"reference\" of requests: auto | none (the index is loaded when --ref auto or --index is given)");
   f.add("index", "data/build/statutes.idx", "statute retrieval index (./prep index) for \"reference\":\"auto\"");
   f.add("ref-k", "3", "articles retrieved per question");
-  f.add("queue", cat(d.queue_limit), "requests that may wait while one generates (more get 503)");
+  f.add("max-batch", cat(d.max_batch), "generations decoded together (continuous batching; each holds a KV cache "
+        "of the model's context)");
+  f.add("queue", cat(d.queue_limit), "requests that may wait while --max-batch generate (more get 503)");
   f.add("max-body", cat(d.max_body_bytes), "largest request body in bytes (more gets 413)");
   f.add("max-connections", cat(d.max_connections), "open connections (past it the slowest-to-send-headers one is closed)");
   f.add_bool("truncate", "drop the oldest turns of a conversation longer than the context instead of a 400");
@@ -244,6 +247,8 @@ int cmd_serve(int argc, char** argv) {
   ServerOptions so;
   so.defaults = read_sampling(f);
   so.queue_limit = int(f.i64("queue"));
+  so.max_batch = int(f.i64("max-batch"));
+  if (so.max_batch < 1 || so.max_batch > 256) throw UsageError("--max-batch must be in 1..256, got " + f.str("max-batch"));
   so.max_body_bytes = size_t(f.i64("max-body"));
   so.max_connections = int(f.i64("max-connections"));
   if (so.max_connections < 1) throw UsageError("--max-connections must be >= 1");
@@ -319,6 +324,7 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  cli::default_omp_wait_policy(argv);  // before any OpenMP use (may re-execute this program once)
   return cli::run_command("infer", [&] {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "--help" || cmd == "-h" || cmd == "help") return std::printf("%s", kUsage), 0;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli/comm_mpi.h"
+#include "cli/omp_policy.h"
 #include "cli/run_command.h"
 #include "cpu/model_cpu.h"
 #include "cuda/backend.h"
@@ -93,6 +94,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
 }
 
 int main(int argc, char** argv) {
+  cli::default_omp_wait_policy(argv);  // before any OpenMP use (may re-execute this program once)
   std::unique_ptr<Comm> comm;
   const int rc = cli::run_command("train", [&] {
     comm = cli::open_comm();  // MPI when mpirun started this process, else one rank

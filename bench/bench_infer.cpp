@@ -4,11 +4,14 @@
 //   - the memory-bandwidth bound of decoding, measured in the same run: a STREAM-style read (sum) of a buffer
 //     as large as the weights one decode step reads (every matrix but the embedding table, of which one row is
 //     read), bound = bandwidth / bytes per token, and decode / bound;
-//   - server throughput: 8 concurrent clients against an in-process ChatServer (small model, 32 new tokens per
-//     request, greedy, no end-of-turn stop): requests/s and generated tokens/s.
-// Random weights throughout (speed does not depend on the values). Usage: build/bench/bench_infer [--quick]
+//   - server throughput with continuous batching: aggregate generated tokens/s of 8 concurrent clients against
+//     one client's, on an in-process ChatServer over the "large" dims (weight-bandwidth-bound in decode), 32 new
+//     tokens per request, greedy, no end-of-turn stop; rounds alternate, median of 3.
+// --decode-only: only the decode tok/s of "large" (bench/contention.sh runs it under competing busy loops).
+// Random weights throughout (speed does not depend on the values). Usage: build/bench/bench_infer [--quick | --decode-only | --serve-only]
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -61,7 +64,8 @@ struct Row {
   double params_m = 0, mb_per_token = 0, prefill = 0, decode = 0, bw = 0, bound = 0;
 };
 
-static Row bench_model(const std::string& name, const ModelConfig& cfg, int prompt_len, int decode_steps, int reps) {
+static Row bench_model(const std::string& name, const ModelConfig& cfg, int prompt_len, int decode_steps, int reps,
+                       bool probe_bandwidth = true) {
   auto m = std::make_unique<CpuModel>(cfg);
   m->init_random(1);
   const ParamLayout& L = m->layout();
@@ -88,36 +92,43 @@ static Row bench_model(const std::string& name, const ModelConfig& cfg, int prom
   }
   r.prefill = prompt_len / best_prefill;
   r.decode = decode_steps / best_decode;
+  if (!probe_bandwidth) return r;
   r.bw = read_bandwidth(size_t(bytes), 5);
   r.bound = r.bw / bytes;
   return r;
 }
 
-static void bench_server(int clients, int per_client, int max_tokens) {
-  BpeTrainOptions bo;
-  bo.vocab_size = 400, bo.progress = false;
-  const Tokenizer tok = Tokenizer::train_from_texts(
-      {"법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.", "To be or not to be, that is the question."}, bo);
-  ModelConfig c = preset("small");
-  c.vocab_size = tok.vocab_size();
-  auto m = std::make_unique<CpuModel>(c);
-  m->init_random(2);
-  ModelLM<CpuModel> lm(std::move(m));
-  Generator gen(lm, tok);
-  ServerOptions so;
-  so.defaults.sampling.temperature = 0;
-  so.defaults.max_new_tokens = max_tokens;
-  so.defaults.stop_at_eos = false;
-  so.default_system = "none";
-  so.queue_limit = clients;
-  ChatServer server(gen, so);
-  const int port = server.bind("127.0.0.1", 0);
-  std::thread th([&] { server.run(); });
-  for (int i = 0; i < 200; i++) {
-    httplib::Client cl("127.0.0.1", port);
-    if (auto r = cl.Get("/health"); r && r->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+// Model-level continuous-batching throughput, no HTTP: decode tokens/s of one sequence (Model::slot_decode with
+// n = 1) and of n sequences per step, alternating, median of `rounds`; each round decodes `steps` steps.
+static void bench_batched_decode(const ModelConfig& cfg, int n, int steps, int rounds) {
+  auto m = std::make_unique<CpuModel>(cfg);
+  m->init_random(1);
+  const int P = 16;
+  m->slots_reserve(n, P + rounds * 2 * steps + 2);
+  std::vector<int32_t> prompt(static_cast<size_t>(P), 5);
+  for (int s = 0; s < n; s++) m->slot_prefill(prompt.data(), P, 0, s);
+  std::vector<int32_t> tok(static_cast<size_t>(n), 7);
+  std::vector<int> slot(static_cast<size_t>(n)), pos(static_cast<size_t>(n), P);
+  for (int s = 0; s < n; s++) slot[size_t(s)] = s;
+  std::vector<double> one, many;
+  auto run = [&](int k) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < steps; i++) {
+      m->slot_decode(tok.data(), slot.data(), pos.data(), k);
+      for (int s = 0; s < k; s++) pos[size_t(s)]++;
+    }
+    return double(k) * steps / since(t0);
+  };
+  for (int r = 0; r < rounds; r++) one.push_back(run(1)), many.push_back(run(n));
+  std::sort(one.begin(), one.end()), std::sort(many.begin(), many.end());
+  const double a = one[one.size() / 2], b = many[many.size() / 2];
+  std::printf("batched decode (%s dims, %.1f M params, Model::slot_decode, %d steps, median of %d alternating rounds): "
+              "1 sequence %.1f tok/s, %d sequences %.1f tok/s = %.2fx\n",
+              cfg.name.c_str(), double(cfg.num_params()) / 1e6, steps, rounds, a, n, b, b / a);
+}
+
+// Aggregate generated tokens/s of `clients` concurrent clients, each sending `per_client` chat requests.
+static double serve_round(int port, int clients, int per_client, long* failed) {
   std::vector<long> tokens(size_t(clients), 0), failures(size_t(clients), 0);
   const auto t0 = Clock::now();
   std::vector<std::thread> ts;
@@ -137,12 +148,57 @@ static void bench_server(int clients, int per_client, int max_tokens) {
     });
   for (auto& t : ts) t.join();
   const double secs = since(t0);
-  long tok_sum = 0, fail_sum = 0;
-  for (int k = 0; k < clients; k++) tok_sum += tokens[size_t(k)], fail_sum += failures[size_t(k)];
+  long tok_sum = 0;
+  for (int k = 0; k < clients; k++) tok_sum += tokens[size_t(k)], *failed += failures[size_t(k)];
+  return double(tok_sum) / secs;
+}
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Continuous batching (src/batch_generator.h): one in-process ChatServer (--max-batch 8), rounds of 1 client and
+// of 8 concurrent clients alternating, median of `rounds` each; the model is `cfg` with the test tokenizer's
+// vocabulary (greedy, 32 new tokens per request, no end-of-turn stop).
+static void bench_server(const ModelConfig& dims, int clients, int rounds, int max_tokens) {
+  BpeTrainOptions bo;
+  bo.vocab_size = 400, bo.progress = false;
+  const Tokenizer tok = Tokenizer::train_from_texts(
+      {"법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.", "To be or not to be, that is the question."}, bo);
+  ModelConfig c = dims;
+  c.vocab_size = tok.vocab_size();
+  auto m = std::make_unique<CpuModel>(c);
+  m->init_random(2);
+  ModelLM<CpuModel> lm(std::move(m));
+  Generator gen(lm, tok);
+  ServerOptions so;
+  so.defaults.sampling.temperature = 0;
+  so.defaults.max_new_tokens = max_tokens;
+  so.defaults.stop_at_eos = false;
+  so.default_system = "none";
+  so.max_batch = clients, so.queue_limit = clients;
+  ChatServer server(gen, so);
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread th([&] { server.run(); });
+  for (int i = 0; i < 200; i++) {
+    httplib::Client cl("127.0.0.1", port);
+    if (auto r = cl.Get("/health"); r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  long failed = 0;
+  std::vector<double> one, many;
+  for (int r = 0; r < rounds; r++) {
+    one.push_back(serve_round(port, 1, 2, &failed));
+    many.push_back(serve_round(port, clients, 1, &failed));
+  }
   server.stop();
   th.join();
-  std::printf("server (small, %d clients x %d requests, %d new tokens each): %.2f requests/s, %.1f tokens/s, %ld failed\n",
-              clients, per_client, max_tokens, clients * per_client / secs, tok_sum / secs, fail_sum);
+  const double a = median(one), b = median(many);
+  std::printf("server (%s dims, %.1f M params, V %d, --max-batch %d, %d new tokens per request, median of %d "
+              "alternating rounds): 1 client %.1f tokens/s, %d concurrent clients %.1f tokens/s = %.2fx; %ld failed\n",
+              c.name.c_str(), double(c.num_params()) / 1e6, c.vocab_size, clients, max_tokens, rounds, a, clients, b,
+              b / a, failed);
 }
 
 int main(int argc, char** argv) {
@@ -152,6 +208,17 @@ int main(int argc, char** argv) {
   large.name = "large";
   large.vocab_size = 32768, large.d_model = 1024, large.n_layers = 8, large.n_heads = 16, large.n_kv_heads = 4;
   large.head_dim = 64, large.ffn_hidden = 2816, large.max_seq_len = 1024;
+  if (argc > 1 && std::strcmp(argv[1], "--decode-only") == 0) {
+    const Row a = bench_model("small", preset("small"), 16, 64, 1, false);
+    const Row b = bench_model("large", large, 16, 16, 1, false);
+    std::printf("decode tok/s: small %.1f large %.1f\n", a.decode, b.decode);
+    return 0;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "--serve-only") == 0) {
+    bench_batched_decode(large, 8, 8, 3);
+    bench_server(large, 8, 3, 32);
+    return 0;
+  }
   std::vector<Row> rows;
   rows.push_back(bench_model("small", preset("small"), 128, quick ? 16 : 64, quick ? 1 : 3));
   rows.push_back(bench_model("large", large, 128, quick ? 8 : 32, quick ? 1 : 2));
@@ -160,6 +227,7 @@ int main(int argc, char** argv) {
   for (const Row& r : rows)
     std::printf("| %s | %.1f | %.1f | %.0f | %.1f | %.1f | %.1f | %.0f%% |\n", r.name.c_str(), r.params_m,
                 r.mb_per_token, r.prefill, r.decode, r.bw / 1e9, r.bound, 100 * r.decode / r.bound);
-  bench_server(8, quick ? 1 : 4, 32);
+  bench_batched_decode(large, 8, quick ? 4 : 8, 3);
+  bench_server(large, 8, quick ? 1 : 3, 32);
   return 0;
 }

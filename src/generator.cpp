@@ -9,7 +9,6 @@
 #include "src/checkpoint_spec.h"
 #include "src/hf_model.h"
 #include "src/io.h"
-#include "src/utf8_stream.h"
 
 namespace beop {
 
@@ -82,23 +81,70 @@ size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& 
 }
 }  // namespace
 
+Decoding::Decoding(const Tokenizer& tok, const std::vector<int32_t>& prompt, const GenerateOptions& o, int context,
+                   TextCallback on_text)
+    : tok_(tok), o_(o), on_text_(std::move(on_text)), ctx_(context), P_(int(prompt.size())), sampler_(o.sampling),
+      history_(prompt) {
+  BEOP_CHECK(P_ > 0, "empty prompt");
+  BEOP_CHECK(P_ < ctx_, "prompt is ", P_, " tokens; the model's context is ", ctx_,
+             " tokens (at most ", ctx_ - 1, " prompt tokens leave room for an answer)");
+  BEOP_CHECK(o.max_new_tokens > 0, "max_new_tokens must be positive, got ", o.max_new_tokens);
+  for (const std::string& st : o.stop)
+    if (!st.empty()) stops_.push_back(st);
+  r_.prompt_tokens = P_;
+}
+
+void Decoding::emit(size_t upto) {
+  if (upto <= sent_) return;
+  if (on_text_ && !on_text_(text_.substr(sent_, upto - sent_))) cancelled_ = true;
+  sent_ = upto;
+}
+
+bool Decoding::feed(std::vector<float>& logits) {
+  mask_ids_from(logits, size_t(tok_.vocab_size()));  // model rows past the tokenizer's ids are padding
+  const int32_t next = sampler_.sample(logits, history_);
+  r_.tokens.push_back(next);
+  history_.push_back(next);
+  if (o_.stop_at_eos && (next == tok_.eot_id() || next == tok_.eos_id())) {
+    stopped_ = true;
+    return false;
+  }
+  text_ += utf8_.push(tok_.token_text(next));
+  if (!stops_.empty()) {
+    // a stop string can only newly appear in the tail: search from where the longest one could start
+    size_t longest = 0;
+    for (auto& st : stops_) longest = std::max(longest, st.size());
+    const size_t from = sent_ >= longest ? sent_ - longest : 0;
+    size_t cut = std::string::npos;
+    for (auto& st : stops_) cut = std::min(cut, text_.find(st, from));
+    if (cut != std::string::npos) {
+      text_.resize(cut);
+      stopped_ = true;
+      return false;
+    }
+    emit(text_.size() - stop_prefix_len(text_, stops_));
+  } else {
+    emit(text_.size());
+  }
+  if (cancelled_) return false;
+  return int(r_.tokens.size()) < o_.max_new_tokens && next_pos() + 1 < ctx_;
+}
+
+GenerateResult Decoding::finish() {
+  if (!stopped_ && !cancelled_) text_ += utf8_.flush();  // an unfinished character at a length cut: U+FFFD
+  if (!cancelled_) emit(text_.size());
+  r_.text = text_.substr(0, cancelled_ ? sent_ : text_.size());
+  r_.completion_tokens = int(r_.tokens.size());
+  r_.finish_reason = cancelled_ ? "cancelled" : stopped_ ? "stop" : "length";
+  return r_;
+}
+
 GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const GenerateOptions& o,
                                    const TextCallback& on_text) {
   using clock = std::chrono::steady_clock;
   const int ctx = context();
+  Decoding d(tok_, prompt, o, ctx, on_text);
   const int P = int(prompt.size());
-  BEOP_CHECK(P > 0, "empty prompt");
-  BEOP_CHECK(P < ctx, "prompt is ", P, " tokens; the model's context is ", ctx,
-             " tokens (at most ", ctx - 1, " prompt tokens leave room for an answer)");
-  BEOP_CHECK(o.max_new_tokens > 0, "max_new_tokens must be positive, got ", o.max_new_tokens);
-  std::vector<std::string> stops;
-  for (const std::string& s : o.stop)
-    if (!s.empty()) stops.push_back(s);
-
-  GenerateResult r;
-  r.prompt_tokens = P;
-  Sampler sampler(o.sampling);
-  const int32_t eot = tok_.eot_id(), eos = tok_.eos_id();
 
   // prefill (only the part not already cached when prefix reuse is on)
   const auto t0 = clock::now();
@@ -110,56 +156,14 @@ GenerateResult Generator::generate(const std::vector<int32_t>& prompt, const Gen
   std::vector<float> logits = lm_.step(prompt.data() + common, P - int(common), int(common));
   cached_.assign(prompt.begin(), prompt.end());
   const auto t1 = clock::now();
-  r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
 
-  std::vector<int32_t> history = prompt;  // for the repetition penalty
-  Utf8Stream utf8;
-  std::string text;  // complete UTF-8 generated so far
-  size_t sent = 0;   // bytes of `text` already handed to on_text
-  bool cancelled = false, stopped = false;
-  auto emit = [&](size_t upto) {
-    if (upto <= sent) return;
-    if (on_text && !on_text(text.substr(sent, upto - sent))) cancelled = true;
-    sent = upto;
-  };
-  const size_t n_ids = size_t(tok_.vocab_size());  // model rows past the tokenizer's ids are padding
-  while (true) {
-    mask_ids_from(logits, n_ids);
-    const int32_t next = sampler.sample(logits, history);
-    r.tokens.push_back(next);
-    history.push_back(next);
-    if (o.stop_at_eos && (next == eot || next == eos)) {
-      stopped = true;
-      break;
-    }
-    text += utf8.push(tok_.token_text(next));
-    if (!stops.empty()) {
-      // a stop string can only newly appear in the tail: search from where the longest one could start
-      size_t longest = 0;
-      for (auto& s : stops) longest = std::max(longest, s.size());
-      const size_t from = sent >= longest ? sent - longest : 0;
-      size_t cut = std::string::npos;
-      for (auto& s : stops) cut = std::min(cut, text.find(s, from));
-      if (cut != std::string::npos) {
-        text.resize(cut);
-        stopped = true;
-        break;
-      }
-      emit(text.size() - stop_prefix_len(text, stops));
-    } else {
-      emit(text.size());
-    }
-    if (cancelled) break;
-    const int pos = P + int(r.tokens.size()) - 1;  // position of `next`
-    if (int(r.tokens.size()) >= o.max_new_tokens || pos + 1 >= ctx) break;
-    logits = lm_.step(&next, 1, pos);
+  while (d.feed(logits)) {
+    const int32_t next = d.next_token();
+    logits = lm_.step(&next, 1, d.next_pos());
     cached_.push_back(next);
   }
-  if (!stopped && !cancelled) text += utf8.flush();  // an unfinished character at a length cut: U+FFFD
-  if (!cancelled) emit(text.size());
-  r.text = text.substr(0, cancelled ? sent : text.size());
-  r.completion_tokens = int(r.tokens.size());
-  r.finish_reason = cancelled ? "cancelled" : stopped ? "stop" : "length";
+  GenerateResult r = d.finish();
+  r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
   r.decode_s = std::chrono::duration<double>(clock::now() - t1).count();
   return r;
 }

@@ -22,6 +22,7 @@
 #include "src/model.h"
 #include "src/sampler.h"
 #include "src/tokenizer.h"
+#include "src/utf8_stream.h"
 
 namespace beop {
 
@@ -40,6 +41,25 @@ class CausalLM {
   virtual std::vector<double> token_logprobs(const int32_t* toks, int n) = 0;
   // Full forward without cache: the logits of every position, (n, V). For tests (the recompute oracle).
   virtual std::vector<float> full_logits(const int32_t* toks, int n) = 0;
+
+  // Continuous batching (src/batch_generator.h): independent sequences in cache slots 0 .. slots-1.
+  // reset_slots prepares `slots` sequences of up to `context` positions and returns how many the model
+  // serves at once; prefill_slot is `step` into one slot; decode_slots runs one new token of each of n
+  // sequences (token toks[i] at position pos[i] of slot slot[i]) in one pass over the weights and returns
+  // their logits, (n, V). The defaults serve one slot through reset/step (a model without a batched path,
+  // e.g. a test double).
+  virtual int reset_slots(int slots, int context) {
+    reset(context);
+    return 1;
+  }
+  virtual std::vector<float> prefill_slot(int slot, const int32_t* toks, int n, int pos0) {
+    BEOP_CHECK(slot == 0, "this model serves one sequence at a time (slot ", slot, ")");
+    return step(toks, n, pos0);
+  }
+  virtual std::vector<float> decode_slots(const int32_t* toks, const int* slot, const int* pos, int n) {
+    BEOP_CHECK(n == 1 && slot[0] == 0, "this model serves one sequence at a time");
+    return step(toks, 1, pos[0]);
+  }
 };
 
 template <class M>
@@ -51,6 +71,16 @@ class ModelLM : public CausalLM {
   void reset(int context) override { m_->infer_reserve(1, context); }
   std::vector<float> step(const int32_t* toks, int n, int pos0) override {
     return m_->download_logits(m_->infer_step(toks, 1, n, pos0), 1);
+  }
+  int reset_slots(int slots, int context) override {
+    m_->slots_reserve(slots, context);
+    return slots;
+  }
+  std::vector<float> prefill_slot(int slot, const int32_t* toks, int n, int pos0) override {
+    return m_->download_logits(m_->slot_prefill(toks, n, pos0, slot), 1);
+  }
+  std::vector<float> decode_slots(const int32_t* toks, const int* slot, const int* pos, int n) override {
+    return m_->download_logits(m_->slot_decode(toks, slot, pos, n), n);
   }
   std::vector<double> token_logprobs(const int32_t* toks, int n) override {
     BEOP_CHECK(n >= 2, "token_logprobs needs at least 2 tokens, got ", n);
@@ -117,6 +147,38 @@ struct GenerateResult {
 
 // Called with each new piece of text; return false to cancel generation (e.g. the client went away).
 using TextCallback = std::function<bool(const std::string& piece)>;
+
+// One sequence's decoding after its prefill: sampling (its own Sampler and seed), end tokens, stop strings,
+// streaming of complete UTF-8, max tokens and the context limit. Generator::generate and the batched
+// generator (src/batch_generator.h) both run it, so a sequence gives the same tokens alone or in a batch.
+class Decoding {
+ public:
+  // Checks the prompt (non-empty, < context) and options; Error naming both numbers otherwise.
+  Decoding(const Tokenizer& tok, const std::vector<int32_t>& prompt, const GenerateOptions& o, int context,
+           TextCallback on_text);
+  // Logits of the next position -> samples the next token. Returns true when generation continues: feed
+  // next_token() at position next_pos() and call feed with the logits that returns.
+  bool feed(std::vector<float>& logits);
+  int32_t next_token() const { return r_.tokens.back(); }
+  int next_pos() const { return P_ + int(r_.tokens.size()) - 1; }
+  void cancel() { cancelled_ = true; }  // the caller stops feeding; finish() reports "cancelled"
+  GenerateResult finish();
+
+ private:
+  void emit(size_t upto);
+  const Tokenizer& tok_;
+  GenerateOptions o_;
+  std::vector<std::string> stops_;
+  TextCallback on_text_;
+  int ctx_, P_;
+  Sampler sampler_;
+  std::vector<int32_t> history_;  // prompt + output, for the repetition penalty
+  Utf8Stream utf8_;
+  std::string text_;  // complete UTF-8 generated so far
+  size_t sent_ = 0;   // bytes of text_ already handed to on_text
+  bool cancelled_ = false, stopped_ = false;
+  GenerateResult r_;
+};
 
 class Generator {
  public:

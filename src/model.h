@@ -151,7 +151,7 @@ class Model {
   void infer_reserve(int B, int Tmax) {
     BEOP_CHECK(Tmax > 0 && Tmax <= cfg_.max_seq_len, "context of ", Tmax, " tokens exceeds the model's max_seq_len ",
                cfg_.max_seq_len);
-    if (infer_plan_ && infer_plan_->B == B && infer_plan_->T == Tmax) return;
+    if (infer_plan_ && infer_plan_->B == B && infer_plan_->T == Tmax && slots_ == 0) return;
     release_infer();
     infer_plan_.reset(new ActivationLayout(cfg_, B, Tmax, ActMode::kInfer, ops_.attention_saves(), sizeof(T)));
     infer_buf_ = ops_.template alloc<T>(infer_plan_->total);
@@ -177,6 +177,62 @@ class Model {
     Transformer<Ops>::forward(ops_, cfg_, w_, infer_acts_, infer_tokens_, nullptr, nullptr, B, Tn, &cache_, pos0,
                               /*last_only=*/true);
     return infer_acts_.logits;
+  }
+  // Continuous batching (src/batch_generator.h): a KV cache of `slots` independent sequences of up to Tmax
+  // positions each, a (1, Tmax) plan for prefilling one slot and a (slots, 1) plan for batched decode steps.
+  void slots_reserve(int slots, int Tmax) {
+    BEOP_CHECK(slots > 0, "slots_reserve(): need at least one slot, got ", slots);
+    BEOP_CHECK(Tmax > 0 && Tmax <= cfg_.max_seq_len, "context of ", Tmax, " tokens exceeds the model's max_seq_len ",
+               cfg_.max_seq_len);
+    if (slots_ == slots && cache_.Tmax == Tmax) return;
+    release_infer();
+    infer_plan_.reset(new ActivationLayout(cfg_, 1, Tmax, ActMode::kInfer, ops_.attention_saves(), sizeof(T)));
+    infer_buf_ = ops_.template alloc<T>(infer_plan_->total);
+    infer_acts_ = bind_acts(*infer_plan_, infer_buf_);
+    decode_plan_.reset(new ActivationLayout(cfg_, slots, 1, ActMode::kInfer, ops_.attention_saves(), sizeof(T)));
+    decode_buf_ = ops_.template alloc<T>(decode_plan_->total);
+    decode_acts_ = bind_acts(*decode_plan_, decode_buf_);
+    infer_tokens_ = ops_.template alloc<int32_t>(size_t(Tmax) + size_t(slots));
+    cache_.Tmax = Tmax;
+    cache_.layer_stride = size_t(slots) * Tmax * cfg_.kv_dim();
+    cache_.k = ops_.template alloc<T>(cache_.layer_stride * cfg_.n_layers);
+    cache_.v = ops_.template alloc<T>(cache_.layer_stride * cfg_.n_layers);
+    slots_ = slots;
+  }
+  int slots() const { return slots_; }
+  // Prefill of one slot: like infer_step for one row, into cache slot `slot`. Returns (1, Vp) logits.
+  const T* slot_prefill(const int32_t* tokens, int Tn, int pos0, int slot) {
+    BEOP_CHECK(slots_ > 0 && slot >= 0 && slot < slots_, "slot_prefill(): slot ", slot, " outside the ", slots_,
+               " reserved by slots_reserve()");
+    BEOP_CHECK(pos0 >= 0 && Tn > 0 && pos0 + Tn <= cache_.Tmax, "positions ", pos0, "..", pos0 + Tn - 1,
+               " exceed the context of ", cache_.Tmax, " tokens");
+    validate_batch(cfg_, tokens, nullptr, nullptr, 1, Tn);
+    sync_work();
+    ops_.upload(infer_tokens_, tokens, size_t(Tn));
+    KVCacheView<T> view = cache_;
+    const size_t off = size_t(slot) * size_t(cache_.Tmax) * size_t(cfg_.kv_dim());
+    view.k += off, view.v += off;
+    Transformer<Ops>::forward(ops_, cfg_, w_, infer_acts_, infer_tokens_, nullptr, nullptr, 1, Tn, &view, pos0,
+                              /*last_only=*/true);
+    return infer_acts_.logits;
+  }
+  // One decode step of n sequences (Transformer::decode): tokens[i] at position pos[i] of slot slot[i], whose
+  // positions 0 .. pos[i]-1 are cached. Returns (n, Vp) logits on the backend.
+  const T* slot_decode(const int32_t* tokens, const int* slot, const int* pos, int n) {
+    BEOP_CHECK(slots_ > 0 && n > 0 && n <= slots_, "slot_decode(): ", n, " sequences for ", slots_, " slots");
+    std::vector<char> used(size_t(slots_), 0);
+    for (int i = 0; i < n; i++) {
+      BEOP_CHECK(slot[i] >= 0 && slot[i] < slots_ && !used[size_t(slot[i])], "slot_decode(): slot ", slot[i],
+                 " is outside the ", slots_, " reserved or appears twice");
+      used[size_t(slot[i])] = 1;
+      BEOP_CHECK(pos[i] >= 0 && pos[i] < cache_.Tmax, "position ", pos[i], " exceeds the context of ", cache_.Tmax,
+                 " tokens");
+    }
+    validate_batch(cfg_, tokens, nullptr, nullptr, n, 1);
+    sync_work();
+    ops_.upload(infer_tokens_, tokens, size_t(n));
+    Transformer<Ops>::decode(ops_, cfg_, w_, decode_acts_, infer_tokens_, n, slot, pos, cache_);
+    return decode_acts_.logits;
   }
   // (B, V) host copy of infer_step's logits, without the padding columns.
   std::vector<float> download_logits(const T* logits, int B) {
@@ -277,10 +333,11 @@ class Model {
     }
   }
   void release_infer() {
-    for (void* p : {(void*)infer_buf_, (void*)infer_tokens_, (void*)cache_.k, (void*)cache_.v})
+    for (void* p : {(void*)infer_buf_, (void*)infer_tokens_, (void*)cache_.k, (void*)cache_.v, (void*)decode_buf_})
       if (p) ops_.release(p);
-    infer_buf_ = nullptr, infer_tokens_ = nullptr, cache_ = KVCacheView<T>{};
-    infer_plan_.reset();
+    infer_buf_ = nullptr, infer_tokens_ = nullptr, cache_ = KVCacheView<T>{}, decode_buf_ = nullptr;
+    infer_plan_.reset(), decode_plan_.reset();
+    slots_ = 0;
   }
 
   ModelConfig cfg_;
@@ -302,6 +359,10 @@ class Model {
   int32_t* infer_tokens_ = nullptr;
   Acts<T> infer_acts_;
   KVCacheView<T> cache_;
+  std::unique_ptr<ActivationLayout> decode_plan_;  // continuous batching: (slots, 1)
+  T* decode_buf_ = nullptr;
+  Acts<T> decode_acts_;
+  int slots_ = 0;
   int last_B_ = 0, last_T_ = 0;
   long adam_t_ = 0;
 };

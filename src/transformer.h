@@ -42,35 +42,17 @@ struct Transformer {
                       const int32_t* targets, const uint8_t* mask, int B, int Tn,
                       const KVCacheView<T>* cache = nullptr, int pos0 = 0, bool last_only = false) {
     const int N = B * Tn, C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
-    const int F = cfg.ffn_hidden, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
-    const int L = cfg.n_layers;
-    T* x0 = L > 0 ? a.layers[0].resid_in : a.resid_out;
-    ops.embedding_forward(x0, tokens, w.tok_emb, N, C);
-    for (int l = 0; l < L; l++) {
-      const LayerWeights<T>& lw = w.layers[l];
-      LayerActs<T>& la = a.layers[l];
-      T* x_next = l + 1 < L ? a.layers[l + 1].resid_in : a.resid_out;
-      // attention block
-      ops.rmsnorm_forward(la.xn_attn, la.rstd_attn, la.resid_in, lw.attn_norm, N, C, cfg.rms_eps);
-      ops.linear_forward(la.qkv, la.xn_attn, lw.wq, N, C, QKV);  // wq|wk|wv is one (QKV, C) matrix
-      if (lw.bq) ops.bias_forward(la.qkv, lw.bq, N, QKV);
-      ops.rope_forward(la.qkv, B, Tn, H, KV, D, pos0);
-      if (cache) {
+    if (cache) {
+      layers(ops, cfg, w, a, tokens, N, [&](int l, LayerActs<T>& la) {
         T* kc = cache->k + l * cache->layer_stride;
         T* vc = cache->v + l * cache->layer_stride;
         ops.kv_store(kc, vc, la.qkv, B, Tn, H, KV, D, pos0, cache->Tmax);
         ops.attention_cached(la.attn_y, la.qkv, kc, vc, B, Tn, H, KV, D, pos0, cache->Tmax);
-      } else {
+      }, B, Tn, pos0);
+    } else {
+      layers(ops, cfg, w, a, tokens, N, [&](int, LayerActs<T>& la) {
         ops.attention_forward(la.attn_y, la.att, la.qkv, B, Tn, H, KV, D);
-      }
-      ops.linear_forward(la.resid_mid, la.attn_y, lw.wo, N, HD, C);
-      ops.residual_forward(la.resid_mid, la.resid_in, la.resid_mid, int64_t(N) * C);
-      // MLP block
-      ops.rmsnorm_forward(la.xn_mlp, la.rstd_mlp, la.resid_mid, lw.mlp_norm, N, C, cfg.rms_eps);
-      ops.linear_forward(la.gate_up, la.xn_mlp, lw.w_gate, N, C, 2 * F);  // w_gate|w_up is one (2F, C) matrix
-      ops.swiglu_forward(la.act, la.gate_up, N, F);
-      ops.linear_forward(x_next, la.act, lw.w_down, N, F, C);
-      ops.residual_forward(x_next, la.resid_mid, x_next, int64_t(N) * C);
+      }, B, Tn, 0);
     }
     if (last_only) {  // row b's last position only: xn_final (B, C), logits (B, Vp)
       for (int b = 0; b < B; b++)
@@ -83,6 +65,31 @@ struct Transformer {
     ops.linear_forward(a.logits, a.xn_final, w.lm_head, N, C, cfg.padded_vocab());
     if (targets)
       ops.cross_entropy_forward(a.losses, a.logits, targets, mask, N, cfg.vocab_size, cfg.padded_vocab());
+  }
+
+  // Batched decoding (continuous batching, src/batch_generator.h): n sequences, one new token each. Row i's
+  // token sits at position pos[i] of cache slot slot[i] (host arrays; slots distinct, each slot a (Tmax, KV, D)
+  // block of every layer's (slots, Tmax, KV, D) cache). Every weight matrix is read once for all n rows: the
+  // norms, projections and the MLP run on (n, C) activations through the same ops.linear_forward as every other
+  // forward (M = n); only RoPE, the cache store and attention run per row, each over its own cache and position,
+  // with the same ops a batch-1 decode calls. Logits (n, Vp) in a.logits (a: a kInfer plan of B >= n, T = 1).
+  static void decode(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, Acts<T>& a, const int32_t* tokens,
+                     int n, const int* slot, const int* pos, const KVCacheView<T>& cache) {
+    const int C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
+    const int QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+    const int64_t slot_stride = int64_t(cache.Tmax) * KV * D;
+    layers(ops, cfg, w, a, tokens, n, [&](int l, LayerActs<T>& la) {
+      for (int i = 0; i < n; i++) {
+        T* qkv = la.qkv + int64_t(i) * QKV;
+        T* kc = cache.k + l * cache.layer_stride + slot[i] * slot_stride;
+        T* vc = cache.v + l * cache.layer_stride + slot[i] * slot_stride;
+        ops.rope_forward(qkv, 1, 1, H, KV, D, pos[i]);
+        ops.kv_store(kc, vc, qkv, 1, 1, H, KV, D, pos[i], cache.Tmax);
+        ops.attention_cached(la.attn_y + int64_t(i) * HD, qkv, kc, vc, 1, 1, H, KV, D, pos[i], cache.Tmax);
+      }
+    }, n, 1, -1);
+    ops.rmsnorm_forward(a.xn_final, a.rstd_final, a.resid_out, w.final_norm, n, C, cfg.rms_eps);
+    ops.linear_forward(a.logits, a.xn_final, w.lm_head, n, C, cfg.padded_vocab());
   }
 
   // Adds this micro-batch's gradients into g (call zero_grad before the first micro-batch of a step).
@@ -115,6 +122,38 @@ struct Transformer {
       ops.rmsnorm_backward(a.d_resid, lg.attn_norm, a.d_xn, la.resid_in, lw.attn_norm, la.rstd_attn, N, C);
     }
     ops.embedding_backward(g.tok_emb, a.d_resid, tokens, N, C);
+  }
+
+ private:
+  // Embedding and the layer stack over N = B*Tn rows. attend(l, la) turns la.qkv into la.attn_y; RoPE is applied
+  // before it with positions pos0.. (pos0 < 0: attend applies RoPE itself, per row).
+  template <class Attend>
+  static void layers(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, Acts<T>& a, const int32_t* tokens, int N,
+                     Attend&& attend, int B, int Tn, int pos0) {
+    const int C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
+    const int F = cfg.ffn_hidden, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+    const int L = cfg.n_layers;
+    T* x0 = L > 0 ? a.layers[0].resid_in : a.resid_out;
+    ops.embedding_forward(x0, tokens, w.tok_emb, N, C);
+    for (int l = 0; l < L; l++) {
+      const LayerWeights<T>& lw = w.layers[l];
+      LayerActs<T>& la = a.layers[l];
+      T* x_next = l + 1 < L ? a.layers[l + 1].resid_in : a.resid_out;
+      // attention block
+      ops.rmsnorm_forward(la.xn_attn, la.rstd_attn, la.resid_in, lw.attn_norm, N, C, cfg.rms_eps);
+      ops.linear_forward(la.qkv, la.xn_attn, lw.wq, N, C, QKV);  // wq|wk|wv is one (QKV, C) matrix
+      if (lw.bq) ops.bias_forward(la.qkv, lw.bq, N, QKV);
+      if (pos0 >= 0) ops.rope_forward(la.qkv, B, Tn, H, KV, D, pos0);
+      attend(l, la);
+      ops.linear_forward(la.resid_mid, la.attn_y, lw.wo, N, HD, C);
+      ops.residual_forward(la.resid_mid, la.resid_in, la.resid_mid, int64_t(N) * C);
+      // MLP block
+      ops.rmsnorm_forward(la.xn_mlp, la.rstd_mlp, la.resid_mid, lw.mlp_norm, N, C, cfg.rms_eps);
+      ops.linear_forward(la.gate_up, la.xn_mlp, lw.w_gate, N, C, 2 * F);  // w_gate|w_up is one (2F, C) matrix
+      ops.swiglu_forward(la.act, la.gate_up, N, F);
+      ops.linear_forward(x_next, la.act, lw.w_down, N, F, C);
+      ops.residual_forward(x_next, la.resid_mid, x_next, int64_t(N) * C);
+    }
   }
 };
 

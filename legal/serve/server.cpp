@@ -12,6 +12,7 @@
 
 #include "legal/serve/chat_request.h"
 #include "legal/serve/http_listener.h"
+#include "src/batch_generator.h"
 
 namespace beop {
 
@@ -45,7 +46,7 @@ struct Job {
 
 ConnLimits conn_limits(const ServerOptions& o) {
   ConnLimits l;
-  l.workers = o.http_threads > 0 ? o.http_threads : o.queue_limit + 8;
+  l.workers = o.http_threads > 0 ? o.http_threads : o.max_batch + o.queue_limit + 8;
   l.max_connections = o.max_connections;
   l.idle_timeout_s = o.idle_timeout_s;
   l.header_timeout_s = o.header_timeout_s;
@@ -61,13 +62,14 @@ struct ChatServer::Impl {
   Generator& gen;
   ServerOptions so;
   GuardedServer http;
-  std::mutex model_mu;          // one generation at a time
+  BatchGenerator batch;         // owns the model: up to max_batch generations decode together
   std::atomic<int> admitted{0}; // running + waiting
   std::atomic<int64_t> next_id{1};
   mutable std::mutex stats_mu;
   ServerStats st;
 
-  Impl(Generator& g, ServerOptions o) : gen(g), so(std::move(o)), http(conn_limits(so)) {}
+  Impl(Generator& g, ServerOptions o)
+      : gen(g), so(std::move(o)), http(conn_limits(so)), batch(g.lm(), g.tokenizer(), so.max_batch) {}
 
   void count(int64_t ServerStats::*field) {
     std::lock_guard<std::mutex> l(stats_mu);
@@ -129,9 +131,9 @@ struct ChatServer::Impl {
     return job;
   }
 
-  // Admission: one running + queue_limit waiting.
+  // Admission: batch.slots() decoding + queue_limit waiting.
   bool admit() {
-    if (admitted.fetch_add(1) >= 1 + so.queue_limit) {
+    if (admitted.fetch_add(1) >= batch.slots() + so.queue_limit) {
       admitted.fetch_sub(1);
       count(&ServerStats::rejected);
       return false;
@@ -173,8 +175,7 @@ struct ChatServer::Impl {
     if (!job.stream) {
       GenerateResult r;
       try {
-        std::lock_guard<std::mutex> l(model_mu);
-        r = gen.generate(job.prompt, job.opt);
+        r = batch.generate(job.prompt, job.opt);
       } catch (const std::exception& e) {
         admitted.fetch_sub(1);
         return send_error(res, {500, cat("generation failed: ", e.what()), "server_error", "", ""});
@@ -204,10 +205,9 @@ struct ChatServer::Impl {
           bool ok = true;
           GenerateResult r;
           try {
-            std::lock_guard<std::mutex> l(model_mu);
             if (chat) ok = send(dump(chunk(id, created, true, {{"role", "assistant"}, {"content", ""}}, nullptr)));
             if (ok)
-              r = gen.generate(job.prompt, job.opt, [&](const std::string& piece) {
+              r = batch.generate(job.prompt, job.opt, [&](const std::string& piece) {
                 return ok = send(dump(chunk(id, created, chat, chat ? json{{"content", piece}} : json(piece), nullptr)));
               });
           } catch (const std::exception& e) {

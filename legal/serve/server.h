@@ -9,9 +9,10 @@
 //   GET  /health                {"status":"ok"}
 //
 // Streaming answers are server-sent events, "data: {chunk}\n\n" in OpenAI's chunk shape, ending "data: [DONE]\n\n".
-// Scheduling: one generation runs on the model at a time, the others wait in arrival order of the lock; at most
-// 1 + queue_limit requests are admitted, later ones get 503 at once. A streaming client that disconnects makes
-// the next write fail, which cancels its generation and frees the model.
+// Scheduling: continuous batching (src/batch_generator.h): up to max_batch generations decode together, one
+// weight read per step for all of them, joining and leaving between steps; the others wait in arrival order.
+// At most max_batch + queue_limit requests are admitted, later ones get 503 at once. A streaming client that
+// disconnects makes the next write fail, which cancels its generation and frees its slot.
 // Request bodies are parsed by parse_request (legal/serve/chat_request.h), which turns any malformed body into a 4xx.
 // Connections are handled by GuardedServer (legal/serve/http_listener.h): slow clients cannot starve the others.
 // Compressed request bodies get 415 (see routes() in server.cpp for why).
@@ -31,12 +32,13 @@ namespace beop {
 struct ServerOptions {
   std::string model_name = "beop";   // reported by /v1/models and in every response's "model"
   GenerateOptions defaults;          // sampling and max_tokens when a request does not set them
-  int queue_limit = 8;               // requests that may wait while one generates; more -> 503
+  int max_batch = 8;                 // generations decoded together (KV cache slots of max_seq_len each)
+  int queue_limit = 8;               // requests that may wait while max_batch generate; more -> 503
   size_t max_body_bytes = 1 << 20;   // larger request bodies -> 413
   std::string legal_system_prompt;   // the text "system_prompt":"legal" stands for; empty: "legal" gets a 400
   std::string default_system = "legal";  // "legal" | "none" | literal text, when a request sets nothing
   bool truncate = false;             // drop the oldest turns of a too-long conversation instead of a 400
-  int http_threads = 0;              // HTTP worker threads (0: queue_limit + 8)
+  int http_threads = 0;              // HTTP worker threads (0: max_batch + queue_limit + 8)
   // Connection handling (legal/serve/http_listener.h): slow or idle clients hold no worker thread.
   int max_connections = 256;         // open connections; past it the longest-waiting-for-headers one is closed
   double idle_timeout_s = 5;         // keep-alive: next request within this
