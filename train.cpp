@@ -42,6 +42,8 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("batch", S(d.batch), "sequences per micro-batch");
   f.add("seq", S(d.seq), "tokens per sequence");
   f.add("grad-accum", S(d.grad_accum), "micro-batches per optimizer step");
+  f.add("zero", "", "ZeRO-1: 1 shards the optimizer state (AdamW moments; bf16: the fp32 master) over the ranks, 0 "
+        "does not (default: 1 with several ranks)");
   f.add("steps", "0", "optimizer steps (or --tokens)");
   f.add("tokens", "0", "token budget; steps = ceil(tokens / (batch*seq*grad-accum))");
   f.add("lr", "1e-3", "peak learning rate");
@@ -83,6 +85,10 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   o.eval_every = f.i64("eval-every"), o.val_batches = f.i64("val-batches"), o.save_every = f.i64("save-every");
   o.stop_after = f.i64("stop-after"), o.keep_last = int(f.i64("keep-last")), o.keep_steps = f.str("keep-steps");
   o.skip_bad_steps = f.on("skip-bad-steps"), o.log_every = f.i64("log-every"), o.quiet = f.on("quiet");
+  if (f.given("zero")) {
+    if (f.str("zero") != "0" && f.str("zero") != "1") throw UsageError("--zero '" + f.str("zero") + "': 0 or 1");
+    o.zero = f.str("zero") == "1";
+  }
   if (!f.given("preset")) o.preset = "tiny";
   o.preset_given = f.given("preset");
   for (int i = 0; i < argc; i++) o.command_line += (i ? " " : "") + std::string(argv[i]);

@@ -47,6 +47,11 @@ class MpiComm final : public Comm {
   void all_reduce_max(int64_t* v, size_t n) override {
     check(MPI_Allreduce(MPI_IN_PLACE, v, int(n), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
   }
+  void reduce_scatter_sum(void* v, size_t n, DType t) override {
+    if (t != DType::f32) throw std::runtime_error("MPI reduce-scatter: only fp32 buffers (bf16 needs NCCL)");
+    reduce_scatter(static_cast<float*>(v), n, MPI_FLOAT);
+  }
+  void all_gather(void* v, size_t n, size_t elem_bytes) override { gather(static_cast<char*>(v), n, elem_bytes); }
   void broadcast(void* data, size_t bytes, int root) override {
     if (bytes > size_t(1) << 30) throw std::runtime_error("broadcast of more than 1 GiB (MPI counts are int)");
     check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
@@ -94,35 +99,90 @@ class MpiComm final : public Comm {
                              std::string(msg, size_t(len)));
   }
 
-  // The rank-order sum (src/comm.h) as a reduce-scatter + all-gather: rank j owns the j-th of N slices of v, gets
-  // every rank's copy of its slice (all-to-all), folds them in rank order, and all-gathers the slices. Each rank
-  // sends and receives 2(N-1)/N of v, like a ring all-reduce, but the order of the additions is fixed.
+  // The rank-order sum (src/comm.h): a reduce-scatter, then an all-gather of the summed shards. Each rank sends
+  // and receives 2(N-1)/N of v, like a ring all-reduce, but the order of the additions is fixed.
   template <class T>
   void sum(T* v, size_t n, MPI_Datatype type) {
-    constexpr size_t kRound = size_t(1) << 26;  // elements per round: MPI counts and offsets are int
-    for (size_t o = 0; o < n; o += kRound) sum_round(v + o, std::min(kRound, n - o), type);
+    reduce_scatter(v, n, type);
+    gather(reinterpret_cast<char*>(v), n, sizeof(T));
   }
 
+  // Rank j owns shard_range(n, N, j); it receives every other rank's copy of its shard (point-to-point, in rounds
+  // of at most kRound elements: MPI counts are int) and folds the N copies in rank order, its own in its place.
+  static constexpr size_t kRound = size_t(1) << 24;
   template <class T>
-  void sum_round(T* v, size_t n, MPI_Datatype type) {
+  void reduce_scatter(T* v, size_t n, MPI_Datatype type) {
     const int N = size_;
-    auto off = [&](int j) { return int(n * size_t(j) / size_t(N)); };
-    std::vector<int> counts(N), offs(N), in_counts(N), in_offs(N);
-    const int mine = off(rank_ + 1) - off(rank_);
-    for (int j = 0; j < N; j++) {
-      counts[j] = off(j + 1) - off(j), offs[j] = off(j);
-      in_counts[j] = mine, in_offs[j] = j * mine;
+    if (N == 1) return;
+    const ShardRange me = shard_range(n, N, rank_);
+    std::vector<T> in(size_t(N) * std::min(kRound, me.size()));
+    std::vector<MPI_Request> reqs;
+    for (size_t k = 0;; k++) {  // round k: elements [lo + k*kRound, ...) of every shard
+      bool any = false;
+      reqs.clear();
+      const size_t mine = k * kRound < me.size() ? std::min(kRound, me.size() - k * kRound) : 0;
+      for (int j = 0; j < N; j++) {
+        const ShardRange s = shard_range(n, N, j);
+        const size_t c = k * kRound < s.size() ? std::min(kRound, s.size() - k * kRound) : 0;
+        any = any || c > 0;
+        if (j == rank_) continue;
+        if (c) {
+          reqs.emplace_back();
+          check(MPI_Isend(v + s.lo + k * kRound, int(c), type, j, kTag, MPI_COMM_WORLD, &reqs.back()), "MPI_Isend");
+        }
+        if (mine) {
+          reqs.emplace_back();
+          check(MPI_Irecv(in.data() + size_t(j) * mine, int(mine), type, j, kTag, MPI_COMM_WORLD, &reqs.back()), "MPI_Irecv");
+        }
+      }
+      if (!any) break;
+      check(MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+      T* out = v + me.lo + k * kRound;
+      for (size_t i = 0; i < mine; i++) {
+        T acc = rank_ == 0 ? out[i] : in[i];
+        for (int j = 1; j < N; j++) acc += j == rank_ ? out[i] : in[size_t(j) * mine + i];
+        out[i] = acc;
+      }
     }
-    std::vector<T> in(size_t(N) * size_t(mine));
-    check(MPI_Alltoallv(v, counts.data(), offs.data(), type, in.data(), in_counts.data(), in_offs.data(), type,
-                        MPI_COMM_WORLD), "MPI_Alltoallv");
-    T* out = v + off(rank_);
-    std::copy(in.begin(), in.begin() + mine, out);
-    for (int j = 1; j < N; j++)
-      for (int i = 0; i < mine; i++) out[i] += in[size_t(j) * mine + i];
-    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, counts.data(), offs.data(), type, MPI_COMM_WORLD),
-          "MPI_Allgatherv");
   }
+
+  // Every rank sends its shard to every other and receives theirs in place, in rounds of at most kRoundBytes.
+  static constexpr size_t kRoundBytes = size_t(1) << 28;
+  void gather(char* v, size_t n, size_t elem) {
+    const int N = size_;
+    if (N == 1) return;
+    const ShardRange me = shard_range(n, N, rank_);
+    std::vector<MPI_Request> reqs;
+    for (size_t k = 0;; k++) {
+      bool any = false;
+      reqs.clear();
+      auto part = [&](const ShardRange& s, size_t* off) {  // round k's bytes of shard s
+        const size_t bytes = s.size() * elem, o = k * kRoundBytes;
+        *off = s.lo * elem + o;
+        return o < bytes ? std::min(kRoundBytes, bytes - o) : 0;
+      };
+      size_t my_off = 0;
+      const size_t my_c = part(me, &my_off);
+      for (int j = 0; j < N; j++) {
+        size_t off = 0;
+        const size_t c = part(shard_range(n, N, j), &off);
+        any = any || c > 0;
+        if (j == rank_) continue;
+        if (my_c) {
+          reqs.emplace_back();
+          check(MPI_Isend(v + my_off, int(my_c), MPI_BYTE, j, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Isend");
+        }
+        if (c) {
+          reqs.emplace_back();
+          check(MPI_Irecv(v + off, int(c), MPI_BYTE, j, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Irecv");
+        }
+      }
+      if (!any) break;
+      check(MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    }
+  }
+
+  static constexpr int kTag = 1600;
 };
 
 }  // namespace
