@@ -132,7 +132,8 @@ class MpiComm final : public Comm {
         }
         if (mine) {
           reqs.emplace_back();
-          check(MPI_Irecv(in.data() + size_t(j) * mine, int(mine), type, j, kTag, MPI_COMM_WORLD, &reqs.back()), "MPI_Irecv");
+          check(MPI_Irecv(in.data() + size_t(j) * mine, int(mine), type, j, kTag, MPI_COMM_WORLD, &reqs.back()),
+                "MPI_Irecv");
         }
       }
       if (!any) break;

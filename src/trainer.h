@@ -77,10 +77,11 @@ class Trainer {
     if (metrics_) metrics_->write(j);  // rank 0 only
   }
 
-  // A full host copy of an fp32 buffer of which this rank holds [lo, lo + n_local) (all of it unless sharded):
-  // with shards every rank must call (a collective); each gets every rank's shard.
+  // For rank 0's save: a full host copy of an fp32 buffer of which this rank holds shard() if `sharded`, else all.
+  // Sharded, every rank must call (an all-gather, so every rank gets the copy); unsharded, the others get nothing.
   std::vector<float> gathered(const float* p, bool sharded) {
     const size_t n = model_->layout().total;
+    if (!sharded && comm_.rank() != 0) return {};
     std::vector<float> h(n);
     if (!sharded) {
       model_->ops().download(h.data(), p, n);

@@ -133,7 +133,8 @@ TEST_CASE("MPI: reduce-scatter gives each rank the rank-order sum of its shard; 
     // all-gather in 2-byte elements (bf16 weights) and 8-byte ones: every rank writes only its shard
     std::vector<uint16_t> h(n, 0xffff);
     std::vector<uint64_t> d(n, 0);
-    for (size_t i = s.lo; i < s.hi; i++) h[i] = uint16_t(c->rank() * 1000 + i % 997), d[i] = (uint64_t(c->rank()) << 40) + i;
+    for (size_t i = s.lo; i < s.hi; i++)
+      h[i] = uint16_t(c->rank() * 1000 + i % 997), d[i] = (uint64_t(c->rank()) << 40) + i;
     c->all_gather(h.data(), n, 2);
     c->all_gather(d.data(), n, 8);
     for (int r = 0; r < 3; r++) {
@@ -144,7 +145,8 @@ TEST_CASE("MPI: reduce-scatter gives each rank the rank-order sum of its shard; 
       }
     }
   }
-  CHECK_THROWS_WITH(c->reduce_scatter_sum(nullptr, 4, DType::bf16), "MPI reduce-scatter: only fp32 buffers (bf16 needs NCCL)");
+  CHECK_THROWS_WITH(c->reduce_scatter_sum(nullptr, 4, DType::bf16),
+                    "MPI reduce-scatter: only fp32 buffers (bf16 needs NCCL)");
   c->barrier();
   CHECK(c->finish(0) == 0);
 }

@@ -21,7 +21,9 @@
 
 #include "cpu/model_cpu.h"
 #include "src/checkpoint.h"
+#include "src/hf_model.h"
 #include "src/io.h"
+#include "src/memory_table.h"
 #include "tests/test_util.h"
 #include "tests/train_fixture.h"
 
@@ -247,7 +249,7 @@ TEST_CASE("bad input: more ranks than micro-batches, a grad-accum that does not 
   check_fails_everywhere(2, kDir + "/taken", "--grad-accum 2", "already holds a run", /*force=*/false);
 }
 
-TEST_CASE("--zero: 1 with one process and a value other than 0 or 1 are one-line errors, no checkpoint") {
+TEST_CASE("--zero: 1 with one process and a value other than 0, 1 or auto are one-line errors, no checkpoint") {
   make_fixture();
   const std::string out = kDir + "/zero_bad";
   fs::remove_all(out);
@@ -258,7 +260,7 @@ TEST_CASE("--zero: 1 with one process and a value other than 0 or 1 are one-line
   CHECK(latest_checkpoint(out).empty());
   r = beop::test::shell(train_cmd(out, "--grad-accum 2 --zero 2"));
   CHECK(r.rc != 0);
-  CHECK(r.out.find("--zero '2': 0 or 1") != std::string::npos);
+  CHECK(r.out.find("--zero '2': 0, 1 or auto") != std::string::npos);
   CHECK(latest_checkpoint(out).empty());
 }
 
@@ -304,4 +306,29 @@ TEST_CASE("ZeRO-1 shards: K shard steps put together equal one whole step, bit f
   CHECK(std::memcmp(m.data(), whole.adam_m(), n * 4) == 0);
   CHECK(std::memcmp(v.data(), whole.adam_v(), n * 4) == 0);
   CHECK(std::memcmp(p.data(), w0.data(), n * 4) != 0);
+}
+
+// The memory tables: a sharded model's (printed by ./train on every rank's start) and prep hf-memory --ranks N.
+TEST_CASE("ZeRO-1 memory: per-rank bytes of the moments and what sharding saves") {
+  ModelConfig cfg = preset("tiny");
+  cfg.vocab_size = 300;
+  CpuModel m(cfg);
+  const size_t n = m.layout().total;
+  const ShardRange s = shard_range(n, 4, 3);
+  m.set_shard(s, 4);
+  const std::string t = m.memory_table();
+  INFO(t);
+  CHECK(t.find("per rank: ZeRO-1 over 4 ranks") != std::string::npos);
+  CHECK(t.find("(2, " + std::to_string(s.size()) + ")") != std::string::npos);  // m, v: one shard
+  CHECK(t.find("ZeRO-1 saves " + human_bytes(double((n - s.size()) * 8))) != std::string::npos);
+  const std::string one = hf_memory_report(cfg, 1, 32), four = hf_memory_report(cfg, 1, 32, 4);
+  INFO(four);
+  CHECK(one.find("ZeRO-1") == std::string::npos);
+  CHECK(four.find("per rank of 4 with ZeRO-1") != std::string::npos);
+  const size_t ns = (n + 3) / 4;
+  CHECK(four.find("adamw m, v (1/4)") != std::string::npos);
+  CHECK(four.find("(2, " + std::to_string(ns) + ")") != std::string::npos);
+  // fp32: the moments of the other shards; bf16 mixed: also their fp32 master weights
+  CHECK(four.find("ZeRO-1 saves " + human_bytes(double((n - ns) * 8)) + " per rank") != std::string::npos);
+  CHECK(four.find("ZeRO-1 saves " + human_bytes(double((n - ns) * 12)) + " per rank") != std::string::npos);
 }
