@@ -107,83 +107,69 @@ class MpiComm final : public Comm {
     gather(reinterpret_cast<char*>(v), n, sizeof(T));
   }
 
-  // Rank j owns shard_range(n, N, j); it receives every other rank's copy of its shard (point-to-point, in rounds
-  // of at most kRound elements: MPI counts are int) and folds the N copies in rank order, its own in its place.
+  // Rank j owns shard_range(n, N, j); an all-to-all gives it every rank's copy of its shard, which it folds in rank
+  // order. In rounds of at most kRound elements per shard (MPI counts and offsets are int): round k packs the k-th
+  // piece of every shard into one send buffer (a collective, so MPI picks the exchange's algorithm).
   static constexpr size_t kRound = size_t(1) << 24;
   template <class T>
   void reduce_scatter(T* v, size_t n, MPI_Datatype type) {
     const int N = size_;
     if (N == 1) return;
     const ShardRange me = shard_range(n, N, rank_);
-    std::vector<T> in(size_t(N) * std::min(kRound, me.size()));
-    std::vector<MPI_Request> reqs;
-    for (size_t k = 0;; k++) {  // round k: elements [lo + k*kRound, ...) of every shard
-      bool any = false;
-      reqs.clear();
-      const size_t mine = k * kRound < me.size() ? std::min(kRound, me.size() - k * kRound) : 0;
+    const size_t rounds = (shard_range(n, N, N - 1).size() + kRound - 1) / kRound;  // the last shard is largest
+    std::vector<int> counts(N), offs(N), in_counts(N), in_offs(N);
+    std::vector<T> out, in;
+    for (size_t k = 0; k < rounds; k++) {
+      auto piece = [&](const ShardRange& s) {
+        return k * kRound < s.size() ? std::min(kRound, s.size() - k * kRound) : 0;
+      };
+      const size_t mine = piece(me);
+      size_t total = 0;
       for (int j = 0; j < N; j++) {
-        const ShardRange s = shard_range(n, N, j);
-        const size_t c = k * kRound < s.size() ? std::min(kRound, s.size() - k * kRound) : 0;
-        any = any || c > 0;
-        if (j == rank_) continue;
-        if (c) {
-          reqs.emplace_back();
-          check(MPI_Isend(v + s.lo + k * kRound, int(c), type, j, kTag, MPI_COMM_WORLD, &reqs.back()), "MPI_Isend");
-        }
-        if (mine) {
-          reqs.emplace_back();
-          check(MPI_Irecv(in.data() + size_t(j) * mine, int(mine), type, j, kTag, MPI_COMM_WORLD, &reqs.back()),
-                "MPI_Irecv");
-        }
+        counts[j] = int(piece(shard_range(n, N, j))), offs[j] = int(total), total += size_t(counts[j]);
+        in_counts[j] = int(mine), in_offs[j] = int(size_t(j) * mine);
       }
-      if (!any) break;
-      check(MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-      T* out = v + me.lo + k * kRound;
+      out.resize(total);
+      in.resize(size_t(N) * mine);
+      for (int j = 0; j < N; j++)
+        std::copy_n(v + shard_range(n, N, j).lo + k * kRound, counts[j], out.begin() + offs[j]);
+      check(MPI_Alltoallv(out.data(), counts.data(), offs.data(), type, in.data(), in_counts.data(), in_offs.data(),
+                          type, MPI_COMM_WORLD), "MPI_Alltoallv");
+      T* dst = v + me.lo + k * kRound;
       for (size_t i = 0; i < mine; i++) {
-        T acc = rank_ == 0 ? out[i] : in[i];
-        for (int j = 1; j < N; j++) acc += j == rank_ ? out[i] : in[size_t(j) * mine + i];
-        out[i] = acc;
+        T acc = in[i];
+        for (int j = 1; j < N; j++) acc += in[size_t(j) * mine + i];
+        dst[i] = acc;
       }
     }
   }
 
-  // Every rank sends its shard to every other and receives theirs in place, in rounds of at most kRoundBytes.
-  static constexpr size_t kRoundBytes = size_t(1) << 28;
+  // Every rank's shard to every rank, in rounds of at most kRoundBytes per shard (packed like reduce_scatter's).
+  static constexpr size_t kRoundBytes = size_t(1) << 26;
   void gather(char* v, size_t n, size_t elem) {
     const int N = size_;
     if (N == 1) return;
     const ShardRange me = shard_range(n, N, rank_);
-    std::vector<MPI_Request> reqs;
-    for (size_t k = 0;; k++) {
-      bool any = false;
-      reqs.clear();
-      auto part = [&](const ShardRange& s, size_t* off) {  // round k's bytes of shard s
-        const size_t bytes = s.size() * elem, o = k * kRoundBytes;
-        *off = s.lo * elem + o;
-        return o < bytes ? std::min(kRoundBytes, bytes - o) : 0;
+    const size_t rounds = (shard_range(n, N, N - 1).size() * elem + kRoundBytes - 1) / kRoundBytes;
+    std::vector<int> counts(N), offs(N);
+    std::vector<char> in;
+    for (size_t k = 0; k < rounds; k++) {
+      auto piece = [&](const ShardRange& s) {
+        const size_t bytes = s.size() * elem;
+        return k * kRoundBytes < bytes ? std::min(kRoundBytes, bytes - k * kRoundBytes) : 0;
       };
-      size_t my_off = 0;
-      const size_t my_c = part(me, &my_off);
-      for (int j = 0; j < N; j++) {
-        size_t off = 0;
-        const size_t c = part(shard_range(n, N, j), &off);
-        any = any || c > 0;
-        if (j == rank_) continue;
-        if (my_c) {
-          reqs.emplace_back();
-          check(MPI_Isend(v + my_off, int(my_c), MPI_BYTE, j, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Isend");
-        }
-        if (c) {
-          reqs.emplace_back();
-          check(MPI_Irecv(v + off, int(c), MPI_BYTE, j, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Irecv");
-        }
-      }
-      if (!any) break;
-      check(MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+      size_t total = 0;
+      for (int j = 0; j < N; j++)
+        counts[j] = int(piece(shard_range(n, N, j))), offs[j] = int(total), total += size_t(counts[j]);
+      in.resize(total);
+      check(MPI_Allgatherv(v + me.lo * elem + k * kRoundBytes, counts[rank_], MPI_BYTE, in.data(), counts.data(),
+                           offs.data(), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgatherv");
+      for (int j = 0; j < N; j++)
+        if (j != rank_)
+          std::copy_n(in.begin() + offs[j], counts[j], v + shard_range(n, N, j).lo * elem + k * kRoundBytes);
     }
   }
 
-  static constexpr int kTag = 1600;
 };
 
 }  // namespace
