@@ -46,6 +46,8 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("batch", S(d.batch), "sequences per micro-batch");
   f.add("seq", S(d.seq), "tokens per sequence");
   f.add("grad-accum", S(d.grad_accum), "micro-batches per optimizer step");
+  f.add("zero", "auto", "ZeRO-1: 1 shards the optimizer state (AdamW moments; bf16: the fp32 master) over the "
+        "ranks, 0 does not; auto = 1 with several ranks");
   f.add("steps", "0", "optimizer steps (or --tokens)");
   f.add("tokens", "0", "token budget; steps = ceil(tokens / (batch*seq*grad-accum))");
   f.add("lr", "1e-3", "peak learning rate");
@@ -87,6 +89,9 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   o.eval_every = f.i64("eval-every"), o.val_batches = f.i64("val-batches"), o.save_every = f.i64("save-every");
   o.stop_after = f.i64("stop-after"), o.keep_last = int(f.i64("keep-last")), o.keep_steps = f.str("keep-steps");
   o.skip_bad_steps = f.on("skip-bad-steps"), o.log_every = f.i64("log-every"), o.quiet = f.on("quiet");
+  const std::string zero = f.str("zero");
+  if (zero != "auto" && zero != "0" && zero != "1") throw UsageError("--zero '" + zero + "': 0, 1 or auto");
+  o.zero = zero == "auto" ? -1 : zero == "1";
   if (!f.given("preset")) o.preset = "tiny";
   o.preset_given = f.given("preset");
   for (int i = 0; i < argc; i++) o.command_line += (i ? " " : "") + std::string(argv[i]);
@@ -108,11 +113,9 @@ int main(int argc, char** argv) {
     else if (comm->local_size() > 1)  // the host's cores split between its ranks, not each rank on all of them
       omp_set_num_threads(std::max(1, omp_get_num_procs() / comm->local_size()));
     if (o.device.compare(0, 4, "cuda") == 0) {  // cuda (bf16 mixed precision) | cuda-fp32: cuda/backend.h
-      BEOP_CHECK(comm->size() == 1, "--device ", o.device, " on ", comm->size(),
-                 " ranks needs the NCCL transport, which is not done yet (docs/DISTRIBUTED.md)");
       BEOP_CHECK(o.dtype == "fp32", "--dtype ", o.dtype, " is for --device cpu; on cuda the precision is in --device "
                  "(cuda = bf16 mixed, cuda-fp32)");
-      return cuda_backend::train(o, cuda_backend::precision_of(o.device));
+      return cuda_backend::train(o, cuda_backend::precision_of(o.device), *comm);  // several ranks: NCCL
     }
     BEOP_CHECK(o.device == "cpu", "unknown --device '", o.device, "' (cpu, cuda or cuda-fp32)");
     return Trainer<CpuModel>(o, *comm).run();

@@ -48,6 +48,11 @@ class MpiComm final : public Comm {
     Timed t(*this, n * 8);
     check(MPI_Allreduce(MPI_IN_PLACE, v, int(n), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
   }
+  void reduce_scatter_sum(void* v, size_t n, DType t) override {
+    if (t != DType::f32) throw std::runtime_error("MPI reduce-scatter: only fp32 buffers (bf16 needs NCCL)");
+    reduce_scatter(static_cast<float*>(v), n, MPI_FLOAT);
+  }
+  void all_gather(void* v, size_t n, size_t elem_bytes) override { gather(static_cast<char*>(v), n, elem_bytes); }
   void broadcast(void* data, size_t bytes, int root) override {
     if (bytes > size_t(1) << 30) throw std::runtime_error("broadcast of more than 1 GiB (MPI counts are int)");
     Timed t(*this, bytes);
@@ -110,35 +115,77 @@ class MpiComm final : public Comm {
                              std::string(msg, size_t(len)));
   }
 
-  // The rank-order sum (src/comm.h) as a reduce-scatter + all-gather: rank j owns the j-th of N slices of v, gets
-  // every rank's copy of its slice (all-to-all), folds them in rank order, and all-gathers the slices. Each rank
-  // sends and receives 2(N-1)/N of v, like a ring all-reduce, but the order of the additions is fixed.
+  // The rank-order sum (src/comm.h): a reduce-scatter, then an all-gather of the summed shards. Each rank sends
+  // and receives 2(N-1)/N of v, like a ring all-reduce, but the order of the additions is fixed.
   template <class T>
   void sum(T* v, size_t n, MPI_Datatype type) {
-    constexpr size_t kRound = size_t(1) << 26;  // elements per round: MPI counts and offsets are int
-    for (size_t o = 0; o < n; o += kRound) sum_round(v + o, std::min(kRound, n - o), type);
+    reduce_scatter(v, n, type);
+    gather(reinterpret_cast<char*>(v), n, sizeof(T));
   }
 
+  // Rank j owns shard_range(n, N, j); an all-to-all gives it every rank's copy of its shard, which it folds in rank
+  // order. In rounds of at most kRound elements per shard (MPI counts and offsets are int): round k packs the k-th
+  // piece of every shard into one send buffer (a collective, so MPI picks the exchange's algorithm).
+  static constexpr size_t kRound = size_t(1) << 24;
   template <class T>
-  void sum_round(T* v, size_t n, MPI_Datatype type) {
+  void reduce_scatter(T* v, size_t n, MPI_Datatype type) {
     const int N = size_;
-    auto off = [&](int j) { return int(n * size_t(j) / size_t(N)); };
+    if (N == 1) return;
+    const ShardRange me = shard_range(n, N, rank_);
+    const size_t rounds = (shard_range(n, N, N - 1).size() + kRound - 1) / kRound;  // the last shard is largest
     std::vector<int> counts(N), offs(N), in_counts(N), in_offs(N);
-    const int mine = off(rank_ + 1) - off(rank_);
-    for (int j = 0; j < N; j++) {
-      counts[j] = off(j + 1) - off(j), offs[j] = off(j);
-      in_counts[j] = mine, in_offs[j] = j * mine;
+    std::vector<T> out, in;
+    for (size_t k = 0; k < rounds; k++) {
+      auto piece = [&](const ShardRange& s) {
+        return k * kRound < s.size() ? std::min(kRound, s.size() - k * kRound) : 0;
+      };
+      const size_t mine = piece(me);
+      size_t total = 0;
+      for (int j = 0; j < N; j++) {
+        counts[j] = int(piece(shard_range(n, N, j))), offs[j] = int(total), total += size_t(counts[j]);
+        in_counts[j] = int(mine), in_offs[j] = int(size_t(j) * mine);
+      }
+      out.resize(total);
+      in.resize(size_t(N) * mine);
+      for (int j = 0; j < N; j++)
+        std::copy_n(v + shard_range(n, N, j).lo + k * kRound, counts[j], out.begin() + offs[j]);
+      check(MPI_Alltoallv(out.data(), counts.data(), offs.data(), type, in.data(), in_counts.data(), in_offs.data(),
+                          type, MPI_COMM_WORLD), "MPI_Alltoallv");
+      T* dst = v + me.lo + k * kRound;
+      for (size_t i = 0; i < mine; i++) {
+        T acc = in[i];
+        for (int j = 1; j < N; j++) acc += in[size_t(j) * mine + i];
+        dst[i] = acc;
+      }
     }
-    std::vector<T> in(size_t(N) * size_t(mine));
-    check(MPI_Alltoallv(v, counts.data(), offs.data(), type, in.data(), in_counts.data(), in_offs.data(), type,
-                        MPI_COMM_WORLD), "MPI_Alltoallv");
-    T* out = v + off(rank_);
-    std::copy(in.begin(), in.begin() + mine, out);
-    for (int j = 1; j < N; j++)
-      for (int i = 0; i < mine; i++) out[i] += in[size_t(j) * mine + i];
-    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, counts.data(), offs.data(), type, MPI_COMM_WORLD),
-          "MPI_Allgatherv");
   }
+
+  // Every rank's shard to every rank, in rounds of at most kRoundBytes per shard (packed like reduce_scatter's).
+  static constexpr size_t kRoundBytes = size_t(1) << 26;
+  void gather(char* v, size_t n, size_t elem) {
+    const int N = size_;
+    if (N == 1) return;
+    const ShardRange me = shard_range(n, N, rank_);
+    const size_t rounds = (shard_range(n, N, N - 1).size() * elem + kRoundBytes - 1) / kRoundBytes;
+    std::vector<int> counts(N), offs(N);
+    std::vector<char> in;
+    for (size_t k = 0; k < rounds; k++) {
+      auto piece = [&](const ShardRange& s) {
+        const size_t bytes = s.size() * elem;
+        return k * kRoundBytes < bytes ? std::min(kRoundBytes, bytes - k * kRoundBytes) : 0;
+      };
+      size_t total = 0;
+      for (int j = 0; j < N; j++)
+        counts[j] = int(piece(shard_range(n, N, j))), offs[j] = int(total), total += size_t(counts[j]);
+      in.resize(total);
+      check(MPI_Allgatherv(v + me.lo * elem + k * kRoundBytes, counts[rank_], MPI_BYTE, in.data(), counts.data(),
+                           offs.data(), MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgatherv");
+      for (int j = 0; j < N; j++)
+        if (j != rank_)
+          std::copy_n(in.begin() + offs[j], counts[j], v + shard_range(n, N, j).lo * elem + k * kRoundBytes);
+    }
+  }
+
 };
 
 }  // namespace

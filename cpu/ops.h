@@ -31,6 +31,7 @@ template <typename Real>
 struct CpuOps {
   using real = Real;
   static constexpr const char* kName = "cpu";
+  static constexpr bool kHostMemory = true;  // buffers are plain host memory (src/model.h's HostMemoryOf)
   std::vector<Real> rope_cos, rope_sin;  // (max_seq_len, D/2)
 
   explicit CpuOps(const ModelConfig& cfg) { rope_tables(cfg, rope_cos, rope_sin); }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "cuda/comm_nccl.h"
 #include "cuda/model_cuda.h"
 #include "src/trainer.h"
 
@@ -25,8 +26,10 @@ std::string require_device() {
     (void)cudaGetLastError();
     fail("--device cuda: no CUDA device found (cudaGetDeviceCount: ", why, ")");
   }
+  int dev = 0;
+  BEOP_CUDA_CHECK(cudaGetDevice(&dev));
   cudaDeviceProp prop{};
-  BEOP_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  BEOP_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
   size_t free_b = 0, total_b = 0;
   BEOP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   BEOP_CHECK(prop.major >= 8, "--device cuda: ", prop.name, " is sm_", prop.major, prop.minor,
@@ -58,14 +61,14 @@ void check_fits(const ModelConfig& cfg, int B, int T, const std::string& attenti
 }
 
 template <class M>
-int train_with(const TrainOptions& o) {
+int train_with(const TrainOptions& o, Comm& comm, Comm* nccl) {
   // The activation plan is the part that scales with the batch; check it against free memory before the
   // trainer allocates. (The config is only final inside the trainer for --init runs; for presets check now.)
   if (o.init.empty() && !o.resume && o.config_path.empty()) {
     ModelConfig cfg = preset(o.preset);
     check_fits<M>(cfg, o.batch, o.seq, o.attention);
   }
-  return Trainer<M>(o).run();
+  return Trainer<M>(o, comm, nccl).run();
 }
 
 template <class M>
@@ -79,10 +82,18 @@ std::unique_ptr<CausalLM> lm_with(const ModelConfig& cfg, const std::vector<floa
 
 }  // namespace
 
-int train(const TrainOptions& o, Precision p) {
+int train(const TrainOptions& o, Precision p, Comm& comm) {
+  std::unique_ptr<Comm> nccl;
+  if (comm.size() > 1) {  // local rank -> GPU, before anything touches the device
+    int n = 0;
+    if (cudaGetDeviceCount(&n) == cudaSuccess && n > 0) BEOP_CUDA_CHECK(cudaSetDevice(comm.local_rank() % n));
+    (void)cudaGetLastError();
+  }
   const std::string dev = require_device();
   std::printf("device: %s, %s\n", dev.c_str(), p == Precision::bf16 ? "bf16 mixed precision" : "fp32");
-  return p == Precision::bf16 ? train_with<CudaBf16Model>(o) : train_with<CudaModel>(o);
+  if (comm.size() > 1) nccl = open_nccl_comm(comm);
+  return p == Precision::bf16 ? train_with<CudaBf16Model>(o, comm, nccl.get())
+                              : train_with<CudaModel>(o, comm, nccl.get());
 }
 
 std::unique_ptr<CausalLM> make_lm(const ModelConfig& cfg, const std::vector<float>& params, Precision p) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/checkpoint.h"
+#include "src/comm.h"
 #include "src/common.h"
 #include "src/config.h"
 #include "src/generator.h"
@@ -32,8 +33,10 @@ bool compiled();
 // "--device cuda: no CUDA device found (cudaGetDeviceCount: ...)".
 std::string require_device();
 
-// train --device cuda: the training loop of src/trainer.h over the GPU model. Returns the exit code.
-int train(const TrainOptions& o, Precision p);
+// train --device cuda: the training loop of src/trainer.h over the GPU model. Returns the exit code. With several
+// ranks (comm: MPI), each binds the GPU of its local rank (local rank mod the GPUs it sees) and the gradients and
+// weights travel over NCCL (cuda/comm_nccl.h), whose unique id comm broadcasts.
+int train(const TrainOptions& o, Precision p, Comm& comm);
 
 // A CausalLM (src/generator.h) on the GPU from a config and fp32 parameters in ParamLayout order.
 std::unique_ptr<CausalLM> make_lm(const ModelConfig& cfg, const std::vector<float>& params, Precision p);

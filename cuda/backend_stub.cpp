@@ -11,7 +11,7 @@ namespace {
 
 bool compiled() { return false; }
 std::string require_device() { no_backend(); }
-int train(const TrainOptions&, Precision) { no_backend(); }
+int train(const TrainOptions&, Precision, Comm&) { no_backend(); }
 std::unique_ptr<CausalLM> make_lm(const ModelConfig&, const std::vector<float>&, Precision) { no_backend(); }
 
 }  // namespace beop::cuda_backend

@@ -28,9 +28,10 @@ CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/nvcc/%.o)
 CUDA_HOST_SRCS := $(filter-out cuda/backend_stub.cpp,$(wildcard cuda/*.cpp))
 
 ifneq ($(strip $(NVCC)),)
-CUDA_BACKEND_OBJS := $(BUILD)/nvcc/cuda/backend.o
+# comm_nccl.cu: src/comm.h over the toolkit's NCCL (several ranks with --device cuda), hence -lnccl.
+CUDA_BACKEND_OBJS := $(BUILD)/nvcc/cuda/backend.o $(BUILD)/nvcc/cuda/comm_nccl.o
 CUDA_BACKEND_LIB  := $(BUILD)/nvcc/libbeop_cuda.a
-CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
+CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lnccl -lcudart
 
 $(CUDA_BACKEND_LIB): $(CUDA_BACKEND_OBJS)
 	@rm -f $@

@@ -16,6 +16,9 @@
 #   2. the five test binaries on the GPU (test_cuda_mma and test_cuda_cp_async first: the PTX primitives the
 #      attention kernels and the CPU emulation assume — tensor-core register layouts, async copies — checked
 #      on the hardware before the kernels built on them);
+#   2b. NCCL (cuda/nccl_check.cu over cuda/comm_nccl.cu): one rank trains bit-identically to the single-process
+#      path (fp32 and bf16, with and without ZeRO-1's shard step), and the GPU all-reduce bandwidth (one rank; all
+#      GPUs in one process where there are several);
 #   3. the benchmark: bf16 GEMM rate, bf16 training of 125m and 1b (tokens/s, MFU), flash vs cuBLAS
 #      attention at T = 2048, 1b decode tokens/s;
 #   4. compute-sanitizer memcheck (kernels, bf16, mma and cp.async tests), racecheck (kernels; cp.async; the
@@ -82,7 +85,7 @@ echo "gpu_check: nvcc $("$NVCC" --version | tail -1 | sed 's/.*release/release/'
 
 # ---- 1. build ---------------------------------------------------------------------------------------------------
 HOST_SRCS="src/common.cpp src/config.cpp src/param_layout.cpp src/activation_layout.cpp src/memory_table.cpp
-  src/model.cpp src/rope_tables.cpp cpu/model_cpu.cpp"
+  src/model.cpp src/rope_tables.cpp cpu/model_cpu.cpp src/comm.cpp"
 TESTS="test_cuda_mma test_cuda_cp_async test_cuda_kernels test_cuda_model test_cuda_bf16"
 : >"$OUT/build.log"
 build() {
@@ -93,6 +96,8 @@ build() {
   done
   for t in $TESTS; do jobs+=("$NVCC ${NVF[*]} -x cu -c tests/$t.cpp -o $W/obj/$t.o"); done
   jobs+=("$NVCC ${NVF[*]} -c cuda/gpu_bench.cu -o $W/obj/gpu_bench.o")
+  jobs+=("$NVCC ${NVF[*]} -c cuda/comm_nccl.cu -o $W/obj/comm_nccl.o")
+  jobs+=("$NVCC ${NVF[*]} -c cuda/nccl_check.cu -o $W/obj/nccl_check.o")
   printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -I{} bash -c '{} >>'"$OUT/build.log"' 2>&1 || { echo "FAILED: {}" >>'"$OUT/build.log"'; exit 255; }' \
     || return 1
   rm -f "$W/libhost.a"
@@ -103,6 +108,8 @@ build() {
     "$NVCC" $GEN -o "$W/$t" "$W/obj/$t.o" "$W/obj/doctest_main.o" "$W/libhost.a" "${LINK[@]}" >>"$OUT/build.log" 2>&1 || return 1
   done
   "$NVCC" $GEN -o "$W/gpu_bench" "$W/obj/gpu_bench.o" "$W/libhost.a" "${LINK[@]}" >>"$OUT/build.log" 2>&1 || return 1
+  "$NVCC" $GEN -o "$W/nccl_check" "$W/obj/nccl_check.o" "$W/obj/comm_nccl.o" "$W/libhost.a" "${LINK[@]}" -lnccl \
+    >>"$OUT/build.log" 2>&1 || return 1
 }
 T0=$(date +%s)
 # The build's time limit: 240 s on the device (16 cores, and device time is the budget); 20 minutes for
@@ -143,6 +150,7 @@ step() {  # step NAME TIMEOUT CMD...: runs, logs to $OUT/NAME.log, records a tab
   [ "$res" = pass ] || FAILS+=("$name: $res")
 }
 for t in $TESTS; do step "$t" 60 "$W/$t"; done
+step nccl_check 60 "$W/nccl_check"  # its rows (bit-identity, bandwidth) go into the table below
 # ---- 3. benchmark -----------------------------------------------------------------------------------------------
 BT=180
 [ "$(left)" -lt "$BT" ] && BT=$(left)
@@ -183,6 +191,7 @@ fi
   printf '| %-40s | %12s | %-9s | %s |\n' "build (g++ host lib, nvcc tests + bench)" "pass" "${BUILD_S}s" "sm_$ARCH"
   printf '%s\n' "${ROWS[@]}"
   echo
+  grep '^|' "$OUT/nccl_check.log" 2>/dev/null
   grep '^|' "$OUT/bench.log" || echo "(benchmark produced no rows: see bench.log)"
   echo
   echo "total $(( $(date +%s) - START ))s; logs in $OUT"

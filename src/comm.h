@@ -1,10 +1,15 @@
 // The processes of a data-parallel run and the collectives the training loop needs from them (docs/DISTRIBUTED.md).
-// One interface, several transports: SingleComm (one process, every call a no-op; the default) here, MpiComm
-// (cli/comm_mpi.cpp, linked into ./train only, so nothing else needs libmpi) when launched by mpirun.
+// One interface, three transports: SingleComm (one process, every call a no-op; the default) here, MpiComm
+// (cli/comm_mpi.cpp, host buffers, linked into ./train only, so nothing else needs libmpi) when launched by
+// mpirun, and NcclComm (cuda/comm_nccl.h, GPU buffers; its unique id broadcast through an MpiComm) for
+// `--device cuda` on several ranks. device_buffers() says which memory a transport's buffers live in.
 //
-// Determinism: every sum is a left fold in rank order, ((r0 + r1) + r2) + ..., the same on every rank and in
-// every run, whatever the transport does underneath (no float atomics, no size-dependent reduction trees).
-// With one micro-batch per rank that is the order in which one process accumulates the same micro-batches.
+// Determinism: MpiComm's sums are a left fold in rank order, ((r0 + r1) + r2) + ..., the same on every rank and
+// in every run (no float atomics, no size-dependent reduction trees); with one micro-batch per rank that is the
+// order in which one process accumulates the same micro-batches. NCCL's are fixed for a given N and topology.
+//
+// Shards (ZeRO-1): rank r owns the contiguous elements shard_range(n, N, r) of an n-element buffer; the N ranges
+// tile [0, n) in rank order and differ in size by at most one element, so any n works with any N.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +17,18 @@
 #include <string>
 
 namespace beop {
+
+// Rank r's shard [lo, hi) of n elements over `ranks` ranks: lo = n*r/ranks (rounded down).
+struct ShardRange {
+  size_t lo = 0, hi = 0;
+  size_t size() const { return hi - lo; }
+};
+inline ShardRange shard_range(size_t n, int ranks, int r) {
+  return {n * size_t(r) / size_t(ranks), n * size_t(r + 1) / size_t(ranks)};
+}
+
+// Element types of the reduce collectives over a backend's buffers (bf16: the GPU's gradients; NCCL only).
+enum class DType { f32, bf16 };
 
 class Comm {
  public:
@@ -24,12 +41,19 @@ class Comm {
   virtual void all_reduce_sum(float* v, size_t n) = 0;
   virtual void all_reduce_sum(double* v, size_t n) = 0;
   virtual void all_reduce_max(int64_t* v, size_t n) = 0;  // exact: order does not matter
+  // In place: afterwards v[shard_range(n, size(), rank())] holds the sum of every rank's copy of those elements
+  // (the rest of v is unspecified).
+  virtual void reduce_scatter_sum(void* v, size_t n, DType t) = 0;
+  void reduce_scatter_sum(float* v, size_t n) { reduce_scatter_sum(v, n, DType::f32); }
+  // In place: every rank's v[0..n) (elements of elem_bytes) gets rank r's v[shard_range(n, size(), r)], all r.
+  virtual void all_gather(void* v, size_t n, size_t elem_bytes) = 0;
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
+  // True when the buffers must be device (GPU) memory (NCCL); false: host memory.
+  virtual bool device_buffers() const { return false; }
   // The end of the process: rc is this rank's exit code; returns the code to exit with. A transport that can
   // hang on a lone failing rank makes sure every rank ends (docs/DISTRIBUTED.md, "Errors").
   virtual int finish(int rc) { return rc; }
-  // Not yet (ZeRO-1, issue 16): reduce_scatter_sum (each rank gets its 1/N of the sum) and all_gather.
 };
 
 // One process: rank 0 of 1; the collectives leave their buffers as they are.
@@ -42,6 +66,8 @@ class SingleComm final : public Comm {
   void all_reduce_sum(float*, size_t) override {}
   void all_reduce_sum(double*, size_t) override {}
   void all_reduce_max(int64_t*, size_t) override {}
+  void reduce_scatter_sum(void*, size_t, DType) override {}
+  void all_gather(void*, size_t, size_t) override {}
   void broadcast(void*, size_t, int) override {}
   void barrier() override {}
 };

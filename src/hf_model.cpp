@@ -360,7 +360,7 @@ struct BackendMemory {
   AttentionSaves saves;
 };
 
-std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq) {
+std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq, int ranks) {
   const ParamLayout lay(cfg);
   const BackendMemory backends[] = {
       {"cpu (fp32, gemm attention)", 4, 4, false, AttentionSaves::kProbabilities},
@@ -368,17 +368,24 @@ std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq) {
       {"cuda (bf16 mixed, flash attention)", 4, 2, true, AttentionSaves::kLogsumexp},
   };
   std::string out = cfg.summary() + "\n" + format_param_table(lay, sizeof(float));
-  std::string totals = cat("training ", cfg.name, ", batch ", batch, " x seq ", seq, ", per backend (--device):\n");
+  std::string totals = cat("training ", cfg.name, ", batch ", batch, " x seq ", seq, ", per backend (--device)",
+                           ranks > 1 ? cat(", per rank of ", ranks, " with ZeRO-1 (--zero 1)") : std::string(), ":\n");
   for (const BackendMemory& b : backends) {
     const ActivationLayout act(cfg, batch, seq, ActMode::kTrain, b.saves, b.work_bytes);
     const size_t n = lay.total;
+    const size_t ns = (n + size_t(ranks) - 1) / size_t(ranks);  // the largest shard (src/comm.h shard_range)
+    const std::string of = ranks > 1 ? cat(" (1/", ranks, ")") : std::string();
     MemoryTable t(b.name);
-    t.add("parameters (master)", {int64_t(n)}, n * b.master_bytes);
+    const size_t master = b.mixed ? ns : n;  // fp32 weights that are also the working copy are needed whole
+    t.add("parameters (master)" + (b.mixed ? of : std::string()), {int64_t(master)}, master * b.master_bytes);
     if (b.mixed) t.add("working copy (bf16)", {int64_t(n)}, n * b.work_bytes);
     t.add("gradients", {int64_t(n)}, n * b.work_bytes);
-    t.add("adamw m, v", {2, int64_t(n)}, 2 * n * b.master_bytes);
+    t.add("adamw m, v" + of, {2, int64_t(ns)}, 2 * ns * b.master_bytes);
     t.add(cat("activations B=", batch, " T=", seq), {int64_t(act.total)}, act.total * b.work_bytes);
     totals += t.str(true);
+    if (ranks > 1)
+      totals += cat("ZeRO-1 saves ", human_bytes(double((n - ns) * b.master_bytes * (b.mixed ? 3 : 2))),
+                    " per rank against --zero 0\n");
     if (b.mixed) out += act.table.str(false);  // the plan a GPU run allocates
   }
   out += totals;

@@ -82,7 +82,8 @@ void export_hf_model(const ModelConfig& cfg, const float* params, const std::str
 std::string hf_chat_template_jinja();
 
 // Weights to memory: one human-readable table from beop's own layouts (ParamLayout, ActivationLayout) for
-// training cfg at (batch, seq) in float32: parameters, gradients, AdamW m and v, activations.
-std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq);
+// training cfg at (batch, seq) in float32: parameters, gradients, AdamW m and v, activations. ranks > 1: per rank
+// of a data-parallel run with ZeRO-1 (AdamW moments and, bf16, the fp32 master in 1/ranks shards), and what it saves.
+std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq, int ranks = 1);
 
 }  // namespace beop

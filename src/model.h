@@ -8,7 +8,12 @@
 //   for each micro-batch: model.forward(x, y, mask, B, T); model.backward(1.0 / count);
 //   model.step(adamw, lr);
 // Pointers passed to forward are host pointers; the model copies them to the backend.
+//
+// ZeRO-1 (docs/DISTRIBUTED.md): after set_shard(), the model holds the AdamW moments (and, kMixed, the fp32 master
+// weights) of one contiguous shard of the flat parameter buffer only, and step_shard() updates that shard; the
+// caller (src/trainer.h) reduce-scatters the gradients before and all-gathers the working weights after.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "src/activation_layout.h"
+#include "src/comm.h"
 #include "src/common.h"
 #include "src/config.h"
 #include "src/memory_table.h"
@@ -51,15 +57,24 @@ struct MasterOf<Ops, std::void_t<typename Ops::master>> {
   using type = typename Ops::master;
 };
 
+// Ops whose buffers are host memory declare `static constexpr bool kHostMemory = true;` (CpuOps): the trainer then
+// hands them to a host transport (MPI) without a copy.
+template <class Ops, class = void>
+struct HostMemoryOf : std::false_type {};
+template <class Ops>
+struct HostMemoryOf<Ops, std::void_t<decltype(Ops::kHostMemory)>> : std::integral_constant<bool, Ops::kHostMemory> {};
+
 template <class Ops>
 class Model {
  public:
   using T = typename Ops::real;                   // working weights, gradients, activations
   using MT = typename MasterOf<Ops>::type;        // master weights and AdamW moments
   static constexpr bool kMixed = !std::is_same<T, MT>::value;
+  static constexpr bool kHostMemory = HostMemoryOf<Ops>::value;
 
   explicit Model(const ModelConfig& cfg) : cfg_(cfg), layout_(cfg), ops_(cfg) {
     const size_t n = layout_.total;
+    shard_ = {0, n};
     params_ = ops_.template alloc<MT>(n);
     grads_ = ops_.template alloc<T>(n);
     m_ = ops_.template alloc<MT>(n);
@@ -87,13 +102,64 @@ class Model {
   // Backend pointers, ParamLayout order. params() is the master copy; with kMixed, calling it marks the
   // working copy stale (the caller may write through the pointer, e.g. load a checkpoint), and the next
   // forward/infer_step re-derives it from the master (round to nearest).
+  // (A sharded kMixed master is only this rank's shard: write it through load_params.)
   MT* params() {
-    work_stale_ = kMixed;
+    work_stale_ = kMixed && !sharded();
     return params_;
   }
+  const MT* master() const { return params_; }  // params() without marking the working copy stale
+  // kMixed: re-derives the working copy of shard() from the master (round to nearest), as loading does; after a
+  // save, so that a run resumed from it continues exactly (when sharded, the caller all-gathers the working copy).
+  void rederive_work() {
+    if constexpr (kMixed) {
+      if (sharded())
+        ops_.convert(work_ + shard_.lo, params_, int64_t(shard_.size()));
+      else
+        work_stale_ = true;
+    }
+  }
   T* grads() { return grads_; }
+  // The AdamW moments of shard() (all of the parameters unless set_shard); with kMixed, params() is that shard's
+  // master too (master_size() elements).
   MT* adam_m() { return m_; }
   MT* adam_v() { return v_; }
+  const ShardRange& shard() const { return shard_; }
+  bool sharded() const { return shard_.size() != layout_.total; }
+  size_t master_size() const { return kMixed ? shard_.size() : layout_.total; }
+
+  // ZeRO-1: from now on this model owns only elements [s.lo, s.hi) of the optimizer state (one of `ranks` shards).
+  // Reallocates the moments (and the kMixed master) at shard size, zeroed: call before init_random or loading.
+  void set_shard(ShardRange s, int ranks) {
+    BEOP_CHECK(s.lo <= s.hi && s.hi <= layout_.total, "set_shard: [", s.lo, ", ", s.hi, ") outside ", layout_.total);
+    shard_ = s, shard_ranks_ = ranks;
+    const size_t n = std::max<size_t>(s.size(), 1);  // a rank may own nothing (more ranks than elements)
+    ops_.release(m_), ops_.release(v_);
+    m_ = ops_.template alloc<MT>(n);
+    v_ = ops_.template alloc<MT>(n);
+    if constexpr (kMixed) {
+      ops_.release(params_);
+      params_ = ops_.template alloc<MT>(n);
+    }
+    adam_t_ = 0;
+  }
+
+  // Every parameter from a full host copy in ParamLayout order (fp32 master values); with a sharded kMixed master,
+  // this rank keeps its shard of the master and rounds the whole working copy from a temporary fp32 buffer.
+  void load_params(const MT* host) {
+    if constexpr (kMixed) {
+      if (sharded()) {
+        MT* tmp = ops_.template alloc<MT>(layout_.total);
+        ops_.upload(tmp, host, layout_.total);
+        ops_.convert(work_, tmp, int64_t(layout_.total));
+        ops_.release(tmp);
+        ops_.upload(params_, host + shard_.lo, shard_.size());
+        work_stale_ = false;
+        return;
+      }
+    }
+    ops_.upload(params_, host, layout_.total);
+    work_stale_ = kMixed;
+  }
   T* work_params() { return work_; }  // what the kernels read; == params() unless kMixed
   // Seed of the stochastic rounding of the working copy (kMixed only; see Ops::adamw_update_mixed).
   void set_rounding_seed(uint64_t s) { sr_seed_ = s; }
@@ -108,6 +174,13 @@ class Model {
   // norm gains 1, padded vocabulary rows 0. Generated on the host from one seed, so every backend and
   // thread count starts from identical weights.
   void init_random(uint64_t seed) {
+    const std::vector<MT> host = random_params(seed);
+    load_params(host.data());
+    ops_.zero(m_, int64_t(shard_.size()));
+    ops_.zero(v_, int64_t(shard_.size()));
+    adam_t_ = 0;
+  }
+  std::vector<MT> random_params(uint64_t seed) const {
     std::vector<MT> host(layout_.total, MT(0));
     Rng rng(seed);
     const double resid_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layers);
@@ -125,11 +198,7 @@ class Model {
       const size_t cols = size_t(t.shape[1]);
       for (size_t i = 0; i < rows_used * cols; i++) p[i] = MT(std * rng.normal());
     }
-    ops_.upload(params_, host.data(), host.size());
-    work_stale_ = kMixed;
-    ops_.zero(m_, int64_t(layout_.total));
-    ops_.zero(v_, int64_t(layout_.total));
-    adam_t_ = 0;
+    return host;
   }
 
   // Sizes the activation plan for (B, T) (kTrain: with backward buffers; kEval: forward only); reallocates
@@ -285,35 +354,53 @@ class Model {
   // when that is < 1), then one AdamW step at learning rate lr. Returns the pre-clip norm. A non-finite
   // norm throws before any weight changes, so bad gradients never reach the parameters.
   double step(const AdamWConfig& opt, double lr) {
-    const double norm = grad_norm();
+    BEOP_CHECK(!sharded(), "step(): a sharded model steps with step_shard()");
+    return step_shard(opt, lr, ops_.sum_squares(grads_, layout_.total));
+  }
+  // The sum of squares of this rank's shard of the gradients (ZeRO-1: all-reduced over the ranks, then step_shard).
+  double shard_grad_sum_squares() { return ops_.sum_squares(grads_ + shard_.lo, shard_.size()); }
+
+  // step() on shard() only, given the squared global gradient norm. Only the shard's gradients are scaled and
+  // only the shard's working weights change; the stochastic rounding (kMixed) is keyed by the global index, so
+  // an update does not depend on how the buffer is sharded.
+  double step_shard(const AdamWConfig& opt, double lr, double grad_sum_squares) {
+    const double norm = std::sqrt(grad_sum_squares);
     BEOP_CHECK(std::isfinite(norm), "gradient norm is ", norm, " at optimizer step ", adam_t_ + 1,
                ": weights left unchanged");
+    const size_t lo = shard_.lo, hi = shard_.hi;
     if (opt.grad_clip > 0) {
       const double s = opt.grad_clip / (norm + 1e-6);
-      if (s < 1.0) ops_.scale(grads_, layout_.total, s);
+      if (s < 1.0) ops_.scale(grads_ + lo, hi - lo, s);
     }
     adam_t_++;
     for (const TensorInfo& t : layout_.tensors) {
+      const size_t a = std::max(lo, t.offset), b = std::min(hi, t.offset + t.numel);  // the tensor's part of the shard
+      if (a >= b) continue;
       const double wd = t.decay ? opt.weight_decay : 0.0;
+      MT* m = m_ + (a - lo);
+      MT* v = v_ + (a - lo);
       if constexpr (kMixed)  // master, moments and the stochastically rounded working copy in one pass
-        ops_.adamw_update_mixed(params_ + t.offset, work_ + t.offset, grads_ + t.offset, m_ + t.offset,
-                                v_ + t.offset, t.numel, lr, opt.beta1, opt.beta2, opt.eps, wd, adam_t_, sr_seed_,
-                                t.offset);
+        ops_.adamw_update_mixed(params_ + (a - lo), work_ + a, grads_ + a, m, v, b - a, lr, opt.beta1, opt.beta2,
+                                opt.eps, wd, adam_t_, sr_seed_, a);
       else
-        ops_.adamw_update(params_ + t.offset, grads_ + t.offset, m_ + t.offset, v_ + t.offset, t.numel, lr,
-                          opt.beta1, opt.beta2, opt.eps, wd, adam_t_);
+        ops_.adamw_update(params_ + a, grads_ + a, m, v, b - a, lr, opt.beta1, opt.beta2, opt.eps, wd, adam_t_);
     }
-    work_stale_ = false;  // (kMixed: every element of the working copy was just rewritten)
+    // kMixed: every element of the shard's working copy was just rewritten (the rest comes from the all-gather)
+    work_stale_ = false;
     return norm;
   }
 
   // Memory table: parameters, gradients, optimizer moments (rows per tensor) and the activation plan.
   std::string memory_table(bool verbose = false) const {
-    MemoryTable t("model " + cfg_.name + " on " + Ops::kName);
-    t.add("parameters", {int64_t(layout_.total)}, layout_.total * sizeof(MT));
-    if (kMixed) t.add("working copy of the parameters", {int64_t(layout_.total)}, layout_.total * sizeof(T));
-    t.add("gradients", {int64_t(layout_.total)}, layout_.total * sizeof(T));
-    t.add("adamw m, v", {2, int64_t(layout_.total)}, 2 * layout_.total * sizeof(MT));
+    const size_t n = layout_.total, ns = shard_.size();
+    MemoryTable t("model " + cfg_.name + " on " + Ops::kName +
+                  (sharded() ? cat(", per rank: ZeRO-1 over ", shard_ranks_, " ranks") : std::string()));
+    const std::string of = sharded() ? cat(" (shard of ", shard_ranks_, ")") : std::string();
+    t.add(kMixed ? "parameters (fp32 master)" + of : std::string("parameters"), {int64_t(master_size())},
+          master_size() * sizeof(MT));
+    if (kMixed) t.add("working copy of the parameters", {int64_t(n)}, n * sizeof(T));
+    t.add("gradients", {int64_t(n)}, n * sizeof(T));
+    t.add("adamw m, v" + of, {2, int64_t(ns)}, 2 * ns * sizeof(MT));
     if (plan_) t.add(cat("activations B=", plan_->B, " T=", plan_->T), {int64_t(plan_->total)}, plan_->total * sizeof(T));
     if (infer_plan_) {
       t.add(cat("inference activations B=", infer_plan_->B), {int64_t(infer_plan_->total)}, infer_plan_->total * sizeof(T));
@@ -322,7 +409,11 @@ class Model {
     }
     std::string out = format_param_table(layout_, sizeof(T));
     if (plan_) out += plan_->table.str(verbose);
-    return out + t.str(true);
+    out += t.str(true);
+    if (sharded())  // what one unsharded rank would hold on top
+      out += cat("ZeRO-1 saves ", human_bytes(double((n - ns) * sizeof(MT) * (kMixed ? 3 : 2))),
+                 " per rank (AdamW moments", kMixed ? " and fp32 master" : "", " of the other ranks' shards)\n");
+    return out;
   }
 
  private:
@@ -365,6 +456,8 @@ class Model {
   int slots_ = 0;
   int last_B_ = 0, last_T_ = 0;
   long adam_t_ = 0;
+  ShardRange shard_;  // the optimizer state this model holds (ZeRO-1), [0, total) unless set_shard
+  int shard_ranks_ = 1;
 };
 
 }  // namespace beop

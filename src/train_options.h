@@ -22,6 +22,7 @@ struct TrainOptions {
   std::string val;   // validation sources: name=GLOB,...
   // batch
   int batch = 8, seq = 128, grad_accum = 1;
+  int zero = -1;  // ZeRO-1: -1 = on with several ranks, 0 off, 1 on (an error with one rank)
   long steps = 0;           // optimizer steps (or derived from tokens)
   int64_t tokens = 0;       // alternatively: a token budget
   // optimizer

@@ -11,6 +11,11 @@
 // from its own copy of the loader (same seed, same state) and runs a contiguous 1/N of them; the loss sums and
 // gradients are summed over ranks in rank order before clipping and AdamW, so every rank holds the same weights
 // and a step sees exactly the sequences of one process with the same flags. Rank 0 logs and writes checkpoints.
+// ZeRO-1 (--zero 1, the default with several ranks): the gradients are reduce-scattered instead, each rank
+// updates its shard of the optimizer state (src/model.h set_shard) and the weights are all-gathered; a checkpoint
+// gathers the shards first, so its format does not depend on N.
+// Two communicators: comm_ (host memory: the loss sums, flags, signals, checkpoint gathers) and dcomm_ (the
+// backend's buffers: gradients and weights), the same object except with NCCL (cuda/comm_nccl.h).
 #pragma once
 #include <chrono>
 #include <cmath>
@@ -47,7 +52,8 @@ struct HasGemmDtype<Ops, std::void_t<decltype(std::declval<Ops&>().set_gemm_dtyp
 template <class ModelT>
 class Trainer {
  public:
-  explicit Trainer(TrainOptions o, Comm& comm = single_comm()) : o_(std::move(o)), comm_(comm) {}
+  explicit Trainer(TrainOptions o, Comm& comm = single_comm(), Comm* data_comm = nullptr)
+      : o_(std::move(o)), comm_(comm), dcomm_(data_comm ? *data_comm : comm) {}
 
   // Returns the process exit code: 0 done, 128+signal when stopped by SIGINT/SIGTERM (after saving).
   int run() {
@@ -61,6 +67,8 @@ class Trainer {
 
   TrainOptions o_;
   Comm& comm_;
+  Comm& dcomm_;
+  bool zero_ = false;  // ZeRO-1: the optimizer state sharded over the ranks
   ModelConfig cfg_;
   std::unique_ptr<ModelT> model_;
   std::unique_ptr<MixtureLoader> train_, val_;
@@ -73,25 +81,58 @@ class Trainer {
   int64_t tokens_seen_ = 0;
   double last_loss_ = NAN, last_val_ = NAN;
 
-  std::vector<float> host(const float* p) {
-    std::vector<float> h(model_->layout().total);
-    model_->ops().download(h.data(), p, h.size());
-    return h;
-  }
-  void upload(float* dst, const std::vector<float>& h) { model_->ops().upload(dst, h.data(), h.size()); }
   void metric(const nlohmann::json& j) {
     if (metrics_) metrics_->write(j);  // rank 0 only
   }
 
-  // The step's gradients summed over the ranks (src/comm.h: rank order, the same result on every rank).
-  void all_reduce_grads() {
-    if constexpr (std::is_same<typename ModelT::T, float>::value) {
-      std::vector<float> g = host(model_->grads());
-      comm_.all_reduce_sum(g.data(), g.size());
-      upload(model_->grads(), g);
-    } else {
-      fail("several ranks need fp32 gradients (--device cpu); the NCCL path is not done yet");
+  // For rank 0's save: a full host copy of an fp32 buffer of which this rank holds shard() if `sharded`, else all.
+  // Sharded, every rank must call (an all-gather, so every rank gets the copy); unsharded, the others get nothing.
+  std::vector<float> gathered(const float* p, bool sharded) {
+    const size_t n = model_->layout().total;
+    if (!sharded && comm_.rank() != 0) return {};
+    std::vector<float> h(n);
+    if (!sharded) {
+      model_->ops().download(h.data(), p, n);
+      return h;
     }
+    const ShardRange s = model_->shard();
+    model_->ops().download(h.data() + s.lo, p, s.size());
+    comm_.all_gather(h.data(), n, sizeof(float));
+    return h;
+  }
+
+  // fn over a backend buffer of n elements, in the memory dcomm_ works on: directly when the backend's buffers are
+  // host memory (CPU) or the transport takes device buffers (NCCL), else through a host copy and back.
+  template <class U, class F>
+  void on_data(U* p, size_t n, F&& fn) {
+    if (ModelT::kHostMemory || dcomm_.device_buffers()) return fn(p);
+    std::vector<U> h(n);
+    model_->ops().download(h.data(), p, n);
+    fn(h.data());
+    model_->ops().upload(p, h.data(), n);
+  }
+  static constexpr DType kGradType = sizeof(typename ModelT::T) == 4 ? DType::f32 : DType::bf16;
+
+  // The step's gradients summed over the ranks (src/comm.h: rank order, the same result on every rank): all of
+  // them (a reduce-scatter and an all-gather), or with ZeRO-1 only this rank's shard.
+  void reduce_grads() {
+    const size_t n = model_->layout().total;
+    on_data(model_->grads(), n, [&](typename ModelT::T* g) {
+      dcomm_.reduce_scatter_sum(g, n, kGradType);
+      if (!zero_) dcomm_.all_gather(g, n, sizeof(*g));
+    });
+  }
+
+  // One optimizer step: ZeRO-1 updates this rank's shard with the global norm (the shards' squared norms summed in
+  // rank order) and all-gathers the updated working weights. Returns the pre-clip gradient norm.
+  double optimizer_step(double lr) {
+    if (!zero_) return model_->step(adamw_, lr);
+    double ss = model_->shard_grad_sum_squares();
+    comm_.all_reduce_sum(&ss, 1);
+    const double norm = model_->step_shard(adamw_, lr, ss);
+    const size_t n = model_->layout().total;
+    on_data(model_->work_params(), n, [&](typename ModelT::T* w) { dcomm_.all_gather(w, n, sizeof(*w)); });
+    return norm;
   }
 
   void setup() {
@@ -105,6 +146,10 @@ class Trainer {
                " micro-batch(es): each rank needs at least one (--grad-accum ", ranks, " or a multiple)");
     BEOP_CHECK(o_.grad_accum % ranks == 0, "--grad-accum ", o_.grad_accum, " does not divide among ", ranks,
                " ranks (use a multiple of ", ranks, ")");
+    BEOP_CHECK(o_.zero >= -1 && o_.zero <= 1, "--zero ", o_.zero, ": 0 (off) or 1 (ZeRO-1)");
+    BEOP_CHECK(!(o_.zero == 1 && ranks == 1), "--zero 1 shards the optimizer over several ranks, but this is one ",
+               "process (launch with mpirun -np N, or drop --zero)");
+    zero_ = o_.zero < 0 ? ranks > 1 : o_.zero == 1;
     check_same_on_every_rank(comm_, o_.command_line, "command line");
     if (ranks > 1)  // the same flags can name other files on another host: checked before anything is written
       check_same_on_every_rank(comm_, "--data " + data_fingerprint(o_.data) +
@@ -162,13 +207,17 @@ class Trainer {
       model_->ops().set_gemm_dtype(o_.dtype);
     else
       BEOP_CHECK(o_.dtype == "fp32", "--dtype ", o_.dtype, ": this backend sets its precision with --device");
+    if (zero_) model_->set_shard(shard_range(model_->layout().total, ranks, comm_.rank()), ranks);
     if (ck.params.empty()) {
       model_->init_random(o_.seed);
     } else {
-      upload(model_->params(), ck.params);
-      if (!resume_from.empty()) {
-        upload(model_->adam_m(), ck.m);
-        upload(model_->adam_v(), ck.v);
+      BEOP_CHECK(ck.params.size() == model_->layout().total, "the checkpoint has ", ck.params.size(),
+                 " parameters, its config needs ", model_->layout().total);
+      model_->load_params(ck.params.data());
+      if (!resume_from.empty()) {  // the whole optimizer state is on disk; each rank takes its shard
+        const ShardRange s = model_->shard();
+        model_->ops().upload(model_->adam_m(), ck.m.data() + s.lo, s.size());
+        model_->ops().upload(model_->adam_v(), ck.v.data() + s.lo, s.size());
         model_->set_adam_step(ck.adam_step);
       }
     }
@@ -212,6 +261,9 @@ class Trainer {
     std::printf("training %ld steps of %lld tokens (batch %d x seq %d x accum %d), stage %s, lr %.2e %s\n",
                 total_steps_, (long long)tokens_per_step, o_.batch, o_.seq, o_.grad_accum, o_.stage.c_str(), o_.lr,
                 o_.schedule.c_str());
+    if (ranks > 1)
+      std::printf("%d ranks, %d micro-batch(es) each per step, ZeRO-1 %s\n", ranks, o_.grad_accum / ranks,
+                  zero_ ? "on (optimizer state sharded)" : "off");
     install_stop_handlers();
   }
 
@@ -244,9 +296,26 @@ class Trainer {
     std::fflush(stdout);
   }
 
-  std::string save() {
+  // The weights and optimizer state to save, whole: with ZeRO-1 the shards are gathered (every rank calls this).
+  struct Snapshot {
+    std::vector<float> p, m, v;
+  };
+  Snapshot snapshot() {
+    const bool sharded = model_->sharded();
+    Snapshot snap{gathered(model_->master(), sharded && ModelT::kMixed), gathered(model_->adam_m(), sharded),
+                  gathered(model_->adam_v(), sharded)};
+    if constexpr (ModelT::kMixed) {  // continue from the saved master exactly as a resumed run will
+      model_->rederive_work();
+      const size_t n = model_->layout().total;
+      if (sharded) on_data(model_->work_params(), n, [&](typename ModelT::T* w) { dcomm_.all_gather(w, n, sizeof(*w)); });
+    }
+    return snap;
+  }
+
+  std::string save(const Snapshot& snap) {
     // never write a checkpoint from bad weights (an update can overflow even when its gradient was finite)
-    const double wss = model_->ops().sum_squares(model_->params(), model_->layout().total);
+    double wss = 0;
+    for (float x : snap.p) wss += double(x) * double(x);
     BEOP_CHECK(std::isfinite(wss), "step ", step_, ": the weights are no longer finite; not saving (the last ",
                "checkpoint in ", o_.out, " is intact)");
     CheckpointState st;
@@ -263,9 +332,9 @@ class Trainer {
     st.val_loss = last_val_;
     st.command_line = o_.command_line;
     st.meta["skipped_steps"] = skipped_;  // so a resume can check optim.bin's AdamW step (= step - skipped)
-    const std::vector<float> p = host(model_->params()), m = host(model_->adam_m()), v = host(model_->adam_v());
-    const std::string dir = save_checkpoint_with_tokenizer(o_.out, step_, cfg_, p.data(), m.data(), v.data(),
-                                                           p.size(), model_->adam_step(), st, tokenizer_json_);
+    const std::string dir = save_checkpoint_with_tokenizer(o_.out, step_, cfg_, snap.p.data(), snap.m.data(),
+                                                           snap.v.data(), snap.p.size(), model_->adam_step(), st,
+                                                           tokenizer_json_);
     for (const std::string& k : split(o_.keep_steps, ','))
       if (!k.empty() && std::stol(k) == step_) mark_checkpoint(dir);
     prune_checkpoints(o_.out, o_.keep_last);
@@ -324,12 +393,12 @@ class Trainer {
         comm_.all_reduce_sum(sums, 2);
         loss_sum = sums[0];
         if (!bad && sums[1] > 0) bad = true, why = "a loss is not finite on another rank";
-        if (!bad) all_reduce_grads();
+        if (!bad) reduce_grads();
       }
       double gnorm = NAN;
       if (!bad) {
         try {
-          gnorm = model_->step(adamw_, lr);
+          gnorm = optimizer_step(lr);
         } catch (const Error& e) {
           bad = true, why = e.what();
         }
@@ -366,7 +435,8 @@ class Trainer {
       if ((o_.save_every > 0 && step_ % o_.save_every == 0) || last || stop_now) {
         progress.clear();
         std::string dir;
-        on_root(comm_, [&] { dir = save(); });  // the others wait: the checkpoint is complete when they go on
+        const Snapshot snap = snapshot();  // ZeRO-1: the shards gathered (a collective)
+        on_root(comm_, [&] { dir = save(snap); });  // the others wait: the checkpoint is complete when they go on
         std::printf("saved %s\n", dir.c_str());
       }
       if (stop_now && !last) {

@@ -75,6 +75,7 @@ int prep_hf_memory_main(int argc, char** argv) {
   f.add("batch", "1", "sequences per micro-batch");
   f.add("seq", "2048", "tokens per sequence");
   f.add("max-seq", "0", "cap max_seq_len (0 = config.json's)");
+  f.add("ranks", "1", "data-parallel ranks: per-rank bytes with ZeRO-1 (optimizer state in 1/N shards)");
   if (!f.parse(argc, argv)) return 0;
   if (f.str("hf").empty() == f.str("preset").empty()) throw UsageError("give exactly one of --hf and --preset");
   ModelConfig cfg;
@@ -95,7 +96,9 @@ int prep_hf_memory_main(int argc, char** argv) {
   }
   const int64_t B = f.i64("batch"), T = f.i64("seq");
   if (B <= 0 || T <= 0) throw UsageError("--batch and --seq must be positive");
-  std::fputs(hf_memory_report(cfg, int(B), int(T)).c_str(), stdout);
+  const int64_t ranks = f.i64("ranks");
+  if (ranks <= 0 || ranks > 1000000) throw UsageError("--ranks must be between 1 and 1000000");
+  std::fputs(hf_memory_report(cfg, int(B), int(T), int(ranks)).c_str(), stdout);
   return 0;
 }
 

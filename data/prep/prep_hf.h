@@ -4,7 +4,7 @@
 //       a beop checkpoint (step_* dir, run dir = its newest, or a model.bin) -> a transformers model directory
 //   prep import-hf --hf DIR --out RUN_DIR [--max-seq N]
 //       a transformers model directory -> RUN_DIR/step_000000, a weights-only beop checkpoint
-//   prep hf-memory (--hf DIR | --preset NAME) --batch B --seq T [--max-seq N]
+//   prep hf-memory (--hf DIR | --preset NAME) --batch B --seq T [--max-seq N] [--ranks N]
 //       beop's memory table (parameters, gradients, AdamW moments, activations) for training that model,
 //       computed from ParamLayout / ActivationLayout without allocating anything
 // argv[0] is the subcommand name; exit status as every prep subcommand (0 ok, 1 failure, 2 usage).
