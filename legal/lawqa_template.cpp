@@ -53,7 +53,7 @@ std::string situation_question(const Article& a, const sn::Parts& p, Rng& r) {
 
 std::string apply_answer(const std::string& citation, const sn::Parts& p, const std::string& exception) {
   std::string who = p.actor.empty() ? "" : sn::topic(p.actor) + " ";
-  std::string a = "질문하신 사정은 " + citation + (facts::has_final_consonant(citation) ? "이" : "가") + " 정한 요건인 \"" + p.condition + "\"에 해당합니다. 따라서 " + who +
+  std::string a = "질문하신 사정은 " + citation + "의 요건인 \"" + p.condition + "\"에 해당합니다. 따라서 " + who +
                   facts::polite(p.effect);
   if (!exception.empty()) a += " " + facts::polite(exception);
   return a + " (" + citation + ")";
