@@ -15,8 +15,9 @@ TERMS = ("보증금", "전세", "임대차", "임대인", "임차인", "집주�
 
 
 def verdict(answer):
-    """'' when the answer is about the question, else the reason."""
-    a = answer.strip()
+    """'' when the answer is about the question, else the reason. infer chat's trailer line
+    "(검색된 참조 조문: …)" names the retrieved statute, not the model's words: it is left out."""
+    a = "\n".join(l for l in answer.splitlines() if not l.startswith("(검색된 참조 조문:")).strip()
     if not a:
         return "empty answer"
     if re.match(r"^\s*(정답은\s*)?\d+\s*번", a):
