@@ -34,6 +34,10 @@ struct QAItem {
   std::string law, article_id;
   std::string key;        // the checkable core of the answer: cloze phrase, "예"/"아니요", MC option number
   std::string generator;  // "template" or "endpoint:<model>"
+  std::string style;      // how the question is put: situation | article_number | law_title
+  // qa_ref_in only: the reference blocks in order when the input also carries a near but wrong article
+  // (a distractor); empty = the one block (citation, reference).
+  std::vector<std::pair<std::string, std::string>> refs_in;
 };
 
 // {"messages":[{"role":"user",...},{"role":"assistant",...}],"meta":{...}} on one line (UTF-8, no \u escapes).
@@ -65,11 +69,13 @@ class CitationIndex {
   const Entry* find(const std::string& citation) const;  // nullptr when it does not resolve
   bool is_law_name(const std::string& s) const;  // a parsed law title (normalised the same way)
   static std::string normalize(const std::string& s);
+  const std::vector<std::string>& law_titles() const { return titles_; }  // as written, in first-seen order
 
  private:
   void add(const std::string& law, const std::string& id, const std::string& citation, const std::string& text);
   std::map<std::string, Entry> text_;
   std::map<std::string, int> laws_;
+  std::vector<std::string> titles_;
 };
 
 // Keeps articles whose law passes the filters (names compared after CitationIndex::normalize; the statute file
@@ -82,7 +88,10 @@ std::vector<statutes::Article> filter_laws(const std::vector<statutes::Article>&
 
 struct TemplateOptions {
   uint64_t seed = 1;
-  std::vector<std::string> types = {"content", "title", "cloze", "truefalse", "mc"};
+  std::vector<std::string> types = {"situation", "content", "title", "cloze", "truefalse", "mc"};
+  std::string as_of;               // YYYY-MM-DD: answers of laws whose 시행일자 is later state it ("" = never)
+  double content_share = 0.2;      // share of units that also get the article-number `content` question
+  double distractor_share = 0.25;  // share of items whose qa_ref_in input also holds a near but wrong article
 };
 // Deterministic: each unit's random choices come from a stream keyed by (seed, citation, type), so the output
 // depends only on the seed and the articles, not on the order or on other laws.
@@ -95,16 +104,36 @@ std::vector<std::string> quoted_spans(const std::string& s);
 
 struct Verdict {
   bool ok = false;
-  std::string reason;   // "" | citation_unresolved | quote_not_in_text | not_grounded | empty_field
+  // "" | empty_field | citation_unresolved | citation_mismatch | quote_not_in_text | number_mismatch |
+  // negation_mismatch | off_topic | not_grounded (the rules in order; the first that fails is the reason)
+  std::string reason;
   std::string detail;   // the offending span, or the score
   double rouge = 0;     // ROUGE-L F (character tokens) of the answer against the cited text
   std::string reference;  // resolved text (when the citation resolved)
 };
-// Rule (docs/DATA.md): the citation resolves; every quoted span of the answer occurs verbatim in the cited text
-// (spans that are a law name or a resolvable citation are exempt: 「민법」 is how Korean names a statute); and
-// ROUGE-L F over character tokens of the answer against the cited text >= min_rouge.
+// The fact check (legal/lawqa_verify.cpp; rules in docs/DATA.md, "The fact check"):
+//   citation_unresolved  the citation, or an article the answer names ("민법 제999조"), does not exist;
+//   citation_mismatch    the answer names another existing article that the cited text does not mention;
+//   quote_not_in_text    a quoted span is not verbatim in the cited text (law names / citations exempt);
+//   number_mismatch      a number with a unit, period, amount or fraction (with 이상/이하/이내/미만/초과)
+//                        that the cited text does not have;
+//   negation_mismatch    a predicate negated where the text affirms it, or the reverse (행사하면 vs 행사하지
+//                        아니하면, 해지할 수 없다 vs 해지할 수 있다, 효력이 생기지 않는다 vs 효력이 생긴다);
+//   off_topic            the answer shares fewer than 2 content bigrams with the question (skipped when the
+//                        question has fewer than 2: nothing to compare);
+//   not_grounded         ROUGE-L F (character tokens) < min_rouge AND under half of the answer's content
+//                        bigrams occur in the cited text (a paraphrase stating the article's rule passes).
 Verdict verify_item(const CitationIndex& index, const std::string& question, const std::string& answer,
                     const std::string& citation, double min_rouge);
+
+// verify_item over generated items: the kept ones, and per-rule rejection counts for the generation report.
+struct VerifyReport {
+  int checked = 0, kept = 0;
+  std::map<std::string, int> by_reason;
+  std::vector<std::string> examples;  // first rejection of each reason: "reason citation: detail"
+};
+std::vector<QAItem> verify_items(const CitationIndex& index, std::vector<QAItem> items, double min_rouge,
+                                 VerifyReport* report);
 
 // ------------------------------------------------------------------------------------------- endpoint generator
 

@@ -81,8 +81,12 @@ sed -n '/^| setting/,/^$/p' "$RUNS/eval/report.md"
 question="전세 계약이 끝났는데 집주인이 보증금을 돌려주지 않아요. 주택임대차보호법상 어떻게 해야 하나요?"
 echo
 echo "Q: $question"
-echo -n "A: "
-./infer chat --model "$RUNS/it" --system none --ref auto --ref-k 1 --index "$DATA/statutes.idx" \
-  --temperature 0 --max-tokens 64 --prompt "$question"
+answer=$(./infer chat --model "$RUNS/it" --system none --ref auto --ref-k 1 --index "$DATA/statutes.idx" \
+  --temperature 0 --max-tokens 64 --prompt "$question")
+echo "A: $answer"
+printf '%s\n' "$answer" >"$RUNS/answer.txt"
 echo "(a ${STEPS_IT}-step tiny model writes legal-sounding Korean at best; the point is the path, not the answer)"
+# The answer must be about the question (not an MC letter such as "정답은 1번입니다."; it names a term of the
+# question): scripts/check_demo_answer.py, tested by tests/py/test_demo_answer.py. A failure fails make demo.
+/usr/bin/python3 scripts/check_demo_answer.py "$RUNS/answer.txt"
 echo "demo finished in $((SECONDS - t0)) s; runs in $RUNS/"

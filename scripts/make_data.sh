@@ -77,7 +77,7 @@ echo "summary ($OUT, seed $SEED, vocab $VOCAB, T $SEQ_LEN; full log $LOG)"
 echo "-- sources (prep corpora: documents / conversations, characters, dropped for evaluation overlap)"
 sed -n '/^  file\/source/,/^[^ ]/p' "$LOG" | grep '^  ' || true
 echo "-- law QA (prep lawqa)"
-grep '^prep lawqa:' "$LOG" | sed 's/^/  /'
+grep -E '^(prep lawqa:|fact check:|question style:)' "$LOG" | sed 's/^/  /'
 echo "-- token shards"
 printf '  %-22s %s\n' "prefix" "counts"
 awk -v out="$OUT" '

@@ -36,7 +36,9 @@ int prep_lawqa_main(int argc, char** argv) {
   f.add("format", "all", "qa | qa_ref_out | qa_ref_in | all (all three files)");
   f.add("generator", "template", "template | endpoint");
   f.add("seed", "1", "seed of the random choices (template) / of the unit order (endpoint)");
-  f.add("types", "content,title,cloze,truefalse,mc", "template: question types");
+  f.add("types", "situation,content,title,cloze,truefalse,mc", "template: question types");
+  f.add("as-of", "", "template: YYYY-MM-DD; answers of laws in force only later state their 시행일 (default: the\n"
+                     "latest 공포일자 of the parsed statutes, i.e. the date of the bundled texts)");
   f.add("only-laws", "", "comma-separated law names (or file stems): use only these");
   f.add("exclude-laws", "", "comma-separated law names (or file stems): hold these out");
   f.add("url", "", "endpoint: http(s)://host[:port][/v1] of an OpenAI-compatible chat-completions server");
@@ -53,7 +55,8 @@ int prep_lawqa_main(int argc, char** argv) {
   f.add("dedup", "0.8", "endpoint: drop a question whose character 3-gram Jaccard with a kept one is >= this (1.01 = off)");
   f.add("price-in", "0", "endpoint: USD per 1M prompt tokens, for the cost estimate");
   f.add("price-out", "0", "endpoint: USD per 1M completion tokens, for the cost estimate");
-  f.add("min-rouge", "0.3", "endpoint: minimum ROUGE-L F (character tokens) of the answer against the cited text");
+  f.add("min-rouge", "0.3", "minimum ROUGE-L F (character tokens) of an answer against the cited text, unless half\n"
+                           "of its content bigrams are in the text (the fact check, template and endpoint items)");
   f.add("log", "", "endpoint: rejected/failed units JSONL (default PREFIX_rejected.jsonl)");
   if (!f.parse(argc, argv)) return 0;
 
@@ -82,8 +85,11 @@ int prep_lawqa_main(int argc, char** argv) {
   std::string root = f.given("data") ? f.str("data") : data_dir();
   std::string dir = statutes_dir_of(root);
   std::vector<statutes::Article> all;
-  for (auto& law : statutes::parse_statute_dir(dir))
+  std::string latest;  // the bundled texts' date: the latest 공포일자
+  for (auto& law : statutes::parse_statute_dir(dir)) {
+    latest = std::max(latest, law.info.promulgation_date);
     for (auto& a : law.articles) all.push_back(a);
+  }
   if (all.empty()) fail("no statute articles under ", dir);
   CitationIndex index(all);  // every parsed law resolves, held-out ones included (they exist in the statutes)
   std::vector<statutes::Article> arts;
@@ -101,7 +107,14 @@ int prep_lawqa_main(int argc, char** argv) {
     TemplateOptions o;
     o.seed = (uint64_t)seed;
     o.types = split(f.str("types"), ',');
-    items = generate_template(arts, o);
+    o.as_of = f.given("as-of") ? f.str("as-of") : latest;
+    VerifyReport vr;
+    items = verify_items(index, generate_template(arts, o), min_rouge, &vr);
+    std::cout << "fact check: " << vr.checked << " generated, " << vr.kept << " kept, " << vr.checked - vr.kept
+              << " rejected";
+    for (auto& [reason, n] : vr.by_reason) std::cout << "; " << reason << " " << n;
+    std::cout << "\n";
+    for (auto& e : vr.examples) std::cout << "  e.g. " << e << "\n";
   } else {
     std::vector<Unit> units;
     for (auto& a : arts)
@@ -158,12 +171,16 @@ int prep_lawqa_main(int argc, char** argv) {
     }
   }
 
-  std::map<std::string, int> by_type;
-  for (auto& it : items) by_type[it.type]++;
+  std::map<std::string, int> by_type, by_style;
+  int with_distractor = 0;
+  for (auto& it : items) by_type[it.type]++, by_style[it.style.empty() ? "endpoint" : it.style]++;
+  for (auto& it : items) with_distractor += it.refs_in.size() > 1;
   std::cout << "prep lawqa: " << gen << " generator, seed " << seed << ", " << laws.size() << " laws, " << arts.size()
             << " articles -> " << items.size() << " items";
   for (auto& [t, n] : by_type) std::cout << "; " << t << " " << n;
-  std::cout << "\n";
+  std::cout << "\nquestion style:";
+  for (auto& [t, n] : by_style) std::cout << " " << t << " " << n;
+  std::cout << "; qa_ref_in inputs with a distractor article: " << with_distractor << "\n";
   for (Format fm : formats) {
     std::string text;
     for (auto& it : items) text += conversation_json_line(it, fm);
