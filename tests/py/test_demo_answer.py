@@ -1,6 +1,6 @@
 """scripts/check_demo_answer.py, the check `make demo` runs on its closing answer: MC letters, empty and
-off-topic answers fail, on-topic (even imperfect) answers pass; and the last demo's answer, when a demo has
-run in this checkout (runs/demo/answer.txt), passes."""
+off-topic answers fail, on-topic (even imperfect) answers pass. (What the demo's own model answered is printed
+by `make demo` with the checker's verdict; it depends on a training run, so it is not a test here.)"""
 import os
 import subprocess
 import sys
@@ -44,10 +44,4 @@ p = subprocess.run([sys.executable, SCRIPT], capture_output=True, text=True)
 if p.returncode != 2:
     print("FAIL: no argument -> exit %d (want 2)" % p.returncode)
     bad += 1
-last = os.path.join(ROOT, "runs", "demo", "answer.txt")
-if os.path.exists(last):
-    p = subprocess.run([sys.executable, SCRIPT, last], capture_output=True, text=True)
-    if p.returncode != 0:
-        print("FAIL: the last demo's answer: " + p.stderr.strip())
-        bad += 1
 sys.exit(1 if bad else 0)
