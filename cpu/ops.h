@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/adamw.h"
@@ -14,6 +16,7 @@
 #include "cpu/embedding.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
+#include "cpu/matmul_lowp.h"
 #include "cpu/residual.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
@@ -62,7 +65,19 @@ struct CpuOps {
                         int N, int C) {
     cpu::rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
   }
+  // Inference at --dtype bf16|q8 (cpu/matmul_lowp.h, set by cpu::make_lm): the converted weights. Every
+  // linear_forward whose W was converted runs the low-precision kernel, whatever N is (decode, prefill, batch).
+  std::shared_ptr<const LowpWeights> lowp;
   void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
+    if constexpr (std::is_same<Real, float>::value) {
+      if (lowp)
+        if (const LowpMatrix* q = lowp->find(W)) {
+          BEOP_CHECK(q->rows() == OC && q->cols() == IC, "linear_forward: converted weight is ", q->rows(), " x ",
+                     q->cols(), ", called as ", OC, " x ", IC);
+          lowp_linear(o, in, *q, N);
+          return;
+        }
+    }
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
   void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
