@@ -26,40 +26,16 @@
 #include "src/io.h"
 #include "src/generator.h"
 #include "tests/test_util.h"
+#include "bench/read_bandwidth.h"
 
 using namespace beop;
 using Clock = std::chrono::steady_clock;
+using beop::bench::read_bandwidth;
 static double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 static double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// STREAM-style read bandwidth (bytes/s) of a buffer of `bytes`: all threads, 16 accumulators each, best of reps.
-static double read_bandwidth(size_t bytes, int reps) {
-  const size_t n = bytes / sizeof(float);
-  std::vector<float> buf(n);
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < long(n); i++) buf[size_t(i)] = float(i & 7);
-  double best = 1e30, sink = 0;
-  for (int r = 0; r < reps; r++) {
-    const auto t0 = Clock::now();
-    double s = 0;
-#pragma omp parallel reduction(+ : s)
-    {
-      const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const size_t lo = n / 16 * size_t(id) / size_t(nt) * 16, hi = n / 16 * size_t(id + 1) / size_t(nt) * 16;
-      float acc[16] = {0};
-      for (size_t i = lo; i < hi; i += 16)
-        for (int k = 0; k < 16; k++) acc[k] += buf[i + size_t(k)];
-      for (float a : acc) s += a;
-    }
-    best = std::min(best, since(t0));
-    sink += s;
-  }
-  if (sink == 42) std::printf(" ");
-  return double(n * sizeof(float)) / best;
 }
 
 // beop decode tokens/s: a 16-token prompt, then `steps` single-token steps (greedy), as ./infer decodes.
