@@ -117,7 +117,7 @@ void add_ref_flags(Flags& f) {
 
 // The model named by --model on the backend named by --device (cli/model_loader.h).
 std::unique_ptr<CausalLM> load_model(const Flags& f, Tokenizer* tok, std::string* dir = nullptr) {
-  return cli::load_model(f.str("model"), f.str("device"), tok, dir);
+  return cli::load_model(f.str("model"), f.str("device"), tok, dir, f.str("dtype"));
 }
 
 int cmd_generate(int argc, char** argv) {

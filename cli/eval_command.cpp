@@ -100,7 +100,7 @@ int eval_main(int argc, char** argv) {
     }
     Tokenizer tok;
     std::string dir;
-    auto lm = load_model(f.str("model"), f.str("device"), &tok, &dir);
+    auto lm = load_model(f.str("model"), f.str("device"), &tok, &dir, f.str("dtype"));
     o.out_dir = f.str("out").empty() ? dir + "/eval" : f.str("out");
     std::printf("eval %s (%s) -> %s\n", dir.c_str(), lm->config().summary().c_str(), o.out_dir.c_str());
     const EvalReport r = run_eval(*lm, tok, dir, o);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cpu/gemm_bf16.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
+#include "cpu/matmul_lowp.h"
 #include "cpu/residual.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
@@ -74,9 +76,20 @@ struct CpuOps {
     if (gemm_bf16) cpu::bf16_kernel();  // the fallback's one-line notice comes now, not mid-step
   }
   bool gemm_bf16 = false;
+  // Inference at --dtype bf16|q8 (cpu/matmul_lowp.h, set by cpu::make_lm): the converted weights. Every
+  // linear_forward whose W was converted runs the low-precision kernel, whatever N is (decode, prefill, batch).
+  std::shared_ptr<const LowpWeights> lowp;
   void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
-    if constexpr (std::is_same<Real, float>::value)
+    if constexpr (std::is_same<Real, float>::value) {
+      if (lowp)
+        if (const LowpMatrix* q = lowp->find(W)) {
+          BEOP_CHECK(q->rows() == OC && q->cols() == IC, "linear_forward: converted weight is ", q->rows(), " x ",
+                     q->cols(), ", called as ", OC, " x ", IC);
+          lowp_linear(o, in, *q, N);
+          return;
+        }
       if (gemm_bf16 && N > 4) return cpu::linear_forward_bf16(o, in, W, N, IC, OC);
+    }
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
   void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,

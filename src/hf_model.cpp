@@ -338,6 +338,7 @@ void export_hf_model(const ModelConfig& cfg, const float* params, const std::str
   if (bos >= 0) tc["bos_token"] = kBeginOfText;
   if (tok.eot_id() >= 0) tc["eos_token"] = kEndOfTurn;
   else if (tok.eos_id() >= 0) tc["eos_token"] = tok.eos_token();
+  tc["add_bos_token"] = false;  // beop never prepends <|begin_of_text|> to raw text; llama.cpp's converter reads this
   tc["model_max_length"] = cfg.max_seq_len;
   tc["clean_up_tokenization_spaces"] = false;
   const bool chat_ok = tok.bos_id() >= 0 && tok.start_header_id() >= 0 && tok.end_header_id() >= 0 && tok.eot_id() >= 0;

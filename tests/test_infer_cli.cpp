@@ -64,6 +64,7 @@ TEST_CASE("--help lists every flag with its default") {
     CHECK(r.out.find("--model") != std::string::npos);
     CHECK(r.out.find("hf:DIR") != std::string::npos);
     CHECK(r.out.find("--device") != std::string::npos);  // every command loads through cli/model_loader.h
+    CHECK(r.out.find("--dtype") != std::string::npos);   // ... which adds --dtype fp32 | bf16 | q8 (issue 17)
     if (std::string(cmd) != "score" && std::string(cmd) != "eval")
       for (const char* f : {"--temperature VALUE", "--top-k", "--top-p", "--repeat-penalty", "--seed", "--max-tokens", "--stop"}) {
         INFO(cmd, " ", f);

@@ -8,10 +8,23 @@
 #include "src/checkpoint_spec.h"
 #include "src/common.h"
 #include "src/flags.h"
+#include "src/gguf_export.h"
 #include "src/hf_model.h"
 #include "src/io.h"
 
 namespace beop::prep {
+
+namespace {
+// --model for the exports: a model.bin file itself, or a checkpoint spec (src/checkpoint_spec.h); the tokenizer.json
+// next to the model.bin.
+LoadedCheckpoint load_for_export(std::string m, std::string* bin, std::string* tok) {
+  if (!(m.size() > 4 && m.compare(m.size() - 4, 4, ".bin") == 0)) m = resolve_checkpoint(m, "--model");
+  *bin = file_exists(m + "/model.bin") ? m + "/model.bin" : m;
+  const std::string dir = bin->substr(0, bin->find_last_of('/') == std::string::npos ? 0 : bin->find_last_of('/'));
+  *tok = (dir.empty() ? "." : dir) + "/tokenizer.json";
+  return load_model_file(*bin);
+}
+}  // namespace
 
 int prep_export_hf_main(int argc, char** argv) {
   Flags f("prep export-hf", "--model CKPT --out DIR [flags]",
@@ -30,14 +43,30 @@ int prep_export_hf_main(int argc, char** argv) {
   const double gb = f.f64("max-shard-gb");
   if (!(gb > 0)) throw UsageError("--max-shard-gb must be positive");
   o.max_shard_bytes = size_t(gb * double(size_t(1) << 30));
-  std::string m = f.str("model");  // a model.bin file itself, or a checkpoint spec (src/checkpoint_spec.h)
-  if (!(m.size() > 4 && m.compare(m.size() - 4, 4, ".bin") == 0)) m = resolve_checkpoint(m, "--model");
-  const std::string bin = file_exists(m + "/model.bin") ? m + "/model.bin" : m;
-  const LoadedCheckpoint ck = load_model_file(bin);
-  const std::string dir = bin.substr(0, bin.find_last_of('/') == std::string::npos ? 0 : bin.find_last_of('/'));
-  const std::string tok = (dir.empty() ? "." : dir) + "/tokenizer.json";
+  std::string bin;
+  std::string tok;
+  const LoadedCheckpoint ck = load_for_export(f.str("model"), &bin, &tok);
   export_hf_model(ck.config, ck.params.data(), tok, f.str("out"), o);
   std::printf("exported %s (%s) to %s\n", bin.c_str(), ck.config.summary().c_str(), f.str("out").c_str());
+  return 0;
+}
+
+int prep_export_gguf_main(int argc, char** argv) {
+  Flags f("prep export-gguf", "--model CKPT --out FILE.gguf [--dtype f32|bf16|q8_0]",
+          "Exports a beop checkpoint as a GGUF v3 file (architecture llama, the Llama-3 BPE tokenizer and chat template)\n"
+          "that llama.cpp and Ollama load (docs/HF.md). q8_0 holds exactly the weights of `infer --dtype q8`.");
+  f.add("model", "", "a checkpoint step_* directory, a run directory (its newest checkpoint) or a model.bin", true);
+  f.add("out", "", "output .gguf file (written atomically)", true);
+  f.add("dtype", "f32", "f32 (exact), bf16 or q8_0 for the matrices (norms stay f32)");
+  if (!f.parse(argc, argv)) return 0;
+  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
+  const std::string dt = f.str("dtype");
+  if (dt != "f32" && dt != "bf16" && dt != "q8_0") throw UsageError(cat("--dtype: '", dt, "' (want f32, bf16 or q8_0)"));
+  std::string bin, tok;
+  const LoadedCheckpoint ck = load_for_export(f.str("model"), &bin, &tok);
+  export_gguf(ck.config, ck.params.data(), tok, f.str("out"),
+              dt == "f32" ? GgmlType::F32 : dt == "bf16" ? GgmlType::BF16 : GgmlType::Q8_0);
+  std::printf("exported %s (%s) to %s (%s)\n", bin.c_str(), ck.config.summary().c_str(), f.str("out").c_str(), dt.c_str());
   return 0;
 }
 

@@ -2,6 +2,8 @@
 //
 //   prep export-hf --model CKPT --out DIR [--dtype f32|bf16] [--max-shard-gb 5]
 //       a beop checkpoint (step_* dir, run dir = its newest, or a model.bin) -> a transformers model directory
+//   prep export-gguf --model CKPT --out FILE.gguf [--dtype f32|bf16|q8_0]
+//       a beop checkpoint -> a GGUF v3 file for llama.cpp / Ollama (src/gguf_export.h)
 //   prep import-hf --hf DIR --out RUN_DIR [--max-seq N]
 //       a transformers model directory -> RUN_DIR/step_000000, a weights-only beop checkpoint
 //   prep hf-memory (--hf DIR | --preset NAME) --batch B --seq T [--max-seq N] [--ranks N]
@@ -13,6 +15,7 @@
 namespace beop::prep {
 
 int prep_export_hf_main(int argc, char** argv);
+int prep_export_gguf_main(int argc, char** argv);
 int prep_import_hf_main(int argc, char** argv);
 int prep_hf_memory_main(int argc, char** argv);
 

@@ -49,6 +49,7 @@ const Subcommand kSubcommands[] = {
     {"index", "build the BM25 statute retrieval index (for infer chat --ref auto)", beop::retrieval::prep_index_main},
     {"tasks", "build the evaluation task files (complaint, summary, petition, qa, mrc) for infer eval", beop::eval::prep_tasks_main},
     {"export-hf", "export a checkpoint as a Hugging Face model directory (safetensors)", prep_export_hf_main},
+    {"export-gguf", "export a checkpoint as a GGUF file for llama.cpp / Ollama (f32, bf16 or q8_0)", prep_export_gguf_main},
     {"import-hf", "import a Hugging Face Llama/Qwen2 model directory as a beop checkpoint", prep_import_hf_main},
     {"hf-memory", "memory table for training a Hugging Face / preset model (no allocation)", prep_hf_memory_main},
 };

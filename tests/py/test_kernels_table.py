@@ -33,6 +33,9 @@ COLUMNS = ["op", "CPU (forward and backward)", "CUDA", "CPU tests", "CUDA tests"
 NOT_OPS = {
     "cpu/ops.h": "binds the cpu/ kernels to the Ops interface; no kernel of its own",
     "cpu/model_cpu.h": "the CpuModel type aliases",
+    "cpu/matmul_lowp.h": "inference-only bf16 / Q8_0 kernels behind the linear op's forward (cpu/ops.h routes to them "
+                         "for infer --dtype); no backward, no CUDA twin (--device cuda-bf16 is the GPU's low-precision "
+                         "path); tested by tests/test_matmul_lowp.cpp",
     "cuda/kernels/common.cuh": "helpers shared by every kernel (error checks, fixed-order reductions)",
     "cuda/kernels/example_reduce.cuh": "example kernels that test the SIMT runtime (tests/test_simt.cpp); no CPU twin",
     "cuda/kernels/attention_tc_tiles.cuh": "building blocks of attention_flash_tc.cuh (tile copy, warp-level "

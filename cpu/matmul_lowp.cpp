@@ -1,0 +1,252 @@
+// bf16 / Q8_0 inference linear layer (cpu/matmul_lowp.h): conversion, the AVX-512 kernels, the scalar fallback.
+#include "cpu/matmul_lowp.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "src/common.h"
+#include "src/q8_0.h"
+
+namespace beop::cpu {
+
+bool parse_lowp_dtype(const std::string& dtype, LowpType* t) {
+  if (dtype == "fp32") return false;
+  if (dtype == "bf16" || dtype == "q8") {
+    *t = dtype == "bf16" ? LowpType::kBf16 : LowpType::kQ8;
+    return true;
+  }
+  fail("--dtype must be fp32, bf16 or q8, got '", dtype, "'");
+}
+
+const char* lowp_name(LowpType t) { return t == LowpType::kBf16 ? "bf16" : "q8"; }
+
+LowpMatrix::LowpMatrix(LowpType t, const float* W, int OC, int IC, const std::string& name)
+    : type_(t), OC_(OC), IC_(IC) {
+  if (t == LowpType::kBf16) {
+    wb_.resize(size_t(OC) * IC);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < int64_t(wb_.size()); i++) wb_[size_t(i)] = fp32_to_bf16(W[i]);
+    return;
+  }
+  BEOP_CHECK(IC % kQ8Block == 0, name, " (", OC, " x ", IC, "): --dtype q8 needs the input dimension to be a multiple of ",
+             kQ8Block, " (Q8_0 blocks); use --dtype bf16 or fp32 for this model");
+  const int nb = IC / kQ8Block;
+  wq_.resize(size_t(OC) * IC);
+  wd_.resize(size_t(OC) * nb);
+#pragma omp parallel for schedule(static)
+  for (int o = 0; o < OC; o++) {
+    std::vector<BlockQ8_0> blk(static_cast<size_t>(nb));
+    q8_0_quantize(blk.data(), W + size_t(o) * IC, size_t(IC));
+    for (int b = 0; b < nb; b++) {
+      wd_[size_t(o) * nb + b] = blk[size_t(b)].d;
+      for (int j = 0; j < kQ8Block; j++)
+        wq_[size_t(o) * IC + size_t(b) * kQ8Block + j] = uint8_t(int(blk[size_t(b)].qs[j]) + 128);
+    }
+  }
+}
+
+float LowpMatrix::weight(int o, int i) const {
+  if (type_ == LowpType::kBf16) return bf16_to_fp32(bf16_row(o)[i]);
+  return fp16_to_fp32(d_row(o)[i / kQ8Block]) * float(int(q_row(o)[i]) - 128);
+}
+
+namespace {
+
+// The activation rows in the kernels' formats.
+struct Q8Acts {  // row m: q at m*IC, lane corrections at m*IC/4, scales at m*IC/32
+  std::vector<int8_t> q;
+  std::vector<int32_t> corr;  // -128 * (sum of the 4 activation bytes a VNNI lane multiplies)
+  std::vector<float> d;       // fp16-rounded scales, as float
+};
+
+void quantize_acts(Q8Acts& a, const float* in, int M, int IC) {
+  const int nb = IC / kQ8Block;
+  a.q.resize(size_t(M) * IC);
+  a.corr.resize(size_t(M) * IC / 4);
+  a.d.resize(size_t(M) * nb);
+#pragma omp parallel for schedule(static) if (M > 4)
+  for (int m = 0; m < M; m++) {
+    BlockQ8_0 blk;
+    for (int b = 0; b < nb; b++) {
+      const size_t base = size_t(m) * IC + size_t(b) * kQ8Block;
+      q8_0_quantize(&blk, in + base, kQ8Block);
+      a.d[size_t(m) * nb + b] = fp16_to_fp32(blk.d);
+      std::memcpy(a.q.data() + base, blk.qs, kQ8Block);
+      for (int k = 0; k < kQ8Block / 4; k++)
+        a.corr[base / 4 + k] = -128 * (blk.qs[4 * k] + blk.qs[4 * k + 1] + blk.qs[4 * k + 2] + blk.qs[4 * k + 3]);
+    }
+  }
+}
+
+// ---- portable scalar kernels (the same layout and integer/rounding steps; only the fp32 summation order differs)
+
+__attribute__((optimize("no-tree-vectorize"))) void q8_dot_scalar(float* out, const LowpMatrix& W, int o, const Q8Acts& a, int m) {
+  const int IC = W.cols(), nb = IC / kQ8Block;
+  const uint8_t* w = W.q_row(o);
+  const int8_t* x = a.q.data() + size_t(m) * IC;
+  float acc = 0;
+  for (int b = 0; b < nb; b++) {
+    int32_t s = 0;
+    // (w ^ 0x80 as int8 is q.) Not vectorized (the attribute): GCC 12 at -O3 -march=native vectorizes this function,
+    // inlined into lowp_linear, into code that gives wrong sums for every weight row after the first;
+    // tests/test_matmul_lowp.cpp ("fast kernel and fallback") caught it. The fallback's speed does not matter.
+    for (int j = b * kQ8Block; j < (b + 1) * kQ8Block; j++) s += int32_t(int8_t(w[j] ^ 0x80)) * int32_t(x[j]);
+    acc += fp16_to_fp32(W.d_row(o)[b]) * a.d[size_t(m) * nb + b] * float(s);
+  }
+  *out = acc;
+}
+
+__attribute__((optimize("no-tree-vectorize"))) void bf16_dot_scalar(float* out, const LowpMatrix& W, int o, const uint16_t* xb) {
+  const uint16_t* w = W.bf16_row(o);
+  float acc = 0;
+  for (int i = 0; i < W.cols(); i++) acc += bf16_to_fp32(w[i]) * bf16_to_fp32(xb[i]);  // product exact in fp32
+  *out = acc;
+}
+
+// ---- AVX-512 kernels: R activation rows against one weight row (the row is read once for all R)
+
+#define BEOP_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
+#define BEOP_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+template <int R>
+BEOP_TARGET_VNNI void q8_rows_avx512(float* out, int ostride, const LowpMatrix& W, int o, const Q8Acts& a, int m0) {
+  const int IC = W.cols(), nb = IC / kQ8Block, np = nb / 2;
+  const uint8_t* w = W.q_row(o);
+  const uint16_t* wd = W.d_row(o);
+  const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // lanes 0-7 block 0
+  __m512 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  for (int p = 0; p < np; p++) {  // two blocks (64 bytes) per step
+    const __m512i wv = _mm512_loadu_si512(w + p * 64);
+    uint32_t d2;
+    std::memcpy(&d2, wd + 2 * p, 4);
+    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d2)));
+    for (int r = 0; r < R; r++) {
+      const size_t m = size_t(m0 + r);
+      const __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(a.corr.data() + m * IC / 4 + p * 16), wv,
+                                            _mm512_loadu_si512(a.q.data() + m * IC + p * 64));
+      const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(a.d.data() + m * nb + 2 * p)));
+      const __m512 sc = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_mul_ps(dw, dx)));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[r]);
+    }
+  }
+  float tail[R] = {};
+  if (nb & 1) {  // an odd last block: 256 bits
+    const int b = nb - 1;
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 32));
+    const float dw = _cvtsh_ss(wd[b]);
+    for (int r = 0; r < R; r++) {
+      const size_t m = size_t(m0 + r);
+      const __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.corr.data() + m * IC / 4 + b * 8)),
+                                            wv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + m * IC + b * 32)));
+      tail[r] = dw * a.d[m * nb + b] * float(_mm512_reduce_add_epi32(_mm512_zextsi256_si512(s)));
+    }
+  }
+  for (int r = 0; r < R; r++) out[size_t(r) * ostride] = _mm512_reduce_add_ps(acc[r]) + tail[r];
+}
+
+template <int R>
+BEOP_TARGET_BF16 void bf16_rows_avx512(float* out, int ostride, const LowpMatrix& W, int o, const uint16_t* xb, int m0) {
+  const int IC = W.cols();
+  const uint16_t* w = W.bf16_row(o);
+  __m512 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= IC; i += 32) {
+    const __m512i wv = _mm512_loadu_si512(w + i);
+    for (int r = 0; r < R; r++)
+      acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_loadu_si512(xb + size_t(m0 + r) * IC + i), (__m512bh)wv);
+  }
+  if (i < IC) {  // masked tail: IC need not be a multiple of 32
+    const __mmask32 k = __mmask32((uint64_t(1) << (IC - i)) - 1);
+    const __m512i wv = _mm512_maskz_loadu_epi16(k, w + i);
+    for (int r = 0; r < R; r++)
+      acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_maskz_loadu_epi16(k, xb + size_t(m0 + r) * IC + i), (__m512bh)wv);
+  }
+  for (int r = 0; r < R; r++) out[size_t(r) * ostride] = _mm512_reduce_add_ps(acc[r]);
+}
+
+template <int R>
+void rows_fast(float* out, int ostride, const LowpMatrix& W, int o, const Q8Acts& qa, const uint16_t* xb, int m0) {
+  if (W.type() == LowpType::kQ8)
+    q8_rows_avx512<R>(out, ostride, W, o, qa, m0);
+  else
+    bf16_rows_avx512<R>(out, ostride, W, o, xb, m0);
+}
+
+bool env_fallback() {
+  static const bool on = [] {
+    const char* e = std::getenv("BEOP_LOWP_FALLBACK");
+    return e && *e && std::string(e) != "0";
+  }();
+  return on;
+}
+
+}  // namespace
+
+bool lowp_fast(LowpType t) {
+  if (env_fallback()) return false;
+  __builtin_cpu_init();
+  const bool base = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl");
+  if (t == LowpType::kBf16) return base && __builtin_cpu_supports("avx512bf16");
+  return base && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
+}
+
+void lowp_notice(LowpType t) {
+  static std::once_flag once[2];
+  if (lowp_fast(t)) return;
+  std::call_once(once[int(t)], [t] {
+    std::fprintf(stderr, "note: --dtype %s: %s; running the portable scalar kernel (correct, slower)\n", lowp_name(t),
+                 env_fallback() ? "BEOP_LOWP_FALLBACK is set"
+                 : t == LowpType::kBf16 ? "this CPU lacks avx512_bf16" : "this CPU lacks avx512_vnni");
+  });
+}
+
+void lowp_linear(float* out, const float* in, const LowpMatrix& W, int M, LowpIsa isa) {
+  const int OC = W.rows(), IC = W.cols();
+  const bool fast = isa == LowpIsa::kAuto && lowp_fast(W.type());
+  Q8Acts qa;
+  std::vector<uint16_t> xb;
+  if (W.type() == LowpType::kQ8) {
+    quantize_acts(qa, in, M, IC);
+  } else {
+    xb.resize(size_t(M) * IC);
+    for (size_t i = 0; i < xb.size(); i++) xb[i] = fp32_to_bf16(in[i]);
+  }
+  // Threads split W's rows in chunks; within a chunk, tiles of up to 4 activation rows share each weight row read.
+  constexpr int kChunk = 16, kTile = 4;
+  const int chunks = (OC + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < chunks; c++) {
+    const int o0 = c * kChunk, o1 = std::min(OC, o0 + kChunk);
+    for (int m0 = 0; m0 < M; m0 += kTile) {
+      const int R = std::min(kTile, M - m0);
+      for (int o = o0; o < o1; o++) {
+        float* dst = out + size_t(m0) * OC + o;
+        if (!fast) {
+          for (int r = 0; r < R; r++) {
+            if (W.type() == LowpType::kQ8)
+              q8_dot_scalar(dst + size_t(r) * OC, W, o, qa, m0 + r);
+            else
+              bf16_dot_scalar(dst + size_t(r) * OC, W, o, xb.data() + size_t(m0 + r) * IC);
+          }
+          continue;
+        }
+        switch (R) {
+          case 4: rows_fast<4>(dst, OC, W, o, qa, xb.data(), m0); break;
+          case 3: rows_fast<3>(dst, OC, W, o, qa, xb.data(), m0); break;
+          case 2: rows_fast<2>(dst, OC, W, o, qa, xb.data(), m0); break;
+          default: rows_fast<1>(dst, OC, W, o, qa, xb.data(), m0); break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace beop::cpu
