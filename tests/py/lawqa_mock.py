@@ -165,7 +165,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if b == "good":
             self.send(200, completion(item(good_q, good_a, citation)))
         elif b in ("dupA", "dupB"):
-            self.send(200, completion(item(DUP_A if b == "dupA" else DUP_B, good_a, citation)))
+            # The answer must address its question (the verifier's off_topic rule: shared content bigrams), so it
+            # names the question's terms before the cited text; only then can dedup see the pair.
+            dup_a = "질문하신 전세 계약 보증금 사안을 보면, " + good_a
+            self.send(200, completion(item(DUP_A if b == "dupA" else DUP_B, dup_a, citation)))
         elif b == "wrongfact":
             self.send(200, completion(item(good_q, good_a + ' 즉 "임대인은 언제든지 퇴거를 요구할 수 있다".', citation)))
         elif b == "noarticle":
