@@ -130,7 +130,9 @@ BEOP_TARGET_VNNI void q8_rows_avx512(float* out, int ostride, const LowpMatrix& 
       const size_t m = size_t(m0 + r);
       const __m512i s = _mm512_dpbusd_epi32(_mm512_loadu_si512(a.corr.data() + m * IC / 4 + p * 16), wv,
                                             _mm512_loadu_si512(a.q.data() + m * IC + p * 64));
-      const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(a.d.data() + m * nb + 2 * p)));
+      double d2x;  // the two fp32 activation scales of this block pair (4-byte aligned only: memcpy, not a double*)
+      std::memcpy(&d2x, a.d.data() + m * nb + 2 * p, 8);
+      const __m128 dx = _mm_castpd_ps(_mm_set_sd(d2x));
       const __m512 sc = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_mul_ps(dw, dx)));
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[r]);
     }
