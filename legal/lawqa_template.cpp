@@ -194,12 +194,15 @@ std::vector<QAItem> generate_template(const std::vector<Article>& articles, cons
       }
     }
 
-    // The 시행일 note, and a near but wrong article (the neighbouring unit of another article of the same law)
-    // beside the right one in some qa_ref_in inputs.
+    // The 시행일 note, on the answers that state what the law says to a reader (situation and content; a cloze
+    // word, a true/false verdict, a title or an MC key is not advice: on every answer of a law not yet in force it
+    // ended 47% of all answers, and the demo model learnt to close with it instead of answering), and a near but
+    // wrong article (the neighbouring unit of another article of the same law) beside the right one in some
+    // qa_ref_in inputs.
     for (size_t i = first_out; i < out.size(); i++) {
       QAItem& q = out[i];
       q.generator = "template";
-      q.answer += note;
+      if (q.type == "situation" || q.type == "content") q.answer += note;
       Rng r = stream(opt.seed, q.citation + "#" + q.type + "#ref");
       if (r.uniform() >= opt.distractor_share || lu.size() < 2) continue;
       size_t me = 0;
