@@ -24,6 +24,7 @@
 #include "src/hf_model.h"
 #include "src/io.h"
 #include "src/memory_table.h"
+#include "tests/dp_util.h"
 #include "tests/test_util.h"
 #include "tests/train_fixture.h"
 
@@ -54,12 +55,8 @@ static std::string mpirun(int n, const std::string& cmd) {
          "--mca btl_vader_single_copy_mechanism none -np " + std::to_string(n) + " " + cmd;
 }
 
-static std::vector<nlohmann::json> train_lines(const std::string& run) {
-  std::vector<nlohmann::json> v;
-  for (const std::string& l : beop::test::logged_train_lines(run)) v.push_back(nlohmann::json::parse(l));
-  return v;
-}
-static double rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(a), 1e-30); }
+using beop::test::rel;
+using beop::test::train_lines;
 
 // Why not bit-identical: one process accumulates micro-batch k's gradient into the sum of micro-batches
 // 0..k-1 inside the backward kernels, while N ranks each sum their own share and then add the shares in rank
@@ -90,24 +87,10 @@ TEST_CASE("N ranks train like one process: losses, grad norms and final weights 
       for (size_t p = 0; (p = r.out.find("done: 20 steps", p)) != std::string::npos; p++) dones++;
       CHECK(dones == 1);
       CHECK(r.out.find(run == 2 ? "ZeRO-1 off" : "ZeRO-1 on") != std::string::npos);
-      const auto a = train_lines(one), b = train_lines(many);
-      REQUIRE(a.size() == 20);
-      REQUIRE(b.size() == 20);
-      CHECK(a[0]["loss"] == b[0]["loss"]);
-      for (size_t i = 0; i < a.size(); i++) {
-        CAPTURE(i);
-        CHECK(a[i]["step"] == b[i]["step"]);
-        CHECK(a[i]["tokens"] == b[i]["tokens"]);
-        CHECK(a[i]["lr"] == b[i]["lr"]);
-        CHECK(rel(a[i]["loss"], b[i]["loss"]) < 1e-6);
-        CHECK(rel(a[i]["grad_norm"], b[i]["grad_norm"]) < 1e-5);
-      }
+      beop::test::check_same_lines(one, many, 20);
       const LoadedCheckpoint ca = load_checkpoint(one + "/step_000020", true);
       const LoadedCheckpoint cb = load_checkpoint(many + "/step_000020", true);
-      REQUIRE(ca.params.size() == cb.params.size());
-      float worst = 0;
-      for (size_t i = 0; i < ca.params.size(); i++) worst = std::max(worst, std::fabs(ca.params[i] - cb.params[i]));
-      CHECK(worst < 1e-5f);
+      CHECK(beop::test::worst_weight_difference(ca, cb) < 1e-5f);
       // the whole optimizer state is on disk whatever the sharding: the moments agree with one process's
       float worst_m = 0, worst_v = 0, max_m = 0, max_v = 0;
       for (size_t i = 0; i < ca.m.size(); i++) {
@@ -316,14 +299,7 @@ TEST_CASE("rank 1 killed mid-training: the job ends non-zero within 30 s, naming
       mpirun(2, train_cmd(run, "--grad-accum 2 --steps 100000")) + "' && cat " + run + ".log");
   INFO(r.out);
   REQUIRE(r.rc == 0);
-  const size_t at = r.out.find("rc=");
-  REQUIRE(at != std::string::npos);
-  int rc = -1, took = -1, left = -1;
-  REQUIRE(std::sscanf(r.out.c_str() + at, "rc=%d took=%d left=%d", &rc, &took, &left) == 3);
-  CHECK(rc != 0);
-  CHECK(rc != 124);  // timeout's: a rank hung
-  CHECK(took < 30000);
-  CHECK(left == 0);
+  beop::test::check_killed_job(r.out);
   CHECK(r.out.find("process rank 1 with PID") != std::string::npos);
   CHECK(r.out.find("exited on signal 9 (Killed)") != std::string::npos);
 }

@@ -1,6 +1,9 @@
 #include "data/prep/prep_hf.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,21 +27,36 @@ LoadedCheckpoint load_for_export(std::string m, std::string* bin, std::string* t
   *tok = (dir.empty() ? "." : dir) + "/tokenizer.json";
   return load_model_file(*bin);
 }
+
+// The flags both exports take: the checkpoint, where to write, and the weight format.
+void add_export_flags(Flags& f, const char* out_help, const char* dtype_help) {
+  f.add("model", "", "a checkpoint step_* directory, a run directory (its newest checkpoint) or a model.bin", true);
+  f.add("out", "", out_help, true);
+  f.add("dtype", "f32", dtype_help);
+}
+
+// After parsing: no stray argument, and --dtype one of `allowed` (returned).
+std::string checked_export_dtype(const Flags& f, const std::vector<std::string>& allowed) {
+  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
+  const std::string dt = f.str("dtype");
+  if (std::find(allowed.begin(), allowed.end(), dt) == allowed.end()) {
+    std::string want;
+    for (size_t i = 0; i < allowed.size(); i++) want += (i ? (i + 1 == allowed.size() ? " or " : ", ") : "") + allowed[i];
+    throw UsageError(cat("--dtype: '", dt, "' (want ", want, ")"));
+  }
+  return dt;
+}
 }  // namespace
 
 int prep_export_hf_main(int argc, char** argv) {
   Flags f("prep export-hf", "--model CKPT --out DIR [flags]",
           "Exports a beop checkpoint as a Hugging Face model directory (config.json, model.safetensors, tokenizer.json,\n"
           "generation_config.json, tokenizer_config.json with the chat template) for transformers / vLLM / llama.cpp.");
-  f.add("model", "", "a checkpoint step_* directory, a run directory (its newest checkpoint) or a model.bin", true);
-  f.add("out", "", "output directory", true);
-  f.add("dtype", "f32", "f32 (exact) or bf16");
+  add_export_flags(f, "output directory", "f32 (exact) or bf16");
   f.add("max-shard-gb", "5", "shard model.safetensors above this many GiB");
   if (!f.parse(argc, argv)) return 0;
-  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
+  const std::string dt = checked_export_dtype(f, {"f32", "bf16"});
   HfExportOptions o;
-  const std::string dt = f.str("dtype");
-  if (dt != "f32" && dt != "bf16") throw UsageError(cat("--dtype: '", dt, "' (want f32 or bf16)"));
   o.dtype = dt == "bf16" ? StDType::BF16 : StDType::F32;
   const double gb = f.f64("max-shard-gb");
   if (!(gb > 0)) throw UsageError("--max-shard-gb must be positive");
@@ -55,13 +73,10 @@ int prep_export_gguf_main(int argc, char** argv) {
   Flags f("prep export-gguf", "--model CKPT --out FILE.gguf [--dtype f32|bf16|q8_0]",
           "Exports a beop checkpoint as a GGUF v3 file (architecture llama, the Llama-3 BPE tokenizer and chat template)\n"
           "that llama.cpp and Ollama load (docs/HF.md). q8_0 holds exactly the weights of `infer --dtype q8`.");
-  f.add("model", "", "a checkpoint step_* directory, a run directory (its newest checkpoint) or a model.bin", true);
-  f.add("out", "", "output .gguf file (written atomically)", true);
-  f.add("dtype", "f32", "f32 (exact), bf16 or q8_0 for the matrices (norms stay f32)");
+  add_export_flags(f, "output .gguf file (written atomically)",
+                   "f32 (exact), bf16 or q8_0 for the matrices (norms stay f32)");
   if (!f.parse(argc, argv)) return 0;
-  if (!f.positional().empty()) throw UsageError(cat("unexpected argument '", f.positional()[0], "'"));
-  const std::string dt = f.str("dtype");
-  if (dt != "f32" && dt != "bf16" && dt != "q8_0") throw UsageError(cat("--dtype: '", dt, "' (want f32, bf16 or q8_0)"));
+  const std::string dt = checked_export_dtype(f, {"f32", "bf16", "q8_0"});
   std::string bin, tok;
   const LoadedCheckpoint ck = load_for_export(f.str("model"), &bin, &tok);
   export_gguf(ck.config, ck.params.data(), tok, f.str("out"),
