@@ -8,8 +8,9 @@
 //     --dev, of all the other laws instead: the set the boost weight and the particle choice were tuned on):
 //       content / cloze / truefalse / mc as generated (each names its citation: tests the law+article boost),
 //       title as generated ("<law>에서 '<title>'에 관하여 규정한 조문은 ...": law named, article not),
-//       and citation-free variants: the title question without the law, the cloze text without its
-//       "다음은 <citation>의 내용입니다" header, the true/false statement alone.
+//       situation questions as generated (a person's situation, the law named, no article number), and
+//       citation-free variants: the title question without the law, the cloze text without its
+//       "다음은 <citation>의 내용입니다" header, the true/false statement alone, the situation without the law.
 //   * KoBLEX (shared/data/eval/koblex/koblex.jsonl): every gold context whose `index` ("상법 814조  제목",
 //     "형법 227조 2 제목" = 제227조의2) names a bundled, non-deleted article is one (query, gold) pair; the query is
 //     the question alone, or background + question.
@@ -138,6 +139,19 @@ int main(int argc, char** argv) try {
       size_t nl = it.question.find('\n');
       q.text = it.question.substr(nl + 1);
       sets["lawqa statement, no citation"].push_back(q);
+    } else if (it.type == "situation") {
+      // As a person would ask, without the law's name ("…상 어떻게 되나요?" -> "… 어떻게 되나요?"): the words of
+      // the situation alone, as in the demo's 전세 question when the law is not named.
+      for (size_t at; (at = q.text.find(it.law)) != std::string::npos;) {
+        size_t end = at + it.law.size();
+        for (const char* tail : {"상 ", "에 비추어 ", "에 "})
+          if (q.text.compare(end, std::strlen(tail), tail) == 0) {
+            end += std::strlen(tail);
+            break;
+          }
+        q.text.erase(at, end - at);
+      }
+      sets["lawqa situation, no law named"].push_back(q);
     }
   }
   std::printf("| query set | pairs | R@1 | R@3 | R@5 | R@10 | ms/query |\n|---|---|---|---|---|---|---|\n");
