@@ -53,6 +53,10 @@ class MpiComm final : public Comm {
     reduce_scatter(static_cast<float*>(v), n, MPI_FLOAT);
   }
   void all_gather(void* v, size_t n, size_t elem_bytes) override { gather(static_cast<char*>(v), n, elem_bytes); }
+  void gather_to_root(const void* mine, void* all, size_t n, size_t elem_bytes) override {
+    Timed t(*this, n * elem_bytes);
+    gather_root(static_cast<const char*>(mine), static_cast<char*>(all), n, elem_bytes);
+  }
   void broadcast(void* data, size_t bytes, int root) override {
     if (bytes > size_t(1) << 30) throw std::runtime_error("broadcast of more than 1 GiB (MPI counts are int)");
     Timed t(*this, bytes);
@@ -186,6 +190,31 @@ class MpiComm final : public Comm {
     }
   }
 
+  // Every rank's shard to rank 0 only, in the same rounds as gather(): MPI_Gatherv straight into `all` (the
+  // shards tile [0, n) in rank order, so rank 0's receive offsets are the shards' own).
+  void gather_root(const char* mine, char* all, size_t n, size_t elem) {
+    const int N = size_;
+    const size_t my_bytes = shard_range(n, N, rank_).size() * elem;
+    if (N == 1) {
+      if (all != mine && my_bytes) std::copy_n(mine, my_bytes, all);
+      return;
+    }
+    const size_t rounds = (shard_range(n, N, N - 1).size() * elem + kRoundBytes - 1) / kRoundBytes;
+    std::vector<int> counts(N), offs(N);
+    std::vector<char> in;
+    for (size_t k = 0; k < rounds; k++) {
+      auto piece = [&](size_t bytes) { return k * kRoundBytes < bytes ? std::min(kRoundBytes, bytes - k * kRoundBytes) : 0; };
+      size_t total = 0;
+      for (int j = 0; j < N; j++)
+        counts[j] = int(piece(shard_range(n, N, j).size() * elem)), offs[j] = int(total), total += size_t(counts[j]);
+      if (rank_ == 0) in.resize(total);
+      check(MPI_Gatherv(mine + std::min(k * kRoundBytes, my_bytes), counts[rank_], MPI_BYTE, in.data(),
+                        counts.data(), offs.data(), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Gatherv");
+      if (rank_ == 0)
+        for (int j = 0; j < N; j++)
+          std::copy_n(in.begin() + offs[j], counts[j], all + shard_range(n, N, j).lo * elem + k * kRoundBytes);
+    }
+  }
 };
 
 }  // namespace

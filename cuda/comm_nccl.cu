@@ -68,6 +68,24 @@ class NcclComm final : public Comm {
     nccl_check(ncclGroupEnd(), "ncclGroupEnd");
     done();
   }
+  // Rank 0 receives every other rank's shard (grouped point-to-point: NCCL has no gather) and copies its own.
+  void gather_to_root(const void* mine, void* all, size_t n, size_t elem) override {
+    const ShardRange me = shard_range(n, size(), rank());
+    char* a = static_cast<char*>(all);
+    nccl_check(ncclGroupStart(), "ncclGroupStart");
+    if (rank() != 0) {
+      if (me.size()) nccl_check(ncclSend(mine, me.size() * elem, ncclInt8, 0, comm_, 0), "ncclSend");
+    } else {
+      for (int j = 1; j < size(); j++) {
+        const ShardRange s = shard_range(n, size(), j);
+        if (s.size()) nccl_check(ncclRecv(a + s.lo * elem, s.size() * elem, ncclInt8, j, comm_, 0), "ncclRecv");
+      }
+    }
+    nccl_check(ncclGroupEnd(), "ncclGroupEnd");
+    if (rank() == 0 && me.size() && a != mine)
+      cuda_check(cudaMemcpyAsync(a, mine, me.size() * elem, cudaMemcpyDeviceToDevice, 0), "cudaMemcpyAsync");
+    done();
+  }
   void broadcast(void* data, size_t bytes, int root) override {
     nccl_check(ncclBroadcast(data, data, bytes, ncclInt8, root, comm_, 0), "ncclBroadcast");
     done();

@@ -12,6 +12,7 @@
 // tile [0, n) in rank order and differ in size by at most one element, so any n works with any N.
 #pragma once
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -47,6 +48,10 @@ class Comm {
   void reduce_scatter_sum(float* v, size_t n) { reduce_scatter_sum(v, n, DType::f32); }
   // In place: every rank's v[0..n) (elements of elem_bytes) gets rank r's v[shard_range(n, size(), r)], all r.
   virtual void all_gather(void* v, size_t n, size_t elem_bytes) = 0;
+  // Rank 0's all[0..n) gets rank r's shard_range(n, size(), r) from that rank's `mine` (its shard's elements only,
+  // packed from 0), every r; `all` is not touched elsewhere and may be null there. A ZeRO-1 save: only the rank
+  // that writes the checkpoint holds the whole optimizer state, the others never more than their shard.
+  virtual void gather_to_root(const void* mine, void* all, size_t n, size_t elem_bytes) = 0;
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
   // True when the buffers must be device (GPU) memory (NCCL); false: host memory.
@@ -68,6 +73,9 @@ class SingleComm final : public Comm {
   void all_reduce_max(int64_t*, size_t) override {}
   void reduce_scatter_sum(void*, size_t, DType) override {}
   void all_gather(void*, size_t, size_t) override {}
+  void gather_to_root(const void* mine, void* all, size_t n, size_t elem_bytes) override {
+    if (all != mine && n) std::memcpy(all, mine, n * elem_bytes);
+  }
   void broadcast(void*, size_t, int) override {}
   void barrier() override {}
 };

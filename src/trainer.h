@@ -86,18 +86,23 @@ class Trainer {
   }
 
   // For rank 0's save: a full host copy of an fp32 buffer of which this rank holds shard() if `sharded`, else all.
-  // Sharded, every rank must call (an all-gather, so every rank gets the copy); unsharded, the others get nothing.
+  // Every rank calls it; only rank 0 gets the copy (sharded: a gather to rank 0, so no other rank ever holds more
+  // than its shard — the memory ZeRO-1 saves stays saved at a checkpoint); the others get an empty vector.
   std::vector<float> gathered(const float* p, bool sharded) {
     const size_t n = model_->layout().total;
     if (!sharded && comm_.rank() != 0) return {};
-    std::vector<float> h(n);
+    std::vector<float> h(comm_.rank() == 0 ? n : 0);
     if (!sharded) {
       model_->ops().download(h.data(), p, n);
       return h;
     }
     const ShardRange s = model_->shard();
-    model_->ops().download(h.data() + s.lo, p, s.size());
-    comm_.all_gather(h.data(), n, sizeof(float));
+    std::vector<float> mine;  // the shard in host memory (the CPU backend's buffers already are)
+    if (!ModelT::kHostMemory) {
+      mine.resize(s.size());
+      model_->ops().download(mine.data(), p, s.size());
+    }
+    comm_.gather_to_root(ModelT::kHostMemory ? p : mine.data(), h.data(), n, sizeof(float));
     return h;
   }
 

@@ -110,7 +110,7 @@ TEST_CASE("shard_range: contiguous shards that tile [0, n) in rank order, sizes 
 }
 
 // ZeRO-1's two halves on 3 ranks, with sizes 3 does not divide (and n < 3: a rank owns nothing).
-TEST_CASE("MPI: reduce-scatter gives each rank the rank-order sum of its shard; all-gather assembles the shards") {
+TEST_CASE("MPI: reduce-scatter gives each rank the rank-order sum of its shard; all-gather and gather-to-root assemble the shards") {
   if (!cli::launched_by_mpi()) {
     const beop::test::ShellResult r = run_ranks(3, "MPI: reduce-scatter*");
     INFO(r.out);
@@ -144,6 +144,16 @@ TEST_CASE("MPI: reduce-scatter gives each rank the rank-order sum of its shard; 
         if (d[i] != (uint64_t(r) << 40) + i) FAIL("8-byte element ", i, " of rank ", r, "'s shard: ", d[i]);
       }
     }
+    // gather to rank 0 (a ZeRO-1 save): each rank sends only its shard, packed; only rank 0 has a full buffer
+    std::vector<uint32_t> mine(s.size()), all(c->rank() == 0 ? n : 0, 0xdeadbeef);
+    for (size_t i = 0; i < s.size(); i++) mine[i] = uint32_t(c->rank() * 1000003 + s.lo + i);
+    c->gather_to_root(mine.data(), c->rank() == 0 ? all.data() : nullptr, n, 4);
+    if (c->rank() == 0)
+      for (int r = 0; r < 3; r++) {
+        const ShardRange q = shard_range(n, 3, r);
+        for (size_t i = q.lo; i < q.hi; i++)
+          if (all[i] != uint32_t(r * 1000003 + i)) FAIL("gathered element ", i, " of rank ", r, "'s shard: ", all[i]);
+      }
   }
   CHECK_THROWS_WITH(c->reduce_scatter_sum(nullptr, 4, DType::bf16),
                     "MPI reduce-scatter: only fp32 buffers (bf16 needs NCCL)");
