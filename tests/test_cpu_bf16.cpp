@@ -1,11 +1,14 @@
 // CPU bf16 training (cpu/gemm_bf16.h, --dtype bf16 --device cpu): the three GEMMs of a linear layer against an
-// fp64 reference of the bf16-rounded inputs, the portable kernel against the AVX512-BF16 one, and 200 training
-// steps of a small model in bf16 against fp32.
+// fp64 reference of the bf16-rounded inputs, the portable kernel against the AVX512-BF16 one, the AMX kernel
+// (cpu/gemm_amx.h) against both on edge-heavy shapes, the kernel choice, and 200 training steps of a small model
+// in bf16 (per kernel the CPU has) against fp32. Tests of a kernel the CPU lacks say so and skip.
 #include <doctest/doctest.h>
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cpu/gemm_amx.h"
@@ -187,7 +190,20 @@ TEST_CASE("AMX bf16 GEMMs equal the fp64 reference and the AVX512-BF16 kernel wi
 TEST_CASE("set_bf16_kernel: asking for AMX on a CPU without it is an error, not a SIGILL") {
   if (amx_bf16_usable()) {
     CHECK(set_bf16_kernel(Bf16Kernel::kAmx) == Bf16Kernel::kAmx);
-    CHECK(set_bf16_kernel(Bf16Kernel::kAuto) == Bf16Kernel::kAmx);  // AMX first where it is there
+    // kAuto: AMX first where it is there; BEOP_BF16_NO_AMX=1 skips to AVX512-BF16, BEOP_BF16_FALLBACK=1 to the
+    // portable kernel (the environment as the test found it is put back).
+    const char* no_amx = std::getenv("BEOP_BF16_NO_AMX");
+    const std::string saved = no_amx ? no_amx : "";
+    const char* fallback = std::getenv("BEOP_BF16_FALLBACK");
+    const std::string saved_fb = fallback ? fallback : "";
+    unsetenv("BEOP_BF16_NO_AMX"), unsetenv("BEOP_BF16_FALLBACK");
+    CHECK(set_bf16_kernel(Bf16Kernel::kAuto) == Bf16Kernel::kAmx);
+    setenv("BEOP_BF16_NO_AMX", "1", 1);
+    CHECK(bf16_kernel() == Bf16Kernel::kAvx512);
+    setenv("BEOP_BF16_FALLBACK", "1", 1);
+    CHECK(bf16_kernel() == Bf16Kernel::kPortable);
+    if (no_amx) setenv("BEOP_BF16_NO_AMX", saved.c_str(), 1); else unsetenv("BEOP_BF16_NO_AMX");
+    if (fallback) setenv("BEOP_BF16_FALLBACK", saved_fb.c_str(), 1); else unsetenv("BEOP_BF16_FALLBACK");
   } else {
     MESSAGE("this CPU has no amx_bf16 (or Linux refused the tile state): checking the refusal");
     CHECK(beop::test::error_of([] { set_bf16_kernel(Bf16Kernel::kAmx); }).find("amx_bf16") != std::string::npos);
