@@ -97,18 +97,16 @@ BEOP_AVX512 void pack_block(const float* X, int64_t rr, int64_t rk, int R, int K
   }
 }
 
-// A panel mp (rows mp*PM ..), all Kq pairs, in chunks of 16 pairs: [c][i][q].
-void pack_a(uint32_t* out, const float* A, int64_t rsa, int64_t csa, int M, int K, int mp, int Kq) {
-  for (int c = 0; c < Kq / 16; c++)
-    for (int h = 0; h < PM / 16; h++)
-      pack_block(A, rsa, csa, M, K, mp * PM + 16 * h, 16 * c, out + (int64_t(c) * PM + 16 * h) * 16, 16, 1);
+// Chunk c (pairs 16c ..) of A panel mp (rows mp*PM ..), at ap: [c][i][q].
+void pack_a(uint32_t* ap, const float* A, int64_t rsa, int64_t csa, int M, int K, int Kq, int mp, int c) {
+  uint32_t* out = ap + int64_t(mp) * PM * Kq + int64_t(c) * PM * 16;
+  for (int h = 0; h < PM / 16; h++) pack_block(A, rsa, csa, M, K, mp * PM + 16 * h, 16 * c, out + 16 * h * 16, 16, 1);
 }
 
-// B panel np (columns np*PN ..), all Kq pairs: [p][j]. Column j of B is "row" r of pack_block.
-void pack_b(uint32_t* out, const float* B, int64_t rsb, int64_t csb, int N, int K, int np, int Kq) {
-  for (int c = 0; c < Kq / 16; c++)
-    for (int h = 0; h < PN / 16; h++)
-      pack_block(B, csb, rsb, N, K, np * PN + 16 * h, 16 * c, out + int64_t(16 * c) * PN + 16 * h, 1, PN);
+// Chunk c of B panel np (columns np*PN ..), at bp: [p][j]. Column j of B is "row" r of pack_block.
+void pack_b(uint32_t* bp, const float* B, int64_t rsb, int64_t csb, int N, int K, int Kq, int np, int c) {
+  uint32_t* out = bp + int64_t(np) * PN * Kq + int64_t(16 * c) * PN;
+  for (int h = 0; h < PN / 16; h++) pack_block(B, csb, rsb, N, K, np * PN + 16 * h, 16 * c, out + 16 * h, 1, PN);
 }
 
 // c (32 x 32, leading dimension ldc) = (load ? c : 0) + a . b over kc chunks of 16 pairs (32 k).
@@ -192,10 +190,28 @@ void gemm_amx(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, con
   const int mb = (Mp + MCP - 1) / MCP, nb = (Np + NCP - 1) / NCP;
 #pragma omp parallel
   {
+    // Packing order: where an operand's k runs down its rows in memory (A = d_out^T, B = W or in), a panel is a
+    // narrow strip of many rows, one cache line each; walking chunk by chunk across all panels instead reads 32
+    // rows side by side (streams the prefetchers follow): measured, packing fell from ~45% of the GEMM time.
+    if (rsa == 1 && csa != 1) {
 #pragma omp for schedule(static) nowait
-    for (int mp = 0; mp < Mp; mp++) pack_a(ap + int64_t(mp) * PM * Kq, A, rsa, csa, M, K, mp, Kq);
-#pragma omp for schedule(static)
-    for (int np = 0; np < Np; np++) pack_b(bp + int64_t(np) * PN * Kq, B, rsb, csb, N, K, np, Kq);
+      for (int c = 0; c < kc; c++)
+        for (int mp = 0; mp < Mp; mp++) pack_a(ap, A, rsa, csa, M, K, Kq, mp, c);
+    } else {
+#pragma omp for schedule(static) nowait
+      for (int mp = 0; mp < Mp; mp++)
+        for (int c = 0; c < kc; c++) pack_a(ap, A, rsa, csa, M, K, Kq, mp, c);
+    }
+    if (csb == 1 && rsb != 1) {
+#pragma omp for schedule(static) nowait
+      for (int c = 0; c < kc; c++)
+        for (int np = 0; np < Np; np++) pack_b(bp, B, rsb, csb, N, K, Kq, np, c);
+    } else {
+#pragma omp for schedule(static) nowait
+      for (int np = 0; np < Np; np++)
+        for (int c = 0; c < kc; c++) pack_b(bp, B, rsb, csb, N, K, Kq, np, c);
+    }
+#pragma omp barrier
     tiles_begin();
 #pragma omp for collapse(2) schedule(static)
     for (int ib = 0; ib < mb; ib++)
