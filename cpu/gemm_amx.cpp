@@ -48,28 +48,64 @@ inline void memory_barrier() { __asm__ __volatile__("" ::: "memory"); }
 
 inline __mmask16 first_bits(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? 0 : __mmask16((1u << n) - 1); }
 
+// In-register transpose of 16 x 16 32-bit words: v[i] word j -> v[j] word i (pairs within 128-bit lanes,
+// then quads, then lanes across vectors). The maskz forms with a full mask are the plain instructions; GCC 12's
+// unmasked ones start from _mm512_undefined_epi32(), which -fsanitize builds warn about.
+BEOP_AVX512 void transpose16(__m512i v[16]) {
+  const __mmask16 all = 0xffff;
+  const __mmask8 all8 = 0xff;
+  __m512i t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_maskz_unpacklo_epi32(all, v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_epi32(all, v[2 * i], v[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {  // v[4i + j], lane L: words 4i .. 4i+3 of column 4L + j
+    v[4 * i] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i], t[4 * i + 2]);
+    v[4 * i + 1] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i], t[4 * i + 2]);
+    v[4 * i + 2] = _mm512_maskz_unpacklo_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+    v[4 * i + 3] = _mm512_maskz_unpackhi_epi64(all8, t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; j++) {  // column 4L + j = lane L of v[j], v[4 + j], v[8 + j], v[12 + j]
+    const __m512i a0 = _mm512_maskz_shuffle_i32x4(all, v[j], v[4 + j], 0x88),
+                  a1 = _mm512_maskz_shuffle_i32x4(all, v[j], v[4 + j], 0xdd),
+                  b0 = _mm512_maskz_shuffle_i32x4(all, v[8 + j], v[12 + j], 0x88),
+                  b1 = _mm512_maskz_shuffle_i32x4(all, v[8 + j], v[12 + j], 0xdd);
+    t[j] = _mm512_maskz_shuffle_i32x4(all, a0, b0, 0x88);
+    t[8 + j] = _mm512_maskz_shuffle_i32x4(all, a0, b0, 0xdd);
+    t[4 + j] = _mm512_maskz_shuffle_i32x4(all, a1, b1, 0x88);
+    t[12 + j] = _mm512_maskz_shuffle_i32x4(all, a1, b1, 0xdd);
+  }
+  for (int i = 0; i < 16; i++) v[i] = t[i];
+}
+
 // One 16 x 16 block of bf16 pairs of a matrix X (element (r, k) at X[r * rr + k * rk], R x K): rows r0.. r0+15,
-// pairs p0 .. p0+15, zeros past R and K. Element (r, q) goes to out[r * ors + q * ocs]. Vectorized along
-// whichever of r and k is contiguous in X (every layout the linear layers use); element by element otherwise.
-// The conversion (VCVTNE2PS2BF16) rounds to nearest even like to_bf16, and flushes subnormals, as AMX would.
+// pairs p0 .. p0+15, zeros past R and K. Element (r, q) goes to out[r * ors + q * ocs], where one of ors and
+// ocs is 1 (the A and B layouts). Vectorized along whichever of r and k is contiguous in X (every layout the
+// linear layers use), transposed in registers when that is not the output's contiguous direction; element by
+// element otherwise. The conversion (VCVTNE2PS2BF16) rounds to nearest even like to_bf16, and flushes
+// subnormals, as AMX would.
 BEOP_AVX512 void pack_block(const float* X, int64_t rr, int64_t rk, int R, int K, int r0, int p0, uint32_t* out,
                             int64_t ors, int64_t ocs) {
   const int nr = std::min(16, R - r0), k0 = 2 * p0, nk = std::min(32, K - k0);
-  const __m512i q_index = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  if (rk == 1) {  // k contiguous: 32 floats of one row are its 16 pairs, in order
+  // v[i] holds row r = i (its 16 pairs; rk == 1) or pair q = i (its 16 rows; rr == 1). Stored as it comes where
+  // that is the output's contiguous direction (measured: gathering all 16 first cost the direct layouts ~30%).
+  __m512i v[16];
+  if (rk == 1) {
+    const bool direct = ocs == 1;  // k contiguous: 32 floats of one row are its 16 pairs, in order
     const __mmask16 lo = first_bits(nk), hi = first_bits(nk - 16);
     for (int r = 0; r < 16; r++) {
-      __m512i v = _mm512_setzero_si512();
+      v[r] = _mm512_setzero_si512();
       if (r < nr && nk > 0) {
         const float* x = X + int64_t(r0 + r) * rr + k0;
-        v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + 16), _mm512_maskz_loadu_ps(lo, x));
+        v[r] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + 16), _mm512_maskz_loadu_ps(lo, x));
       }
-      if (ocs == 1)
-        _mm512_storeu_si512(out + r * ors, v);
-      else
-        _mm512_i32scatter_epi32(out + r * ors, _mm512_mullo_epi32(q_index, _mm512_set1_epi32(int(ocs))), v, 4);
+      if (direct) _mm512_storeu_si512(out + r * ors, v[r]);
     }
-  } else if (rr == 1) {  // r contiguous: interleave row 2p and row 2p + 1 of k into pairs
+    if (direct) return;
+    transpose16(v);  // now v[q]
+    for (int q = 0; q < 16; q++) _mm512_storeu_si512(out + q * ocs, v[q]);  // ors == 1
+  } else if (rr == 1) {
+    const bool direct = ors == 1;  // r contiguous: interleave row 2p and row 2p + 1 of k into pairs
     const __mmask16 m = first_bits(nr);
     // word 2r of the pair vector = the even k's bf16 of row r (element r of the conversion), word 2r+1 = the odd
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
@@ -79,12 +115,12 @@ BEOP_AVX512 void pack_block(const float* X, int64_t rr, int64_t rk, int R, int K
       __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
       if (k < K && nr > 0) even = _mm512_maskz_loadu_ps(m, X + int64_t(k) * rk + r0);
       if (k + 1 < K && nr > 0) odd = _mm512_maskz_loadu_ps(m, X + int64_t(k + 1) * rk + r0);
-      const __m512i v = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
-      if (ors == 1)
-        _mm512_storeu_si512(out + q * ocs, v);
-      else
-        _mm512_i32scatter_epi32(out + q * ocs, _mm512_mullo_epi32(q_index, _mm512_set1_epi32(int(ors))), v, 4);
+      v[q] = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
+      if (direct) _mm512_storeu_si512(out + q * ocs, v[q]);
     }
+    if (direct) return;
+    transpose16(v);  // now v[r]
+    for (int r = 0; r < 16; r++) _mm512_storeu_si512(out + r * ors, v[r]);  // ocs == 1
   } else {
     for (int r = 0; r < 16; r++)
       for (int q = 0; q < 16; q++) {
