@@ -37,7 +37,7 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
   f.add("device", d.device, "cpu | cuda (bf16 mixed precision) | cuda-fp32");
   f.add("dtype", d.dtype,
         "cpu training GEMMs: fp32 | bf16 (bf16 operands, fp32 sums; fp32 master weights, moments and activations; "
-        "AVX512-BF16 where the CPU has it). cuda: the precision is in --device");
+        "AMX or AVX512-BF16 where the CPU has it). cuda: the precision is in --device");
   f.add("attention", d.attention,
         "training attention: flash (fused kernels, saves B*H*T logsumexps; cuda default) | gemm (GEMMs + softmax, "
         "saves the B*H*T*T probabilities; the cpu path)");

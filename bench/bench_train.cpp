@@ -1,8 +1,9 @@
 // Training-throughput benchmark of the CPU path against PyTorch 2.x (issues 2 and 17). Prints, in one run:
 //   - this machine's fp32 GEMM ceiling (Eigen, all threads, square 2048 GEMM, best of 3) and the bf16 one
-//     (beop's cpu/gemm_bf16.h at 2048^3, fp32 sums);
+//     (beop's cpu/gemm_bf16.h at 2048^3, fp32 sums; on a CPU with AMX also the AVX512-BF16 kernel's);
 //   - beop training steps (forward + backward + clip + AdamW) on the `small` preset at B=8, T=256, fp32 and
-//     --dtype bf16: tokens/s, achieved GFLOP/s, and the ratio to the ceiling;
+//     --dtype bf16: tokens/s, achieved GFLOP/s, and the ratio to the ceiling; where bf16 runs on AMX
+//     (cpu/gemm_amx.h) also "bf16-avx512", the same steps with AMX off (as BEOP_BF16_NO_AMX=1);
 //   - PyTorch 2.x from PyPI (bench/torch_train_bench.py in the venv of bench/torch_venv.sh, same model and
 //     shapes): eager fp32, eager bf16 autocast, and with --compile torch.compile of both;
 //   - beop / PyTorch per precision. beop and PyTorch run alternately, --rounds times (default 3); each figure
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/gemm_amx.h"
 #include "cpu/gemm_bf16.h"
 #include "cpu/model_cpu.h"
 #include "src/rng.h"
@@ -43,6 +45,10 @@ static double gemm_ceiling_gflops() {
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * n * n * double(n) / best / 1e9;
+}
+
+static const char* kernel_name(cpu::Bf16Kernel k) {
+  return k == cpu::Bf16Kernel::kAmx ? "amx" : k == cpu::Bf16Kernel::kAvx512 ? "avx512_bf16" : "portable";
 }
 
 static double gemm_bf16_ceiling_gflops() {
@@ -145,11 +151,18 @@ int main(int argc, char** argv) {
     std::vector<std::string> dts;
     if (dtypes != "bf16") dts.push_back("fp32");
     if (dtypes != "fp32") dts.push_back("bf16");
-    double ceiling16 = 0;
+    double ceiling16 = 0, ceiling16_avx = 0;
     if (dtypes != "fp32") {
       ceiling16 = gemm_bf16_ceiling_gflops();
       std::printf("bf16 GEMM ceiling (beop gemm_bf16 2048^3, %s kernel): %.1f GFLOP/s\n",
-                  cpu::bf16_kernel() == cpu::Bf16Kernel::kAvx512 ? "avx512_bf16" : "portable", ceiling16);
+                  kernel_name(cpu::bf16_kernel()), ceiling16);
+      if (cpu::bf16_kernel() == cpu::Bf16Kernel::kAmx) {  // the AVX512-BF16 kernel too, in the same run
+        dts.push_back("bf16-avx512");
+        cpu::set_bf16_kernel(cpu::Bf16Kernel::kAvx512);
+        ceiling16_avx = gemm_bf16_ceiling_gflops();
+        cpu::set_bf16_kernel(cpu::Bf16Kernel::kAuto);
+        std::printf("bf16 GEMM ceiling (beop gemm_bf16 2048^3, avx512_bf16 kernel): %.1f GFLOP/s\n", ceiling16_avx);
+      }
     }
     std::string py;
     if (torch) {
@@ -174,18 +187,22 @@ int main(int argc, char** argv) {
     Rng rng(7);
     for (int r = 0; r < rounds; r++) {
       for (const std::string& dt : dts) {
+        const bool avx = dt == "bf16-avx512";
+        const std::string torch_dt = dt.substr(0, 4);  // fp32 | bf16
+        cpu::set_bf16_kernel(avx ? cpu::Bf16Kernel::kAvx512 : cpu::Bf16Kernel::kAuto);
         CpuModel m(cfg);
-        m.ops().set_gemm_dtype(dt);
+        m.ops().set_gemm_dtype(torch_dt);
         m.init_random(1);
         m.reserve(B, T);
         const double b = beop_tok_s(m, B, T, steps, rng);
         add("beop " + dt, b);
         std::printf("round %d  beop %s: %.0f tokens/s\n", r + 1, dt.c_str(), b);
         std::fflush(stdout);
-        if (!torch) continue;
+        cpu::set_bf16_kernel(cpu::Bf16Kernel::kAuto);
+        if (!torch || avx) continue;
         const std::string args = "--preset " + preset_name + " --batch " + std::to_string(B) + " --seq " +
                                  std::to_string(T) + " --steps " + std::to_string(steps) + " --threads " +
-                                 std::to_string(threads) + " --dtype " + dt;
+                                 std::to_string(threads) + " --dtype " + torch_dt;
         for (int c = 0; c < (compile ? 2 : 1); c++) {
           const std::string name = std::string("pytorch ") + (c ? "compile " : "eager ") + dt;
           const double t = torch_tok_s(py, args + (c ? " --compile --warmup 2" : ""), &torch_info);
@@ -200,14 +217,16 @@ int main(int argc, char** argv) {
       const double tok = median(s.tok);
       std::printf("%-22s %8.0f tokens/s  %7.1f ms/step", s.name.c_str(), tok, 1e3 * B * T / tok);
       if (s.name.compare(0, 4, "beop") == 0) {
-        const double gf = tok * fpt / 1e9, ceil = s.name == "beop fp32" ? ceiling : ceiling16;
+        const double gf = tok * fpt / 1e9,
+                     ceil = s.name == "beop fp32" ? ceiling : s.name == "beop bf16" ? ceiling16 : ceiling16_avx;
         std::printf("  %6.1f GFLOP/s = %.0f%% of the %s GEMM ceiling", gf, 100 * gf / ceil, s.name.c_str() + 5);
       }
       std::printf("\n");
     }
     for (const std::string& dt : dts)
       for (const Series& s : series)
-        if (s.name.compare(0, 8, "pytorch ") == 0 && s.name.size() > 4 && s.name.substr(s.name.size() - 4) == dt)
+        if (s.name.compare(0, 8, "pytorch ") == 0 && s.name.size() > 4 &&
+            s.name.substr(s.name.size() - 4) == dt.substr(0, 4))
           for (const Series& b : series)
             if (b.name == "beop " + dt)
               std::printf("beop %s / %s = %.2fx\n", dt.c_str(), s.name.c_str(), median(b.tok) / median(s.tok));

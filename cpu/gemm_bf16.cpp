@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/gemm_amx.h"
 #include "src/common.h"
 
 namespace beop::cpu {
@@ -110,6 +111,11 @@ void pack_b(uint32_t* out, const float* B, int64_t rsb, int64_t csb, int N, int 
   }
 }
 
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
 }  // namespace
 
 bool cpu_has_avx512_bf16() {
@@ -121,6 +127,8 @@ bool cpu_has_avx512_bf16() {
 Bf16Kernel set_bf16_kernel(Bf16Kernel k) {
   BEOP_CHECK(k != Bf16Kernel::kAvx512 || cpu_has_avx512_bf16(), "the AVX512-BF16 kernel was asked for, but this "
              "CPU has no avx512_bf16");
+  BEOP_CHECK(k != Bf16Kernel::kAmx || amx_bf16_usable(), "the AMX bf16 kernel was asked for, but this CPU has no "
+             "amx_bf16 (or Linux refused the tile state)");
   g_kernel = int(k);
   return bf16_kernel();
 }
@@ -128,8 +136,8 @@ Bf16Kernel set_bf16_kernel(Bf16Kernel k) {
 Bf16Kernel bf16_kernel() {
   const Bf16Kernel k = Bf16Kernel(g_kernel.load());
   if (k != Bf16Kernel::kAuto) return k;
-  const char* env = std::getenv("BEOP_BF16_FALLBACK");
-  const bool forced = env && *env && std::strcmp(env, "0") != 0;
+  const bool forced = env_set("BEOP_BF16_FALLBACK");
+  if (!forced && !env_set("BEOP_BF16_NO_AMX") && amx_bf16_usable()) return Bf16Kernel::kAmx;
   if (!forced && cpu_has_avx512_bf16()) return Bf16Kernel::kAvx512;
   if (!g_noticed.exchange(true))
     std::fprintf(stderr, "notice: bf16 GEMMs run the portable kernel (%s): same results, slower\n",
@@ -145,7 +153,9 @@ void gemm_bf16(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, co
       for (int m = 0; m < M; m++) std::memset(C + int64_t(m) * ldc, 0, size_t(N) * sizeof(float));
     return;
   }
-  auto kernel = bf16_kernel() == Bf16Kernel::kAvx512 ? kernel_avx512 : kernel_portable;
+  const Bf16Kernel which = bf16_kernel();
+  if (which == Bf16Kernel::kAmx) return gemm_amx(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate);
+  auto kernel = which == Bf16Kernel::kAvx512 ? kernel_avx512 : kernel_portable;
   const int Mp = (M + MR - 1) / MR, Np = (N + NR - 1) / NR, Kp = (K + 1) / 2;
   thread_local std::vector<uint32_t> abuf, bbuf;  // grown once, reused by every call of this thread
   abuf.resize(std::max(abuf.size(), size_t(Mp) * Kp * MR));

@@ -3,7 +3,8 @@
 // fp32. On a CPU with AVX512-BF16 the inner loop is `vdpbf16ps` (_mm512_dpbf16_ps: 16 lanes, each adding a pair
 // of bf16 products to an fp32 accumulator); elsewhere a portable kernel computes the same pairs in the same
 // order (its results differ from the AVX path only by the fp32 summation order inside one instruction and by
-// the instruction's flushing of subnormals). The kernel is chosen at run time (__builtin_cpu_supports), so a
+// the instruction's flushing of subnormals). Where the CPU has AMX, the GEMMs run on its tiles instead
+// (cpu/gemm_amx.h: same packed pairs, fp32 sums in the tile's order). The kernel is chosen at run time (__builtin_cpu_supports), so a
 // binary built on this machine never executes an instruction the CPU lacks.
 // Weights are rounded to bf16 as they are packed, in each GEMM that reads them (forward and d_in: twice a step,
 // O(weights) work beside the GEMM's O(tokens x weights)); there is no separate bf16 copy of the weights to keep in
@@ -15,10 +16,12 @@
 
 namespace beop::cpu {
 
-enum class Bf16Kernel { kAuto, kAvx512, kPortable };
+enum class Bf16Kernel { kAuto, kAvx512, kPortable, kAmx };
 
-// kAuto (default): AVX512-BF16 when the CPU has it, else the portable kernel; the environment variable
-// BEOP_BF16_FALLBACK=1 forces the portable one. kAvx512 on a CPU without it throws. Returns the kernel in use.
+// kAuto (default): AMX (cpu/gemm_amx.h) when the CPU has it and Linux grants the tile state, else AVX512-BF16
+// when the CPU has it, else the portable kernel. The environment variable BEOP_BF16_NO_AMX=1 skips AMX (benches,
+// tests), BEOP_BF16_FALLBACK=1 forces the portable kernel. kAmx or kAvx512 on a CPU without it throws. Returns
+// the kernel in use.
 Bf16Kernel set_bf16_kernel(Bf16Kernel k);
 Bf16Kernel bf16_kernel();       // the kernel the next GEMM runs (resolving kAuto; prints the fallback notice once)
 bool cpu_has_avx512_bf16();

@@ -1,12 +1,17 @@
 // CPU bf16 training (cpu/gemm_bf16.h, --dtype bf16 --device cpu): the three GEMMs of a linear layer against an
-// fp64 reference of the bf16-rounded inputs, the portable kernel against the AVX512-BF16 one, and 200 training
-// steps of a small model in bf16 against fp32.
+// fp64 reference of the bf16-rounded inputs, the portable kernel against the AVX512-BF16 one, the AMX kernel
+// (cpu/gemm_amx.h) against both on edge-heavy shapes, the kernel choice, and 200 training steps of a small model
+// in bf16 (per kernel the CPU has) against fp32. Tests of a kernel the CPU lacks say so and skip.
 #include <doctest/doctest.h>
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "cpu/gemm_amx.h"
 #include "cpu/gemm_bf16.h"
 #include "cpu/model_cpu.h"
 #include "src/rng.h"
@@ -36,15 +41,28 @@ void reference(int M, int N, int K, const std::vector<float>& A, int64_t rsa, in
 }
 
 // The fp32 sums of K products (+ the start value) round K+1 times; each partial sum's rounding is at most
-// u = 2^-24 of the running sum, so |error| <= (K+1) u (|c0| + sum |a b|) (Higham's gamma_{K+1}, first order;
-// the bf16 products themselves are exact in fp32). Returns max error / that bound: <= 1 passes.
+// u = 2^-24 of the running sum, so |error| <= (K+1) u (|c0| + sum |a b|) (Higham's gamma_{K+1}, first order:
+// (K+1) u >= K u / (1 - K u) while K < 4095), in ANY order of the additions, and with fewer roundings if the
+// hardware fuses some: so the bound holds for the AVX512-BF16 kernel (pairs, then k order), the portable one and
+// AMX's TDPBF16PS alike, whose order within a tile Intel leaves to the implementation. The bf16 products are
+// exact in fp32 (8 x 8 significant bits), except where a factor is subnormal: vdpbf16ps and TDPBF16PS treat
+// subnormal inputs as zero (an error of |a b| for that term; check_normal() keeps those out of the test data),
+// and flush subnormal results: each of the 2K + 1 products and sums may lose < 2^-126 absolute. Returns max
+// error / that bound: <= 1 passes.
 double worst_vs_bound(const std::vector<float>& got, const std::vector<double>& ref, const std::vector<double>& mag,
                       int K) {
-  const double u = std::ldexp(1.0, -24);
+  const double u = std::ldexp(1.0, -24), flush = (2.0 * K + 1) * std::ldexp(1.0, -126);
   double worst = 0;
   for (size_t i = 0; i < got.size(); i++)
-    worst = std::max(worst, std::fabs(double(got[i]) - ref[i]) / ((K + 1) * u * mag[i] + 1e-30));
+    worst = std::max(worst, std::fabs(double(got[i]) - ref[i]) / ((K + 1) * u * mag[i] + flush));
   return worst;
+}
+
+// No bf16-rounded input is subnormal (the bound above leaves out the flushed-input term).
+bool check_normal(const std::vector<float>& v) {
+  for (float f : v)
+    if (round_bf16(f) != 0 && std::fabs(round_bf16(f)) < std::ldexp(1.f, -126)) return false;
+  return true;
 }
 
 struct LinearCase {
@@ -129,6 +147,70 @@ TEST_CASE("the portable bf16 kernel gives the AVX512-BF16 kernel's results withi
   check(a.dw, p.dw, mag, N);
 }
 
+// AMX (cpu/gemm_amx.h): 32 x 32 blocks of four 16 x 16 tiles, k in chunks of 32. Sizes around those edges in
+// all three products of a linear layer: 1, 15, 17, 33, 100, 257 rows and columns, K not a multiple of 32 (the
+// forward's K is IC, d_in's is OC, d_W's is N).
+TEST_CASE("AMX bf16 GEMMs equal the fp64 reference and the AVX512-BF16 kernel within the derived bound") {
+  if (!amx_bf16_usable()) {
+    MESSAGE("this CPU has no amx_bf16 (or Linux refused the tile state): the AMX kernel is not checked");
+    return;
+  }
+  const int shapes[][3] = {{1, 17, 33}, {15, 100, 257}, {17, 257, 15}, {33, 47, 100}, {100, 33, 1}, {257, 15, 17},
+                           {64, 64, 64}, {96, 300, 70}};
+  for (const auto& sh : shapes) {
+    const int N = sh[0], IC = sh[1], OC = sh[2];
+    CAPTURE(N);
+    CAPTURE(IC);
+    CAPTURE(OC);
+    const uint64_t seed = uint64_t(N) * 1000003 + uint64_t(IC) * 1009 + uint64_t(OC);
+    const auto x = randn<float>(size_t(N) * IC, seed), w = randn<float>(size_t(OC) * IC, seed + 1, 0.05),
+               dy = randn<float>(size_t(N) * OC, seed + 2), dx0 = randn<float>(size_t(N) * IC, seed + 3),
+               dw0 = randn<float>(size_t(OC) * IC, seed + 4);
+    REQUIRE((check_normal(x) && check_normal(w) && check_normal(dy)));
+    set_bf16_kernel(Bf16Kernel::kAmx);
+    const LinearCase a = run_linear(x, w, dy, dx0, dw0, N, IC, OC);
+    set_bf16_kernel(Bf16Kernel::kAvx512);
+    const LinearCase v = run_linear(x, w, dy, dx0, dw0, N, IC, OC);
+    set_bf16_kernel(Bf16Kernel::kAuto);
+    std::vector<double> ref, mag;
+    // Each kernel is within the bound of the exact sum, so the two are within twice it of each other.
+    auto check = [&](const std::vector<float>& ga, const std::vector<float>& gv, int K) {
+      CHECK(worst_vs_bound(ga, ref, mag, K) <= 1.0);
+      CHECK(worst_vs_bound(ga, std::vector<double>(gv.begin(), gv.end()), mag, K) <= 2.0);
+    };
+    reference(N, OC, IC, x, IC, 1, w, 1, IC, {}, ref, mag);  // y = x W^T
+    check(a.y, v.y, IC);
+    reference(N, IC, OC, dy, OC, 1, w, IC, 1, dx0, ref, mag);  // dx = dx0 + dy W
+    check(a.dx, v.dx, OC);
+    reference(OC, IC, N, dy, 1, OC, x, IC, 1, dw0, ref, mag);  // dW = dW0 + dy^T x
+    check(a.dw, v.dw, N);
+  }
+}
+
+TEST_CASE("set_bf16_kernel: asking for AMX on a CPU without it is an error, not a SIGILL") {
+  if (amx_bf16_usable()) {
+    CHECK(set_bf16_kernel(Bf16Kernel::kAmx) == Bf16Kernel::kAmx);
+    // kAuto: AMX first where it is there; BEOP_BF16_NO_AMX=1 skips to AVX512-BF16, BEOP_BF16_FALLBACK=1 to the
+    // portable kernel (the environment as the test found it is put back).
+    const char* no_amx = std::getenv("BEOP_BF16_NO_AMX");
+    const std::string saved = no_amx ? no_amx : "";
+    const char* fallback = std::getenv("BEOP_BF16_FALLBACK");
+    const std::string saved_fb = fallback ? fallback : "";
+    unsetenv("BEOP_BF16_NO_AMX"), unsetenv("BEOP_BF16_FALLBACK");
+    CHECK(set_bf16_kernel(Bf16Kernel::kAuto) == Bf16Kernel::kAmx);
+    setenv("BEOP_BF16_NO_AMX", "1", 1);
+    CHECK(bf16_kernel() == Bf16Kernel::kAvx512);
+    setenv("BEOP_BF16_FALLBACK", "1", 1);
+    CHECK(bf16_kernel() == Bf16Kernel::kPortable);
+    if (no_amx) setenv("BEOP_BF16_NO_AMX", saved.c_str(), 1); else unsetenv("BEOP_BF16_NO_AMX");
+    if (fallback) setenv("BEOP_BF16_FALLBACK", saved_fb.c_str(), 1); else unsetenv("BEOP_BF16_FALLBACK");
+  } else {
+    MESSAGE("this CPU has no amx_bf16 (or Linux refused the tile state): checking the refusal");
+    CHECK(beop::test::error_of([] { set_bf16_kernel(Bf16Kernel::kAmx); }).find("amx_bf16") != std::string::npos);
+  }
+  set_bf16_kernel(Bf16Kernel::kAuto);
+}
+
 TEST_CASE("set_bf16_kernel: asking for AVX512-BF16 on a CPU without it is an error, not a SIGILL") {
   if (cpu_has_avx512_bf16()) {
     CHECK(set_bf16_kernel(Bf16Kernel::kAvx512) == Bf16Kernel::kAvx512);
@@ -161,12 +243,25 @@ TEST_CASE("bf16 training: 200 steps follow the fp32 loss curve within 2e-2") {
   // 20x slower (measured: 1.4 s of CPU on one thread, 31 s on two). The kernels' results do not depend on it.
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  CpuModel f32(cfg), b16(cfg);
-  b16.ops().set_gemm_dtype("bf16");
-  f32.init_random(3), b16.init_random(3);
+  // One bf16 model per fast kernel this CPU has (AMX, AVX512-BF16; else the portable one), side by side with
+  // one fp32 model on the same batches. The kernel is process-wide: set before each model's step.
+  std::vector<Bf16Kernel> kernels;
+  if (amx_bf16_usable()) kernels.push_back(Bf16Kernel::kAmx);
+  else MESSAGE("this CPU has no amx_bf16 (or Linux refused the tile state): training without AMX");
+  if (cpu_has_avx512_bf16()) kernels.push_back(Bf16Kernel::kAvx512);
+  if (kernels.empty()) kernels.push_back(Bf16Kernel::kPortable);
+  const size_t nk = kernels.size();
+  CpuModel f32(cfg);
+  f32.init_random(3);
+  std::vector<std::unique_ptr<CpuModel>> b16;
+  for (size_t k = 0; k < nk; k++) {
+    b16.push_back(std::make_unique<CpuModel>(cfg));
+    b16[k]->ops().set_gemm_dtype("bf16");
+    b16[k]->init_random(3);
+  }
   AdamWConfig opt;
   Rng rng(9);
-  double worst = 0, sum_diff = 0;
+  std::vector<double> worst(nk), sum_diff(nk);
   double first = 0, last = 0;
   for (int s = 0; s < steps; s++) {
     // The target is the input shifted by 0..3 at random: learnable down to ln 4 = 1.386 nats, never to 0.
@@ -175,23 +270,30 @@ TEST_CASE("bf16 training: 200 steps follow the fp32 loss curve within 2e-2") {
       x[i] = int32_t(rng.below(uint64_t(cfg.vocab_size)));
       y[i] = int32_t((x[i] + int32_t(rng.below(4))) % cfg.vocab_size);
     }
-    double loss[2];
-    CpuModel* ms[2] = {&f32, &b16};
-    for (int i = 0; i < 2; i++) {
-      ms[i]->zero_grad();
-      const LossSum ls = ms[i]->forward(x.data(), y.data(), nullptr, B, T);
-      ms[i]->backward(1.0 / double(ls.count));
-      ms[i]->step(opt, 3e-3);
-      loss[i] = ls.mean();
+    auto train_step = [&](CpuModel& m) {
+      m.zero_grad();
+      const LossSum ls = m.forward(x.data(), y.data(), nullptr, B, T);
+      m.backward(1.0 / double(ls.count));
+      m.step(opt, 3e-3);
+      return ls.mean();
+    };
+    const double l32 = train_step(f32);
+    for (size_t k = 0; k < nk; k++) {
+      set_bf16_kernel(kernels[k]);
+      const double d = std::fabs(train_step(*b16[k]) - l32) / l32;
+      worst[k] = std::max(worst[k], d), sum_diff[k] += d;
     }
-    const double d = std::fabs(loss[1] - loss[0]) / loss[0];
-    worst = std::max(worst, d), sum_diff += d;
-    if (s == 0) first = loss[0];
-    last = loss[0];
+    if (s == 0) first = l32;
+    last = l32;
   }
+  set_bf16_kernel(Bf16Kernel::kAuto);
   omp_set_num_threads(threads);
-  MESSAGE("fp32 loss ", first, " -> ", last, "; bf16 vs fp32: worst ", worst, ", mean ", sum_diff / steps);
   CHECK(last < 0.6 * first);  // it learned (ln 256 = 5.5 -> towards ln 4)
-  CHECK(worst <= 2e-2);
-  CHECK(worst > 0);  // the bf16 path ran
+  for (size_t k = 0; k < nk; k++) {
+    CAPTURE(int(kernels[k]));
+    MESSAGE("fp32 loss ", first, " -> ", last, "; bf16 (kernel ", int(kernels[k]), ") vs fp32: worst ", worst[k],
+            ", mean ", sum_diff[k] / steps);
+    CHECK(worst[k] <= 2e-2);
+    CHECK(worst[k] > 0);  // the bf16 path ran
+  }
 }
