@@ -1,0 +1,36 @@
+// fp32 linear layer for a few rows (decode, batched decode, short prompts): out (N, OC) = in (N, IC) @ W^T with
+// W (OC, IC) row-major, N <= kSmallmMaxRows. Decoding is bound by reading W, so the kernel streams W ONCE for all
+// N rows: threads split W's rows (output features) into blocks, and a register block of up to kSmallmNR input
+// rows x kSmallmNO weight rows is multiplied per pass over IC (the weight rows stay in L1/L2 for the next group of
+// input rows). cpu/linear.h's Eigen path read W nearly once per row for N > 4 (docs/PERFORMANCE.md, "Continuous
+// batching"). CpuOps<float>::linear_forward (cpu/ops.h) routes fp32 weights here for N <= kSmallmMaxRows.
+//
+// Numerics: row r's outputs are bitwise the same whatever N is and whichever rows share the call, because
+// each dot product in[r] . W[o] is summed in an order fixed by IC alone: 16 lane sums (lane l takes the
+// products of k = l, l+16, l+32, ... in increasing k, one fused multiply-add each; a last partial chunk is padded
+// with zeros, which adds +0), then the 16 lanes added pairwise (l, l+8), (l, l+4), (l, l+2), (l, l+1).
+// Batched decoding therefore equals one-at-a-time decoding bit for bit (tests/test_batch_generator.cpp).
+// Kernels are chosen at run time (__builtin_cpu_supports): AVX-512F where the CPU has it (intrinsics compiled
+// with __attribute__((target)), so the build needs no -march), else a portable loop over the same 16 lanes
+// (separate multiply and add: within the same error bound, not bitwise the AVX-512 result).
+// Tests: tests/test_matmul_smallm.cpp.
+#pragma once
+
+namespace beop::cpu {
+
+constexpr int kSmallmMaxRows = 16;  // measured crossover with Eigen's GEMM (docs/PERFORMANCE.md)
+
+enum class SmallmIsa { kAuto, kPortable };  // kAuto: AVX-512 where the CPU runs it
+
+// BEOP_SMALLM=0 turns the kernel off (cpu::linear_forward's Eigen path runs instead): for the benchmark's
+// old-vs-new comparison in one run. Read once per process.
+bool smallm_enabled();
+// Whether the AVX-512 kernel runs on this CPU.
+bool smallm_fast();
+
+// out (N, OC) = in (N, IC) @ W^T, 1 <= N <= kSmallmMaxRows (an Error otherwise). OpenMP over blocks of W's rows
+// (serial inside a parallel region).
+void linear_smallm(float* out, const float* in, const float* W, int N, int IC, int OC,
+                   SmallmIsa isa = SmallmIsa::kAuto);
+
+}  // namespace beop::cpu
