@@ -2,6 +2,7 @@
 #include "cpu/matmul_smallm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -26,13 +27,18 @@ constexpr int kLanes = 16;
 // smallest projection, large enough that a block's start-up (and its input rows' reloads) is amortized.
 constexpr int kBlockRows = 16;
 
-bool smallm_enabled() {
-  static const bool on = [] {
+namespace {
+std::atomic<bool>& enabled_flag() {
+  static std::atomic<bool> on{[] {
     const char* e = std::getenv("BEOP_SMALLM");
     return !(e && std::strcmp(e, "0") == 0);
-  }();
+  }()};
   return on;
 }
+}  // namespace
+
+bool smallm_enabled() { return enabled_flag().load(std::memory_order_relaxed); }
+void smallm_set_enabled(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
 
 bool smallm_fast() {
 #if defined(__x86_64__)
@@ -73,10 +79,15 @@ void micro_portable(float* out, const float* in, const float* W, int IC, int OC,
 #if defined(__x86_64__)
 #define BEOP_AVX512 __attribute__((target("avx512f")))
 
+// GCC 12 warns that the 512-bit intrinsics' deliberately undefined pass-through operand (_mm512_undefined_ps,
+// "__Y = __Y") is uninitialized when they are inlined into target-attributed templates: a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 // The tree of lanes_tree on a zmm: (l, l+8) in 256 bits, (l, l+4) in 128, then (0, 2) (1, 3), then (0, 1).
 BEOP_AVX512 inline float hsum_tree(__m512 v) {
   const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
-                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+                                 _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2))));
   const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
@@ -112,6 +123,7 @@ BEOP_AVX512 void micro_avx512(float* out, const float* in, const float* W, int I
   for (int r = 0; r < NR; r++)
     for (int o = 0; o < NO; o++) out[size_t(r0 + r) * OC + o0 + o] = hsum_tree(acc[r][o]);
 }
+#pragma GCC diagnostic pop
 #endif
 
 // table[nr - 1][no - 1]: every block shape a call can need (the last row group and weight rows are partial).

@@ -22,9 +22,11 @@ constexpr int kSmallmMaxRows = 16;  // measured crossover with Eigen's GEMM (doc
 
 enum class SmallmIsa { kAuto, kPortable };  // kAuto: AVX-512 where the CPU runs it
 
-// BEOP_SMALLM=0 turns the kernel off (cpu::linear_forward's Eigen path runs instead): for the benchmark's
-// old-vs-new comparison in one run. Read once per process.
+// BEOP_SMALLM=0 turns the kernel off (cpu::linear_forward's Eigen path runs instead), read at the first call;
+// smallm_set_enabled switches it at run time (bench/bench_infer.cpp's old-vs-new rounds in one process). Switch
+// only between forward passes: rows computed by different kernels differ in the last bits.
 bool smallm_enabled();
+void smallm_set_enabled(bool on);
 // Whether the AVX-512 kernel runs on this CPU.
 bool smallm_fast();
 
