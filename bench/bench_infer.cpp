@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -115,6 +116,8 @@ static void bench_batched_decode(const ModelConfig& cfg, int n, int steps, int r
               cfg.name.c_str(), double(cfg.num_params()) / 1e6, steps, rounds, a, n, b, b / a, a0, b0, b0 / a0);
 }
 
+static std::atomic<long> g_prompt_tokens{0};  // a request's prompt length (prefill rows), for the printout
+
 // Aggregate generated tokens/s of `clients` concurrent clients, each sending `per_client` chat requests.
 static double serve_round(int port, int clients, int per_client, long* failed) {
   std::vector<long> tokens(size_t(clients), 0), failures(size_t(clients), 0);
@@ -131,7 +134,9 @@ static double serve_round(int port, int clients, int per_client, long* failed) {
           failures[size_t(k)]++;
           continue;
         }
-        tokens[size_t(k)] += nlohmann::json::parse(r->body)["usage"]["completion_tokens"].get<long>();
+        const nlohmann::json u = nlohmann::json::parse(r->body)["usage"];
+        tokens[size_t(k)] += u["completion_tokens"].get<long>();
+        g_prompt_tokens = u["prompt_tokens"].get<long>();
       }
     });
   for (auto& t : ts) t.join();
@@ -185,9 +190,9 @@ static void bench_server(const ModelConfig& dims, int clients, int rounds, int m
   const double a = median(one), b = median(many), a0 = median(one_old), b0 = median(many_old);
   std::printf("server (%s dims, %.1f M params, V %d, --max-batch %d, %d new tokens per request, median of %d "
               "alternating rounds): 1 client %.1f tokens/s, %d concurrent clients %.1f tokens/s = %.2fx; Eigen few-row "
-              "path (BEOP_SMALLM=0): %.1f, %.1f tokens/s = %.2fx; %ld failed\n",
+              "path (BEOP_SMALLM=0): %.1f, %.1f tokens/s = %.2fx; %ld failed; prompts of %ld tokens\n",
               c.name.c_str(), double(c.num_params()) / 1e6, c.vocab_size, clients, max_tokens, rounds, a, clients, b,
-              b / a, a0, b0, b0 / a0, failed);
+              b / a, a0, b0, b0 / a0, failed, g_prompt_tokens.load());
 }
 
 int main(int argc, char** argv) {

@@ -1,7 +1,7 @@
 // The small-M fp32 linear layer (cpu/matmul_smallm.h), AVX-512 and the portable kernel:
 //   - against an fp64 reference with an error bound derived from the summation order (comment at rel_bound),
-//     on awkward shapes: IC not a multiple of 16 (and below 16), OC = 1, 17, 4097, N = 1..16;
-//   - row independence, bitwise: row r alone equals row r in any position of a batch of N = 2..16 other rows
+//     on awkward shapes: IC not a multiple of 16 (and below 16), OC = 1, 17, 4097, N = 1..kSmallmMaxRows (32);
+//   - row independence, bitwise: row r alone equals row r in any position of a batch of N = 2..32 other rows
 //     (what makes batched decoding equal one-at-a-time decoding, tests/test_batch_generator.cpp);
 //   - the AVX-512 kernel against the portable one within the bound;
 //   - CpuOps<float>::linear_forward routes N <= kSmallmMaxRows fp32 rows here; bad N is an Error.
@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "cpu/matmul_smallm.h"
@@ -69,10 +70,10 @@ TEST_CASE("linear_smallm against fp64 within the derived bound, awkward shapes, 
     int N, IC, OC;
   };
   // IC: below one chunk, one short of / one past a chunk, a multiple, a large odd size; OC: one output, a
-  // partial register block and work block (17), many blocks with a 1-wide tail (4097).
+  // partial register block and work block (17), many blocks with a 1-wide tail (4097); N up to kSmallmMaxRows.
   const std::vector<Shape> shapes = {{1, 1, 1},    {3, 7, 17},    {16, 15, 17},  {5, 16, 1},    {8, 17, 33},
                                      {1, 1031, 17}, {16, 1031, 17}, {7, 100, 4097}, {16, 33, 4097}, {12, 512, 64},
-                                     {2, 48, 5},   {9, 1024, 96}};
+                                     {2, 48, 5},   {9, 1024, 96}, {kSmallmMaxRows, 50, 33}, {kSmallmMaxRows - 1, 1, 3}};
   for (SmallmIsa isa : isas())
     for (const Shape& s : shapes) {
       CAPTURE(isa_name(isa));
@@ -86,7 +87,7 @@ TEST_CASE("linear_smallm against fp64 within the derived bound, awkward shapes, 
     }
 }
 
-TEST_CASE("linear_smallm: row r alone equals row r in any position of a batch of 2..16, bitwise") {
+TEST_CASE("linear_smallm: row r alone equals row r in any position of a batch of 2..kSmallmMaxRows, bitwise") {
   const int IC = 77, OC = 37;  // partial 16-lane chunk, partial weight-row block and register block
   const auto W = random_vec(size_t(OC) * IC, 5);
   const auto pool = random_vec(size_t(kSmallmMaxRows) * IC, 6);  // the other rows
@@ -145,6 +146,8 @@ TEST_CASE("CpuOps<float>::linear_forward runs linear_smallm for N <= kSmallmMaxR
   ops.linear_forward(c.data(), x.data(), W.data(), N, IC, OC);
   CHECK(over_bound(c, x, W, N, IC, OC, true) == 0);
   float o = 0;
-  CHECK_THROWS_WITH_AS(linear_smallm(&o, x.data(), W.data(), 0, IC, 1), doctest::Contains("1 <= N <= 16"), Error);
-  CHECK_THROWS_WITH_AS(linear_smallm(&o, x.data(), W.data(), 17, IC, 1), doctest::Contains("1 <= N <= 16"), Error);
+  const std::string range = "1 <= N <= " + std::to_string(kSmallmMaxRows);
+  CHECK_THROWS_WITH_AS(linear_smallm(&o, x.data(), W.data(), 0, IC, 1), doctest::Contains(range.c_str()), Error);
+  CHECK_THROWS_WITH_AS(linear_smallm(&o, x.data(), W.data(), kSmallmMaxRows + 1, IC, 1), doctest::Contains(range.c_str()),
+                       Error);
 }
