@@ -26,6 +26,7 @@ constexpr int kLanes = 16;
 // Weight rows per OpenMP work item: a multiple of kNO, small enough that 2 threads get even shares of the
 // smallest projection, large enough that a block's start-up (and its input rows' reloads) is amortized.
 constexpr int kBlockRows = 16;
+constexpr int kOneRowNO = 8;  // weight rows per register block when N = 1 (divides kBlockRows)
 
 namespace {
 std::atomic<bool>& enabled_flag() {
@@ -152,12 +153,23 @@ void linear_smallm(float* out, const float* in, const float* W, int N, int IC, i
              " outputs (needs 1 <= N <= ", kSmallmMaxRows, ")");
   static const Table avx = make_table<true>(std::make_integer_sequence<int, kNR>{});
   static const Table portable = make_table<false>(std::make_integer_sequence<int, kNR>{});
-  const Table& t = isa == SmallmIsa::kAuto && smallm_fast() ? avx : portable;
+  const bool fast = isa == SmallmIsa::kAuto && smallm_fast();
+  const Table& t = fast ? avx : portable;
+  // One row (batch-1 decode): 8 weight rows per block, 8 independent FMA chains (4 measured 0-8% slower than Eigen's
+  // matrix-vector product at one row; 8 level or faster). The blocking does not change any row's sums.
+#if defined(__x86_64__)
+  const Micro one_row = fast ? &micro_avx512<1, kOneRowNO> : &micro_portable<1, kOneRowNO>;
+#else
+  const Micro one_row = &micro_portable<1, kOneRowNO>;
+#endif
   const int blocks = (OC + kBlockRows - 1) / kBlockRows;
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < blocks; b++) {
     const int o_end = std::min(OC, (b + 1) * kBlockRows);
-    for (int o0 = b * kBlockRows; o0 < o_end; o0 += kNO) {
+    int o0 = b * kBlockRows;
+    if (N == 1)
+      for (; o0 + kOneRowNO <= o_end; o0 += kOneRowNO) one_row(out, in, W, IC, OC, 0, o0);
+    for (; o0 < o_end; o0 += kNO) {
       const int no = std::min(kNO, o_end - o0);
       for (int r0 = 0; r0 < N; r0 += kNR) t.f[std::min(kNR, N - r0) - 1][no - 1](out, in, W, IC, OC, r0, o0);
     }
