@@ -12,8 +12,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -21,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cpu/matmul_smallm.h"
 #include "cpu/model_cpu.h"
 #include "legal/serve/httplib_config.h"
 #include "legal/serve/server.h"
@@ -72,19 +75,24 @@ static Row bench_model(const std::string& name, const ModelConfig& cfg, int prom
   return r;
 }
 
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // Model-level continuous-batching throughput, no HTTP: decode tokens/s of one sequence (Model::slot_decode with
 // n = 1) and of n sequences per step, alternating, median of `rounds`; each round decodes `steps` steps.
 static void bench_batched_decode(const ModelConfig& cfg, int n, int steps, int rounds) {
   auto m = std::make_unique<CpuModel>(cfg);
   m->init_random(1);
   const int P = 16;
-  m->slots_reserve(n, P + rounds * 2 * steps + 2);
+  m->slots_reserve(n, P + rounds * 4 * steps + 2);  // slot 0 advances in all four runs of a round
   std::vector<int32_t> prompt(static_cast<size_t>(P), 5);
   for (int s = 0; s < n; s++) m->slot_prefill(prompt.data(), P, 0, s);
   std::vector<int32_t> tok(static_cast<size_t>(n), 7);
   std::vector<int> slot(static_cast<size_t>(n)), pos(static_cast<size_t>(n), P);
   for (int s = 0; s < n; s++) slot[size_t(s)] = s;
-  std::vector<double> one, many;
+  std::vector<double> one, many, one_old, many_old;
   auto run = [&](int k) {
     const auto t0 = Clock::now();
     for (int i = 0; i < steps; i++) {
@@ -93,13 +101,22 @@ static void bench_batched_decode(const ModelConfig& cfg, int n, int steps, int r
     }
     return double(k) * steps / since(t0);
   };
-  for (int r = 0; r < rounds; r++) one.push_back(run(1)), many.push_back(run(n));
-  std::sort(one.begin(), one.end()), std::sort(many.begin(), many.end());
-  const double a = one[one.size() / 2], b = many[many.size() / 2];
+  // each round: the small-M kernel (cpu/matmul_smallm.h), then cpu::linear_forward's Eigen path it replaced
+  for (int r = 0; r < rounds; r++) {
+    cpu::smallm_set_enabled(true);
+    one.push_back(run(1)), many.push_back(run(n));
+    cpu::smallm_set_enabled(false);
+    one_old.push_back(run(1)), many_old.push_back(run(n));
+  }
+  cpu::smallm_set_enabled(true);
+  const double a = median(one), b = median(many), a0 = median(one_old), b0 = median(many_old);
   std::printf("batched decode (%s dims, %.1f M params, Model::slot_decode, %d steps, median of %d alternating rounds): "
-              "1 sequence %.1f tok/s, %d sequences %.1f tok/s = %.2fx\n",
-              cfg.name.c_str(), double(cfg.num_params()) / 1e6, steps, rounds, a, n, b, b / a);
+              "1 sequence %.1f tok/s, %d sequences %.1f tok/s = %.2fx; Eigen few-row path (BEOP_SMALLM=0): "
+              "%.1f, %.1f tok/s = %.2fx\n",
+              cfg.name.c_str(), double(cfg.num_params()) / 1e6, steps, rounds, a, n, b, b / a, a0, b0, b0 / a0);
 }
+
+static std::atomic<long> g_prompt_tokens{0};  // a request's prompt length (prefill rows), for the printout
 
 // Aggregate generated tokens/s of `clients` concurrent clients, each sending `per_client` chat requests.
 static double serve_round(int port, int clients, int per_client, long* failed) {
@@ -117,7 +134,9 @@ static double serve_round(int port, int clients, int per_client, long* failed) {
           failures[size_t(k)]++;
           continue;
         }
-        tokens[size_t(k)] += nlohmann::json::parse(r->body)["usage"]["completion_tokens"].get<long>();
+        const nlohmann::json u = nlohmann::json::parse(r->body)["usage"];
+        tokens[size_t(k)] += u["completion_tokens"].get<long>();
+        g_prompt_tokens = u["prompt_tokens"].get<long>();
       }
     });
   for (auto& t : ts) t.join();
@@ -125,11 +144,6 @@ static double serve_round(int port, int clients, int per_client, long* failed) {
   long tok_sum = 0;
   for (int k = 0; k < clients; k++) tok_sum += tokens[size_t(k)], *failed += failures[size_t(k)];
   return double(tok_sum) / secs;
-}
-
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // Continuous batching (src/batch_generator.h): one in-process ChatServer (--max-batch 8), rounds of 1 client and
@@ -161,18 +175,24 @@ static void bench_server(const ModelConfig& dims, int clients, int rounds, int m
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   long failed = 0;
-  std::vector<double> one, many;
-  for (int r = 0; r < rounds; r++) {
+  std::vector<double> one, many, one_old, many_old;
+  for (int r = 0; r < rounds; r++) {  // the small-M kernel, then the Eigen path (between rounds: the server is idle)
+    cpu::smallm_set_enabled(true);
     one.push_back(serve_round(port, 1, 2, &failed));
     many.push_back(serve_round(port, clients, 1, &failed));
+    cpu::smallm_set_enabled(false);
+    one_old.push_back(serve_round(port, 1, 2, &failed));
+    many_old.push_back(serve_round(port, clients, 1, &failed));
   }
+  cpu::smallm_set_enabled(true);
   server.stop();
   th.join();
-  const double a = median(one), b = median(many);
+  const double a = median(one), b = median(many), a0 = median(one_old), b0 = median(many_old);
   std::printf("server (%s dims, %.1f M params, V %d, --max-batch %d, %d new tokens per request, median of %d "
-              "alternating rounds): 1 client %.1f tokens/s, %d concurrent clients %.1f tokens/s = %.2fx; %ld failed\n",
+              "alternating rounds): 1 client %.1f tokens/s, %d concurrent clients %.1f tokens/s = %.2fx; Eigen few-row "
+              "path (BEOP_SMALLM=0): %.1f, %.1f tokens/s = %.2fx; %ld failed; prompts of %ld tokens\n",
               c.name.c_str(), double(c.num_params()) / 1e6, c.vocab_size, clients, max_tokens, rounds, a, clients, b,
-              b / a, failed);
+              b / a, a0, b0, b0 / a0, failed, g_prompt_tokens.load());
 }
 
 int main(int argc, char** argv) {
@@ -189,6 +209,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc > 1 && std::strcmp(argv[1], "--serve-only") == 0) {
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) == 3) std::printf("load average at start: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     bench_batched_decode(large, 8, 8, 3);
     bench_server(large, 8, 3, 32);
     return 0;

@@ -18,6 +18,7 @@
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
 #include "cpu/matmul_lowp.h"
+#include "cpu/matmul_smallm.h"
 #include "cpu/residual.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
@@ -89,6 +90,9 @@ struct CpuOps {
           return;
         }
       if (gemm_bf16 && N > 4) return cpu::linear_forward_bf16(o, in, W, N, IC, OC);
+      // A few fp32 rows (decode, batched decode, short prompts): one pass over W for all of them, each row's
+      // sums in an order fixed by IC alone, so batched decoding equals one-at-a-time bitwise (cpu/matmul_smallm.h).
+      if (N <= kSmallmMaxRows && smallm_enabled()) return cpu::linear_smallm(o, in, W, N, IC, OC);
     }
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
