@@ -11,12 +11,12 @@
 // counted as the CPU path computes them; see flops_per_token.
 //   - with --attention both, beop's fp32 steps once with each attention (cpu/attention.h, cpu/attention_flash.h).
 // Usage: build/bench/bench_train [--preset small] [--batch 8] [--seq 256] [--steps 3] [--rounds 3] [--no-torch]
-//                                [--compile] [--dtype fp32|bf16|both] [--attention flash|gemm|both]
+//                                [--compile] [--dtype fp32|bf16|both] [--attention flash|gemm|both] [--cpu-time]
 #include <omp.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -27,11 +27,20 @@
 #include "src/rng.h"
 
 using namespace beop;
-using Clock = std::chrono::steady_clock;
 
-static double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+
+// --cpu-time: steps and the ceiling are timed in the process's CPU time instead of wall time. With one thread
+// that is the time the step computed, whatever else holds the machine (the torch side passes --cpu-time too).
+static bool g_cpu_time = false;
+struct Clock {
+  using time_point = double;
+  static double now() {
+    timespec ts;
+    clock_gettime(g_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+};
+static double seconds_since(double t0) { return Clock::now() - t0; }
 
 static double gemm_ceiling_gflops() {
   const int n = 2048;
@@ -131,6 +140,7 @@ int main(int argc, char** argv) {
     else if (a == "--dtype") dtypes = next();
     else if (a == "--attention") attention = next();
     else if (a == "--no-torch") torch = false;
+    else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--compile") compile = true;
     else { std::fprintf(stderr, "error: unknown flag %s\n", a.c_str()); return 2; }
   }
@@ -142,8 +152,8 @@ int main(int argc, char** argv) {
   }
   try {
     const int threads = omp_get_max_threads();
-    std::printf("bench_train: preset %s, B=%d T=%d, %d steps x %d rounds, %d threads\n", preset_name.c_str(), B, T,
-                steps, rounds, threads);
+    std::printf("bench_train: preset %s, B=%d T=%d, %d steps x %d rounds, %d threads, %s time\n", preset_name.c_str(),
+                B, T, steps, rounds, threads, g_cpu_time ? "CPU" : "wall");
     // The fp32 ceiling is measured again in every round and its median taken, so that "% of the ceiling" compares
     // figures from the same stretch of a shared machine's load.
     std::vector<double> ceilings{gemm_ceiling_gflops()};
@@ -199,7 +209,7 @@ int main(int argc, char** argv) {
         if (!torch) continue;
         const std::string args = "--preset " + preset_name + " --batch " + std::to_string(B) + " --seq " +
                                  std::to_string(T) + " --steps " + std::to_string(steps) + " --threads " +
-                                 std::to_string(threads) + " --dtype " + dt;
+                                 std::to_string(threads) + " --dtype " + dt + (g_cpu_time ? " --cpu-time" : "");
         for (int c = 0; c < (compile ? 2 : 1); c++) {
           const std::string name = std::string("pytorch ") + (c ? "compile " : "eager ") + dt;
           const double t = torch_tok_s(py, args + (c ? " --compile --warmup 2" : ""), &torch_info);
