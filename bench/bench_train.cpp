@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
       std::printf("%-22s %8.0f tokens/s  %7.1f ms/step", s.name.c_str(), tok, 1e3 * B * T / tok);
       if (s.name.compare(0, 4, "beop") == 0) {
         const double gf = tok * fpt / 1e9, ceil = s.name.compare(0, 9, "beop fp32") == 0 ? ceiling : ceiling16;
-        std::printf("  %6.1f GFLOP/s = %.0f%% of the %s GEMM ceiling", gf, 100 * gf / ceil, s.name.substr(5, 4).c_str());
+        std::printf("  %6.1f GFLOP/s = %.0f%% of the %s GEMM ceiling", gf, 100 * gf / ceil,
+                    s.name.substr(5, 4).c_str());
       }
       std::printf("\n");
     }

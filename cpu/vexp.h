@@ -13,9 +13,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include <Eigen/Core>
+
 namespace beop::cpu {
 
-inline float fast_exp(float x) {
+// always_inline: in a large caller (the flash backward) g++ otherwise keeps it out of line, and the loop scalar
+[[gnu::always_inline]] inline float fast_exp(float x) {
 #ifdef BEOP_LIBM_EXP  // glibc's expf instead, to measure what this buys (docs/PERFORMANCE.md): not for use
   return std::exp(x);
 #endif
@@ -63,19 +66,12 @@ T exp_sum(T* out, const T* x, int n, T scale, T shift) {
   return sum;
 }
 
-// max_j x[j] over j < n (n >= 1), in 16 lanes like exp_sum. A NaN is skipped, as by a running max.
+// max_j x[j] over j < n (n >= 1), through Eigen's packet max (g++ leaves a running max, or 16 lanes of one,
+// scalar). A NaN in x may or may not win; either way the exp_sum over the same x is NaN, so a NaN row still
+// gives a NaN loss or output.
 template <typename T>
 T row_max(const T* x, int n) {
-  constexpr int W = 16;
-  T lane[W];
-  for (int k = 0; k < W; k++) lane[k] = x[0];
-  int j = 0;
-  for (; j + W <= n; j += W)
-    for (int k = 0; k < W; k++) lane[k] = x[j + k] > lane[k] ? x[j + k] : lane[k];
-  T mx = x[0];
-  for (int k = 0; k < W; k++) mx = lane[k] > mx ? lane[k] : mx;
-  for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-  return mx;
+  return Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(x, n).maxCoeff();
 }
 
 }  // namespace beop::cpu
