@@ -39,8 +39,8 @@ static TrainOptions parse(int argc, char** argv, bool& help) {
         "cpu training GEMMs: fp32 | bf16 (bf16 operands, fp32 sums; fp32 master weights, moments and activations; "
         "AMX or AVX512-BF16 where the CPU has it). cuda: the precision is in --device");
   f.add("attention", d.attention,
-        "training attention: flash (fused kernels, saves B*H*T logsumexps; cuda default) | gemm (GEMMs + softmax, "
-        "saves the B*H*T*T probabilities; the cpu path)");
+        "training attention: flash (fused kernels, saves B*H*T logsumexps; the default, auto, on cpu and cuda) | "
+        "gemm (GEMMs + softmax, saves the B*H*T*T probabilities)");
   f.add("data", "", "training mixture: name=GLOB:weight,... of token shards", true);
   f.add("val", "", "validation sources: name=GLOB,... (loss reported per source)");
   f.add("batch", S(d.batch), "sequences per micro-batch");

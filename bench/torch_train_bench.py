@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
     ap.add_argument("--attention", choices=["sdpa", "matmul"], default="sdpa")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first (--compile compiles in them)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time steps in the process's CPU time, not wall time (1 thread on a loaded machine)")
     a = ap.parse_args()
     cfg = dict(PRESETS[a.preset], rope_theta=10000.0, rms_eps=1e-5)
     T = a.seq or cfg["seq"]
@@ -167,13 +169,14 @@ def main():
     for _ in range(max(1, a.warmup)):  # allocator, optimizer state, compilation
         step()
     times = []
+    clock = time.process_time if a.cpu_time else time.perf_counter
     for _ in range(a.steps):
-        t0 = time.perf_counter()
+        t0 = clock()
         loss = step()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     mean_s = sum(times) / len(times)
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "dtype": a.dtype,
-                      "compile": a.compile, "attention": a.attention,
+                      "compile": a.compile, "attention": a.attention, "cpu_time": a.cpu_time,
                       "tokens_per_s": round(B * T / mean_s, 1), "step_ms": round(mean_s * 1e3, 1),
                       "preset": a.preset, "batch": B, "seq": T, "steps": a.steps,
                       "params": sum(p.numel() for p in model.parameters()),

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "cpu/linear.h"
+#include "cpu/vexp.h"
 
 namespace beop::cpu {
 
@@ -32,10 +33,8 @@ void attention_forward(T* y, T* att, const T* qkv, int B, int Tn, int H, int KV,
       P.template triangularView<Eigen::Lower>() = Q * K.transpose();  // only s <= t is computed
       for (int t = 0; t < Tn; t++) {
         T* p = P.data() + int64_t(t) * Tn;
-        T mx = -INFINITY;
-        for (int s = 0; s <= t; s++) mx = p[s] * scale > mx ? p[s] * scale : mx;
-        T sum = 0;
-        for (int s = 0; s <= t; s++) sum += (p[s] = std::exp(p[s] * scale - mx));
+        const T mx = row_max(p, t + 1) * scale;  // scale > 0
+        const T sum = exp_sum<true>(p, p, t + 1, scale, mx);  // p[s] = exp(scale p[s] - mx), cpu/vexp.h
         const T inv = T(1) / sum;
         for (int s = 0; s <= t; s++) p[s] *= inv;
         for (int s = t + 1; s < Tn; s++) p[s] = 0;

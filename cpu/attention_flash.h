@@ -1,8 +1,8 @@
 // Fused causal grouped-query attention on the CPU (flash attention): tiles of queries against tiles of keys with
 // an online softmax, so no (B, H, T, T) buffer exists; only the logsumexp of every query row (B, H, T) is saved.
 // The backward pass recomputes the probabilities tile by tile from Q, K and the logsumexps, as the CUDA flash
-// kernels do; this is their CPU reference. (Not yet bound to CpuOps in cpu/ops.h: `--attention flash --device cpu`
-// is the next step, with a measurement against the GEMM attention.) The same results as
+// kernels do; this is their CPU reference, and CpuOps' default attention (cpu/ops.h, train --attention). The same
+// results as
 // cpu/attention.h up to fp32 summation order (the sums run over tiles). Per tile the products are small Eigen
 // GEMMs; threads split (batch, head) in the forward pass and (batch, kv head) in the backward pass, so the query
 // heads that add into one dK/dV run in one thread, in order.
@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "cpu/linear.h"
+#include "cpu/vexp.h"
 
 namespace beop::cpu {
 
@@ -42,11 +43,9 @@ void attention_flash_forward(T* y, T* lse, const T* qkv, int B, int Tn, int H, i
           for (int i = 0; i < nq; i++) {
             const int last = std::min(nk - 1, q0 + i - k0);  // causal: key k0 + j <= query q0 + i
             T* p = s.row(i).data();
-            T mx = m[i];
-            for (int j = 0; j <= last; j++) mx = std::max(mx, p[j] * scale);
-            const T corr = std::exp(m[i] - mx);  // exp(-inf) = 0 on the first tile
-            T sum = 0;
-            for (int j = 0; j <= last; j++) sum += (p[j] = std::exp(p[j] * scale - mx));
+            const T mx = std::max(m[i], row_max(p, last + 1) * scale);  // scale > 0
+            const T corr = fast_exp(m[i] - mx);  // ~0 on the first tile (m = -inf; 1e-38 times l = 0, O = 0)
+            const T sum = exp_sum<true>(p, p, last + 1, scale, mx);  // p[j] = exp(scale p[j] - mx)
             for (int j = last + 1; j < nk; j++) p[j] = 0;
             l[i] = l[i] * corr + sum, m[i] = mx;
             O.row(i) *= corr;
@@ -108,10 +107,13 @@ void attention_flash_backward(T* d_qkv, T* delta, const T* d_y, const T* y, cons
             ds.noalias() = dY * V.transpose();  // dP
             for (int i = 0; i < nq; i++) {
               const int last = std::min(nk - 1, q0 + i - k0);
-              for (int j = 0; j <= last; j++) {
-                const T pij = std::exp(p(i, j) * scale - L[q0 + i]);
-                p(i, j) = pij;
-                ds(i, j) = pij * (ds(i, j) - Dl[q0 + i]) * scale;  // scale folded in here
+              T* pr = &p(i, 0);
+              T* dsr = &ds(i, 0);
+              const T li = L[q0 + i], di = Dl[q0 + i];
+              for (int j = 0; j <= last; j++) {  // vectorized: fast_exp is inline (cpu/vexp.h)
+                const T pij = fast_exp(pr[j] * scale - li);
+                pr[j] = pij;
+                dsr[j] = pij * (dsr[j] - di) * scale;  // scale folded in here
               }
               for (int j = last + 1; j < nk; j++) p(i, j) = 0, ds(i, j) = 0;
             }

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/vexp.h"
+
 namespace beop::cpu {
 
 // losses (N) = per-token masked negative log-likelihood (0 where masked); logits (N, Vp); targets (N);
@@ -23,10 +25,8 @@ void cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, c
       continue;
     }
     const T* l = logits + int64_t(n) * Vp;
-    T mx = l[0];
-    for (int v = 1; v < V; v++) mx = l[v] > mx ? l[v] : mx;
-    T sum = 0;
-    for (int v = 0; v < V; v++) sum += std::exp(l[v] - mx);
+    const T mx = row_max(l, V);
+    const T sum = exp_sum<false>(static_cast<T*>(nullptr), l, V, T(1), mx);  // cpu/vexp.h: vectorized
     losses[n] = std::log(sum) + mx - l[targets[n]];
   }
 }
@@ -43,10 +43,8 @@ void cross_entropy_backward(T* logits, const int32_t* targets, const uint8_t* ma
       for (int v = 0; v < Vp; v++) l[v] = 0;
       continue;
     }
-    T mx = l[0];
-    for (int v = 1; v < V; v++) mx = l[v] > mx ? l[v] : mx;
-    T sum = 0;
-    for (int v = 0; v < V; v++) sum += (l[v] = std::exp(l[v] - mx));
+    const T mx = row_max(l, V);
+    const T sum = exp_sum<true>(l, l, V, T(1), mx);  // l[v] = exp(l[v] - mx)
     const T k = inv_count / sum;
     for (int v = 0; v < V; v++) l[v] *= k;
     for (int v = V; v < Vp; v++) l[v] = 0;

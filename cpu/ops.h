@@ -11,6 +11,7 @@
 
 #include "cpu/adamw.h"
 #include "cpu/attention.h"
+#include "cpu/attention_flash.h"
 #include "cpu/bias.h"
 #include "cpu/cross_entropy.h"
 #include "cpu/embedding.h"
@@ -110,18 +111,31 @@ struct CpuOps {
   void rope_backward(Real* dqkv, int B, int T, int H, int KV, int D, int pos0) {
     cpu::rope_backward(dqkv, rope_cos.data(), rope_sin.data(), B, T, H, KV, D, pos0);
   }
-  // The reference attention is GEMMs + softmax, saving the probabilities (B, H, T, T); its backward does
-  // not need y. (The flash kernels are CUDA's: cuda/kernels/attention_flash*.cuh.)
+  // Training and scoring attention (train --attention auto | flash | gemm). flash (the default, cpu/attention_flash.h):
+  // tiles with an online softmax, saving one logsumexp per query row (B, H, T), its backward rebuilds the
+  // probabilities tile by tile; measured faster than gemm on `small` (docs/PERFORMANCE.md) and it drops the
+  // (B, H, T, T) buffers from the plan. gemm (cpu/attention.h): GEMMs + softmax, saving the probabilities
+  // (B, H, T, T). Model::reserve() reads attention_saves() to size the plan, so switch before reserve(). The
+  // attention kind is not model state: a checkpoint written under one resumes under the other.
+  bool flash_attention = true;
   void set_attention(const std::string& kind) {
-    BEOP_CHECK(kind == "auto" || kind == "gemm", "--attention ", kind, ": the cpu backend has only 'gemm' attention"
-               " (flash is a CUDA kernel: use --device cuda)");
+    BEOP_CHECK(kind == "auto" || kind == "flash" || kind == "gemm", "--attention ", kind,
+               ": expected auto, flash or gemm");
+    flash_attention = kind != "gemm";
   }
-  AttentionSaves attention_saves() const { return AttentionSaves::kProbabilities; }
+  AttentionSaves attention_saves() const {
+    return flash_attention ? AttentionSaves::kLogsumexp : AttentionSaves::kProbabilities;
+  }
+  // att: (B, H, T, T) probabilities, or with flash (B, H, T) logsumexps in Real (the plan gives them
+  // max(4, sizeof(Real)) bytes each: fp32, or double in the gradient checks).
   void attention_forward(Real* y, Real* att, const Real* qkv, int B, int T, int H, int KV, int D) {
+    if (flash_attention) return cpu::attention_flash_forward(y, att, qkv, B, T, H, KV, D);
     cpu::attention_forward(y, att, qkv, B, T, H, KV, D);
   }
-  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* /*y*/, const Real* att,
+  // datt: (B, H, T, T) dP/dS scratch, or with flash (B, H, T) row dots dy.y
+  void attention_backward(Real* dqkv, Real* datt, const Real* dy, const Real* y, const Real* att,
                           const Real* qkv, int B, int T, int H, int KV, int D) {
+    if (flash_attention) return cpu::attention_flash_backward(dqkv, datt, dy, y, att, qkv, B, T, H, KV, D);
     cpu::attention_backward(dqkv, datt, dy, att, qkv, B, T, H, KV, D);
   }
   void kv_store(Real* kc, Real* vc, const Real* qkv, int B, int T, int H, int KV, int D, int pos0, int Tmax) {

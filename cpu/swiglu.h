@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/vexp.h"
+
 namespace beop::cpu {
 
 // act (N, F) = silu(gate_up[:, :F]) * gate_up[:, F:]          gate_up (N, 2F)
@@ -15,7 +17,7 @@ void swiglu_forward(T* act, const T* gate_up, int N, int F) {
     const T* g = gate_up + int64_t(n) * 2 * F;
     const T* u = g + F;
     T* a = act + int64_t(n) * F;
-    for (int f = 0; f < F; f++) a[f] = g[f] / (T(1) + std::exp(-g[f])) * u[f];
+    for (int f = 0; f < F; f++) a[f] = g[f] / (T(1) + fast_exp(-g[f])) * u[f];  // cpu/vexp.h: vectorized
   }
 }
 
@@ -30,7 +32,7 @@ void swiglu_backward(T* d_gate_up, const T* d_act, const T* gate_up, int N, int 
     T* dg = d_gate_up + int64_t(n) * 2 * F;
     T* du = dg + F;
     for (int f = 0; f < F; f++) {
-      const T sig = T(1) / (T(1) + std::exp(-g[f]));
+      const T sig = T(1) / (T(1) + fast_exp(-g[f]));
       du[f] = da[f] * g[f] * sig;
       dg[f] = da[f] * u[f] * sig * (T(1) + g[f] * (T(1) - sig));
     }

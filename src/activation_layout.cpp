@@ -31,6 +31,9 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMo
     return off;
   };
   const bool lse = saves == AttentionSaves::kLogsumexp;
+  // The logsumexps and row dots are fp32 (bf16/fp32 plans), or double in a double plan (the CPU's gradient checks)
+  const size_t lse_bytes = std::max(sizeof(float), elem_bytes);
+  const std::string lse_type = lse_bytes == sizeof(float) ? " (fp32)" : "";
   const int64_t H = cfg.n_heads;
   const bool train = mode == ActMode::kTrain;
   // Outside training nothing is kept for a backward pass, so all layers share one set of buffers (layer l+1
@@ -43,7 +46,7 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMo
     o.rstd_attn = add(p + "rstd_attn", {B, T});
     o.qkv = add(p + "qkv", {B, T, cfg.qkv_dim()});
     o.att = mode == ActMode::kInfer ? size_t(-1)
-            : lse                   ? add(p + "att_lse (fp32)", {B, H, T}, sizeof(float))
+            : lse                   ? add(p + "att_lse" + lse_type, {B, H, T}, lse_bytes)
                                     : add(p + "att", {B, H, T, T});
     o.attn_y = add(p + "attn_y", {B, T, cfg.q_dim()});
     o.resid_mid = add(p + "resid_mid", {B, T, C});
@@ -64,7 +67,7 @@ ActivationLayout::ActivationLayout(const ModelConfig& cfg, int B_, int T_, ActMo
     d_resid = add("d_resid", {B, T, C});
     d_xn = add("d_xn", {B, T, C});
     d_qkv = add("d_qkv", {B, T, cfg.qkv_dim()});
-    d_att = lse ? add("d_att_rowdot (fp32)", {B, H, T}, sizeof(float)) : add("d_att", {B, H, T, T});
+    d_att = lse ? add("d_att_rowdot" + lse_type, {B, H, T}, lse_bytes) : add("d_att", {B, H, T, T});
     d_attn_y = add("d_attn_y", {B, T, cfg.q_dim()});
     d_gate_up = add("d_gate_up", {B, T, 2 * F});
     d_act = add("d_act", {B, T, F});

@@ -27,7 +27,8 @@ enum class ActMode { kTrain, kEval, kInfer };
 // kProbabilities: the softmax P (B, H, T, T), and the backward needs a (B, H, T, T) dP/dS scratch — the CPU
 //                 reference and the cuBLAS-GEMM CUDA attention (cpu/attention.h, cuda/kernels/attention.cuh).
 // kLogsumexp:     one fp32 logsumexp per (b, h, t) (B, H, T), and a (B, H, T) fp32 scratch for the backward's
-//                 row dots — the flash kernels (cuda/kernels/attention_flash*.cuh), which rebuild P on the fly.
+//                 row dots — the flash kernels (cuda/kernels/attention_flash*.cuh, cpu/attention_flash.h), which
+//                 rebuild P on the fly. (In a double plan, the CPU's gradient checks, both are double.)
 enum class AttentionSaves { kProbabilities, kLogsumexp };
 
 struct ActivationLayout {
@@ -52,7 +53,8 @@ struct LayerActs {
   T* rstd_attn;  // (B, T)         1 / sqrt(mean(x^2) + eps), saved for the backward pass
   T* qkv;        // (B, T, (H+2KV)*D)  q | k | v per token; q and k after RoPE
   T* att;        // (B, H, T, T)   softmax probabilities (row t, column s <= t; the rest 0); or, with
-                 //                AttentionSaves::kLogsumexp, (B, H, T) fp32 logsumexps; null in kInfer
+                 //                AttentionSaves::kLogsumexp, (B, H, T) fp32 (double in a double plan)
+                 //                logsumexps; null in kInfer
   T* attn_y;     // (B, T, H*D)    attention output before o_proj
   T* resid_mid;  // (B, T, C)      resid_in + o_proj(attn_y)
   T* xn_mlp;     // (B, T, C)      RMSNorm(resid_mid) * mlp_norm

@@ -364,7 +364,8 @@ struct BackendMemory {
 std::string hf_memory_report(const ModelConfig& cfg, int batch, int seq, int ranks) {
   const ParamLayout lay(cfg);
   const BackendMemory backends[] = {
-      {"cpu (fp32, gemm attention)", 4, 4, false, AttentionSaves::kProbabilities},
+      {"cpu (fp32, flash attention)", 4, 4, false, AttentionSaves::kLogsumexp},
+      {"cpu (fp32, --attention gemm)", 4, 4, false, AttentionSaves::kProbabilities},
       {"cuda-fp32 (flash attention)", 4, 4, false, AttentionSaves::kLogsumexp},
       {"cuda (bf16 mixed, flash attention)", 4, 2, true, AttentionSaves::kLogsumexp},
   };
