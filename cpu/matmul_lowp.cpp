@@ -173,9 +173,69 @@ BEOP_TARGET_BF16 void bf16_rows_avx512(float* out, int ostride, const LowpMatrix
   for (int r = 0; r < R; r++) out[size_t(r) * ostride] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// One activation row (decode, M = 1): the weights stream from memory once and nothing else is reused, so what
+// limits a single core is the latency chain of one accumulator (vdpbf16ps ~6 cycles per 64 bytes of weights would
+// cap a core near 30 GB/s, the memory bandwidth one core can reach here). Four (bf16) / two (q8) independent
+// accumulators, summed at the end, keep several loads in flight.
+BEOP_TARGET_BF16 void bf16_row1_avx512(float* out, const LowpMatrix& W, int o, const uint16_t* x) {
+  const int IC = W.cols();
+  const uint16_t* w = W.bf16_row(o);
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 128 <= IC; i += 128) {
+    a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
+    a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(x + i + 32), (__m512bh)_mm512_loadu_si512(w + i + 32));
+    a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(x + i + 64), (__m512bh)_mm512_loadu_si512(w + i + 64));
+    a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(x + i + 96), (__m512bh)_mm512_loadu_si512(w + i + 96));
+  }
+  for (; i + 32 <= IC; i += 32)
+    a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
+  if (i < IC) {  // masked tail
+    const __mmask32 k = __mmask32((uint64_t(1) << (IC - i)) - 1);
+    a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_maskz_loadu_epi16(k, x + i), (__m512bh)_mm512_maskz_loadu_epi16(k, w + i));
+  }
+  *out = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+// Four blocks (128 bytes of weights) per step: one 8-byte load brings their four fp16 weight scales, one 16-byte
+// load the four activation scales; two block pairs go to two accumulators.
+BEOP_TARGET_VNNI void q8_row1_avx512(float* out, const LowpMatrix& W, int o, const Q8Acts& a, int m) {
+  const int IC = W.cols(), nb = IC / kQ8Block;
+  const uint8_t* w = W.q_row(o);
+  const uint16_t* wd = W.d_row(o);
+  const int8_t* xq = a.q.data() + size_t(m) * IC;
+  const int32_t* xc = a.corr.data() + size_t(m) * IC / 4;
+  const float* xd = a.d.data() + size_t(m) * nb;
+  const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // blocks 0 | 1
+  const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);  // blocks 2 | 3
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    uint64_t d4;
+    std::memcpy(&d4, wd + b, 8);
+    const __m512 sc = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(d4))), _mm_loadu_ps(xd + b)));
+    const __m512i s0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xc + b * 8), _mm512_loadu_si512(w + b * 32),
+                                           _mm512_loadu_si512(xq + b * 32));
+    const __m512i s1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xc + b * 8 + 16), _mm512_loadu_si512(w + b * 32 + 64),
+                                           _mm512_loadu_si512(xq + b * 32 + 64));
+    a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lo, sc), a0);
+    a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(hi, sc), a1);
+  }
+  float tail = 0;
+  for (; b < nb; b++) {  // up to three last blocks, 256 bits each
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xc + b * 8)),
+                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 32)),
+                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32)));
+    tail += _cvtsh_ss(wd[b]) * xd[b] * float(_mm512_reduce_add_epi32(_mm512_zextsi256_si512(s)));
+  }
+  *out = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + tail;
+}
+
 template <int R>
 void rows_fast(float* out, int ostride, const LowpMatrix& W, int o, const Q8Acts& qa, const uint16_t* xb, int m0) {
-  if (W.type() == LowpType::kQ8)
+  if (R == 1)
+    W.type() == LowpType::kQ8 ? q8_row1_avx512(out, W, o, qa, m0) : bf16_row1_avx512(out, W, o, xb + size_t(m0) * W.cols());
+  else if (W.type() == LowpType::kQ8)
     q8_rows_avx512<R>(out, ostride, W, o, qa, m0);
   else
     bf16_rows_avx512<R>(out, ostride, W, o, xb, m0);

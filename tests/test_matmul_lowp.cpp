@@ -123,6 +123,10 @@ TEST_CASE("lowp_linear: bf16 and q8 for M = 1..9 rows against an fp64 reference,
       check_kernel(t, 37, 96, M);   // 3 blocks: one pair and an odd block
       check_kernel(t, 20, 256, M);  // 8 blocks
     }
+  // the one-row kernels' unrolled loops (4 x 32 bf16 / 4 q8 blocks per step) with every kind of remainder:
+  // bf16 IC 200 = 128 + 2 x 32 + 8 (masked), 384 = 3 x 128; q8 IC 224 = 4 + 3 blocks, 160 = 4 + 1, 512 = 4 x 4
+  for (int IC : {200, 384}) check_kernel(LowpType::kBf16, 11, IC, 1);
+  for (int IC : {224, 160, 512}) check_kernel(LowpType::kQ8, 11, IC, 1);
   check_kernel(LowpType::kBf16, 19, 100, 3);  // bf16 needs no multiple of 32: masked tail
   check_kernel(LowpType::kBf16, 5, 7, 2);
 }
