@@ -1,0 +1,61 @@
+// llama.cpp's greedy token ids for given prompt ids, for bench/llama_greedy_check.sh (beop's ids vs llama.cpp's on
+// the model `prep export-gguf` wrote). Not part of the beop build (the .cc suffix keeps it out of the Makefile's
+// bench/*.cpp): the script compiles it against a llama.cpp build (bench/llama_cpp_build.sh), outside git.
+//   llama_greedy_client MODEL.gguf N_NEW THREADS ID ID ...   ->  stdout: the N_NEW generated ids, space-separated
+// No BOS is added (the ids are fed as given), the argmax is taken over the raw logits (lowest id on ties, as beop's
+// sampler), one prompt batch then one token per llama_decode: the same computation as `infer generate
+// --temperature 0`.
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <llama.h>  // from the llama.cpp build (-I), not this repository
+
+static void quiet(enum ggml_log_level, const char*, void*) {}
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s MODEL.gguf N_NEW THREADS ID...\n", argv[0]);
+    return 2;
+  }
+  const int n_new = std::atoi(argv[2]), threads = std::atoi(argv[3]);
+  std::vector<llama_token> toks;
+  for (int i = 4; i < argc; i++) toks.push_back(llama_token(std::atoi(argv[i])));
+  llama_log_set(quiet, nullptr);
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 0;
+  llama_model* model = llama_model_load_from_file(argv[1], mp);
+  if (!model) {
+    std::fprintf(stderr, "llama_greedy_client: llama.cpp could not load %s\n", argv[1]);
+    return 1;
+  }
+  const int V = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = uint32_t(toks.size()) + uint32_t(n_new) + 8;
+  cp.n_batch = cp.n_ctx;
+  cp.n_threads = cp.n_threads_batch = threads;
+  llama_context* ctx = llama_init_from_model(model, cp);
+  if (!ctx) {
+    std::fprintf(stderr, "llama_greedy_client: could not create a context\n");
+    return 1;
+  }
+  llama_batch batch = llama_batch_get_one(toks.data(), int32_t(toks.size()));
+  for (int s = 0; s < n_new; s++) {
+    if (llama_decode(ctx, batch) != 0) {
+      std::fprintf(stderr, "llama_greedy_client: llama_decode failed at step %d\n", s);
+      return 1;
+    }
+    const float* logits = llama_get_logits_ith(ctx, -1);
+    llama_token best = 0;
+    for (int v = 1; v < V; v++)
+      if (logits[v] > logits[best]) best = v;
+    std::printf(s ? " %d" : "%d", best);
+    toks.assign(1, best);
+    batch = llama_batch_get_one(toks.data(), 1);
+  }
+  std::printf("\n");
+  llama_free(ctx);
+  llama_model_free(model);
+  return 0;
+}
