@@ -1,8 +1,8 @@
 // Decode speed of `infer --dtype fp32 | bf16 | q8` (cpu/matmul_lowp.h) on a model whose weights do not fit in cache
 // ("large": C=1024, L=8, H=16, KV=4, F=2816, V=32768, 157 M parameters; random weights: speed does not depend on the
 // values), against the memory-bandwidth bound at each format's bytes per weight (fp32 4, bf16 2, Q8_0 34/32), and,
-// where a llama.cpp build is present, against llama.cpp's llama-bench on the same model exported with
-// `prep export-gguf` (src/gguf_export.h) at F32 / BF16 / Q8_0, same threads. Each round runs every engine and format
+// where a llama.cpp build is present, against llama.cpp on the same model exported with `prep export-gguf`
+// (src/gguf_export.h) at F32 / BF16 / Q8_0, same threads, same prompt ids and steps (bench/llama_cpp_bin.h). Each round runs every engine and format
 // once, alternating; the table shows the median of the rounds, and every ratio is taken from the same round.
 //   build/bench/bench_infer_dtype [--quick] [--rounds N] [--threads 1,2]   (default: 1 and OMP_NUM_THREADS / all cores)
 // llama.cpp: bench/llama_cpp_bin.h finds it; otherwise beop's figures alone.
@@ -16,8 +16,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cpu/model_cpu.h"
 #include "src/checkpoint.h"
@@ -50,16 +48,14 @@ static double beop_decode(CausalLM& lm, int vocab, int steps) {
   return steps / since(t0);
 }
 
-// llama-bench's decode tokens/s (-p 0 -n steps, one repetition), or 0 when it fails.
-static double llama_decode(const std::string& bin, const std::string& gguf, int threads, int steps) {
-  const test::ShellResult r = test::shell(cat(bin, "/llama-bench -m ", gguf, " -p 0 -n ", steps, " -r 1 -t ", threads,
-                                              " -o json"), false);
-  if (r.rc != 0) return 0;
-  try {
-    return nlohmann::json::parse(r.out).at(0).at("avg_ts").get<double>();
-  } catch (const std::exception&) {
-    return 0;
-  }
+// llama.cpp's decode tokens/s on the same prompt ids and steps (bench/llama_greedy_client.cc: one prompt batch,
+// then `steps` one-token llama_decode calls with the argmax, timed as beop_decode times), or 0 when it fails.
+static double llama_decode(const std::string& client, const std::string& gguf, int vocab, int threads, int steps) {
+  std::string ids;
+  for (size_t i = 0; i < 16; i++) ids += cat(" ", (i * 7919) % size_t(vocab));
+  const test::ShellResult r = test::shell(cat(client, " ", gguf, " ", steps + 1, " ", threads, ids), false);
+  const size_t at = r.out.find("decode_tok_s ");
+  return r.rc == 0 && at != std::string::npos ? std::atof(r.out.c_str() + at + 13) : 0;
 }
 
 int main(int argc, char** argv) {
@@ -94,9 +90,9 @@ int main(int argc, char** argv) {
   const double bytes_per_weight[3] = {4.0, 2.0, 34.0 / 32.0};
   const std::string llama = beop::bench::find_llama();
   const std::string work = "build/bench_infer_dtype";
+  const std::string client = llama.empty() ? "" : beop::bench::llama_client(llama, work);
   std::vector<std::string> ggufs;
-  if (!llama.empty()) {
-    make_dirs(work);
+  if (!client.empty()) {
     BpeTrainOptions bo;
     bo.vocab_size = 400, bo.progress = false;
     Tokenizer::train_from_texts({"법원은 판결한다. 임대차는 등기가 없는 경우에도 효력이 있다.", "To be or not to be."}, bo)
@@ -109,7 +105,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("bench_infer_dtype: model large (%.1f M weights streamed per token), %d decode steps, %d rounds%s\n",
-              weights / 1e6, steps, rounds, llama.empty() ? ", no llama.cpp build found" : (", llama.cpp: " + llama).c_str());
+              weights / 1e6, steps, rounds, client.empty() ? ", no llama.cpp build found" : (", llama.cpp: " + llama).c_str());
   // [thread count][dtype]: per-round figures
   std::vector<std::vector<double>> beop_ts(size_t(nt) * 3), llama_ts(size_t(nt) * 3), ratio(size_t(nt) * 3);
   std::vector<std::vector<double>> bw(static_cast<size_t>(nt));
@@ -123,8 +119,8 @@ int main(int argc, char** argv) {
           auto lm = cpu::make_lm(c, params, dtypes[size_t(k)]);
           beop_ts[at].push_back(beop_decode(*lm, c.vocab_size, steps));
         }
-        if (!llama.empty()) {
-          llama_ts[at].push_back(llama_decode(llama, ggufs[size_t(k)], threads, steps));
+        if (!client.empty()) {
+          llama_ts[at].push_back(llama_decode(client, ggufs[size_t(k)], c.vocab_size, threads, steps));
           ratio[at].push_back(llama_ts[at].back() > 0 ? beop_ts[at].back() / llama_ts[at].back() : 0);
         }
       }
@@ -142,8 +138,8 @@ int main(int argc, char** argv) {
       const double bound = B / (weights * bytes_per_weight[k]), b = median(beop_ts[at]), l = median(llama_ts[at]);
       std::printf("| %d | %s | %.4g | %.1f | %.1f | %.0f%% | %s | %s | %s |\n", thread_counts[size_t(ti)],
                   dtypes[size_t(k)].c_str(), bytes_per_weight[k], b, bound, 100 * b / bound,
-                  llama.empty() ? "n/a" : cat(l).c_str(), llama.empty() ? "n/a" : cat(int(100 * l / bound + 0.5), "%").c_str(),
-                  llama.empty() ? "n/a" : cat(median(ratio[at])).c_str());
+                  client.empty() ? "n/a" : cat(l).c_str(), client.empty() ? "n/a" : cat(int(100 * l / bound + 0.5), "%").c_str(),
+                  client.empty() ? "n/a" : cat(median(ratio[at])).c_str());
     }
     std::printf("(%d threads: read bandwidth %.1f GB/s)\n", thread_counts[size_t(ti)], B / 1e9);
   }

@@ -7,7 +7,7 @@
 // fp32 model; only the summation order differs); bf16 and q8_0 report their first divergence (roundings of the
 // activations and different summation orders move near-ties after many tokens). Exit status 1 when llama.cpp cannot
 // load an export or f32 diverges. Without a llama.cpp build (bench/llama_cpp_bin.h) it says so and exits 0.
-// llama.cpp's side is bench/llama_greedy_client.cc, compiled here against that build into build/bench_llama_greedy/.
+// llama.cpp's side is bench/llama_greedy_client.cc, compiled against that build into build/bench_llama_greedy/.
 #include <omp.h>
 
 #include <cstdio>
@@ -53,13 +53,8 @@ int main(int argc, char** argv) {
                 "greedy-id check skipped\n");
     return 0;
   }
-  const std::string work = "build/bench_llama_greedy", client = work + "/llama_greedy_client";
-  make_dirs(work);
-  const std::string src = llama + "/../..";  // vendor/llama.cpp: include/ and ggml/include/
-  const test::ShellResult cc = test::shell(cat("g++ -O2 -std=c++17 bench/llama_greedy_client.cc -I", src, "/include -I",
-                                               src, "/ggml/include -L", llama, " -lllama -Wl,-rpath,",
-                                               std::filesystem::absolute(llama).string(), " -o ", client));
-  if (cc.rc != 0) return std::fprintf(stderr, "bench_llama_greedy: compiling the llama.cpp client failed:\n%s", cc.out.c_str()), 1;
+  const std::string work = "build/bench_llama_greedy", client = bench::llama_client(llama, work);
+  if (client.empty()) return 1;
 
   ModelConfig cfg;
   std::vector<float> params;
@@ -102,7 +97,7 @@ int main(int argc, char** argv) {
       ours = gen.generate(ids, o).tokens;
     }
     const test::ShellResult r = test::shell(cat(client, " ", gguf, " ", n, " ", threads, " ", join(ids)), false);
-    const std::vector<int32_t> theirs = parse_ids(r.out);
+    const std::vector<int32_t> theirs = parse_ids(r.out.substr(0, r.out.find('\n')));
     if (r.rc != 0 || theirs.size() != size_t(n)) {
       std::printf("%-5s llama.cpp FAILED on %s (exit %d): %s\n", gguf_dt[k], gguf.c_str(), r.rc, r.out.c_str());
       ok = false;

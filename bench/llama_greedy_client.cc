@@ -1,10 +1,13 @@
 // llama.cpp's greedy token ids for given prompt ids, for bench/llama_greedy_check.sh (beop's ids vs llama.cpp's on
 // the model `prep export-gguf` wrote). Not part of the beop build (the .cc suffix keeps it out of the Makefile's
 // bench/*.cpp): the script compiles it against a llama.cpp build (bench/llama_cpp_build.sh), outside git.
-//   llama_greedy_client MODEL.gguf N_NEW THREADS ID ID ...   ->  stdout: the N_NEW generated ids, space-separated
+//   llama_greedy_client MODEL.gguf N_NEW THREADS ID ID ...
+// stdout: line 1 the N_NEW generated ids, space-separated; line 2 "decode_tok_s X", the tokens/s of the N_NEW - 1
+// one-token steps (what bench_infer_dtype compares with beop's decode: same prompt, same steps, argmax included).
 // No BOS is added (the ids are fed as given), the argmax is taken over the raw logits (lowest id on ties, as beop's
 // sampler), one prompt batch then one token per llama_decode: the same computation as `infer generate
 // --temperature 0`.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   llama_batch batch = llama_batch_get_one(toks.data(), int32_t(toks.size()));
+  auto t1 = std::chrono::steady_clock::now();  // after the prompt's step
   for (int s = 0; s < n_new; s++) {
     if (llama_decode(ctx, batch) != 0) {
       std::fprintf(stderr, "llama_greedy_client: llama_decode failed at step %d\n", s);
@@ -51,10 +55,12 @@ int main(int argc, char** argv) {
     for (int v = 1; v < V; v++)
       if (logits[v] > logits[best]) best = v;
     std::printf(s ? " %d" : "%d", best);
+    if (s == 0) t1 = std::chrono::steady_clock::now();
     toks.assign(1, best);
     batch = llama_batch_get_one(toks.data(), 1);
   }
-  std::printf("\n");
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  std::printf("\ndecode_tok_s %.3f\n", n_new > 1 ? (n_new - 1) / dt : 0.0);
   llama_free(ctx);
   llama_model_free(model);
   return 0;
