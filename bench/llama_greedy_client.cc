@@ -28,6 +28,11 @@ int main(int argc, char** argv) {
   llama_backend_init();
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = 0;
+  // No extra weight buffer types (llama-cli's --no-repack): on this VM the CPU advertises AMX, ggml built with
+  // GGML_NATIVE sends Q8_0 matmuls to its AMX kernel, and the first tile instruction dies with SIGILL (the tile
+  // state is not usable in the guest). BEOP_LLAMA_REPACK=1 turns them back on where AMX works.
+  const char* repack = std::getenv("BEOP_LLAMA_REPACK");
+  mp.use_extra_bufts = repack && repack[0] == '1';
   llama_model* model = llama_model_load_from_file(argv[1], mp);
   if (!model) {
     std::fprintf(stderr, "llama_greedy_client: llama.cpp could not load %s\n", argv[1]);
