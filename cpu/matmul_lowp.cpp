@@ -64,13 +64,67 @@ struct Q8Acts {  // row m: q at m*IC, lane corrections at m*IC/4, scales at m*IC
   std::vector<float> d;       // fp16-rounded scales, as float
 };
 
-void quantize_acts(Q8Acts& a, const float* in, int M, int IC) {
+#define BEOP_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
+#define BEOP_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+// One activation row to Q8_0 with AVX-512, bit for bit q8_0_quantize (src/q8_0.h): the same amax, d = amax / 127,
+// id = 1 / d, and roundf(x * id) (half away from zero: trunc, then +-1 where the dropped part is >= 0.5; exact for
+// |x * id| <= 127.x). The scalar version cost 5-8% of a one-thread decode step (it runs once per matmul, serially).
+BEOP_TARGET_VNNI void quantize_row_avx512(int8_t* q, int32_t* corr, float* d, const float* x, int IC) {
+  const __m512i signbit = _mm512_set1_epi32(int(0x80000000u)), one = _mm512_set1_epi32(0x3f800000);  // -0.f, 1.f
+  const __m512i u128 = _mm512_set1_epi8(char(0x80));  // 128 as VNNI's unsigned operand
+  for (int b = 0; b < IC / kQ8Block; b++) {
+    const __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float dd = amax / 127.0f, id = dd != 0 ? 1.0f / dd : 0.0f;
+    d[b] = fp16_to_fp32(fp32_to_fp16(dd));
+    __m128i qb[2];
+    for (int h = 0; h < 2; h++) {
+      const __m512 y = _mm512_mul_ps(h ? v1 : v0, _mm512_set1_ps(id));
+      const __m512 t = _mm512_roundscale_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(y, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+      const __m512 sgn1 = _mm512_castsi512_ps(_mm512_or_si512(one, _mm512_and_si512(_mm512_castps_si512(y), signbit)));
+      const __m512 r = _mm512_mask_add_ps(t, up, t, sgn1);  // t +- 1
+      qb[h] = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r));
+    }
+    const __m256i q32 = _mm256_set_m128i(qb[1], qb[0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32), q32);
+    // corr = -128 * (sum of each 4 bytes) = -(dpbusd of 128s with q)
+    const __m256i c = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(u128), q32));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(corr + b * 8), c);
+  }
+}
+
+// fp32 -> bf16 for n values, bit for bit fp32_to_bf16 (src/q8_0.h: nearest even, NaN kept quiet) in integer
+// AVX-512 (vcvtneps2bf16 would flush denormals). The out-of-line scalar call per value cost as much as the bf16
+// dot of a 256-row matrix.
+BEOP_TARGET_BF16 void to_bf16_avx512(uint16_t* out, const float* x, size_t n) {
+  const __m512i r = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), abs = _mm512_set1_epi32(0x7fffffff);
+  const __m512i inf = _mm512_set1_epi32(0x7f800000), quiet = _mm512_set1_epi32(64);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i v = _mm512_loadu_si512(x + i);
+    __m512i h = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(r, _mm512_and_si512(_mm512_srli_epi32(v, 16), one))), 16);
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(v, abs), inf);
+    h = _mm512_mask_or_epi32(h, nan, _mm512_srli_epi32(v, 16), quiet);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(h));
+  }
+  for (; i < n; i++) out[i] = fp32_to_bf16(x[i]);
+}
+
+void quantize_acts(Q8Acts& a, const float* in, int M, int IC, bool fast) {
   const int nb = IC / kQ8Block;
   a.q.resize(size_t(M) * IC);
   a.corr.resize(size_t(M) * IC / 4);
   a.d.resize(size_t(M) * nb);
 #pragma omp parallel for schedule(static) if (M > 4)
   for (int m = 0; m < M; m++) {
+    if (fast) {
+      quantize_row_avx512(a.q.data() + size_t(m) * IC, a.corr.data() + size_t(m) * IC / 4, a.d.data() + size_t(m) * nb,
+                          in + size_t(m) * IC, IC);
+      continue;
+    }
     BlockQ8_0 blk;
     for (int b = 0; b < nb; b++) {
       const size_t base = size_t(m) * IC + size_t(b) * kQ8Block;
@@ -110,8 +164,6 @@ __attribute__((optimize("no-tree-vectorize"))) void bf16_dot_scalar(float* out, 
 
 // ---- AVX-512 kernels: R activation rows against one weight row (the row is read once for all R)
 
-#define BEOP_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
-#define BEOP_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 template <int R>
 BEOP_TARGET_VNNI void q8_rows_avx512(float* out, int ostride, const LowpMatrix& W, int o, const Q8Acts& a, int m0) {
@@ -173,9 +225,129 @@ BEOP_TARGET_BF16 void bf16_rows_avx512(float* out, int ostride, const LowpMatrix
   for (int r = 0; r < R; r++) out[size_t(r) * ostride] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// One activation row (decode, M = 1): the weights stream from memory once and nothing else is reused, so what
+// limits a single core is the latency chain of one accumulator (vdpbf16ps ~6 cycles per 64 bytes of weights would
+// cap a core near 30 GB/s, the memory bandwidth one core can reach here). Four (bf16) / two (q8) independent
+// accumulators, summed at the end, keep several loads in flight.
+BEOP_TARGET_BF16 void bf16_row1_avx512(float* out, const LowpMatrix& W, int o, const uint16_t* x) {
+  const int IC = W.cols();
+  const uint16_t* w = W.bf16_row(o);
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 128 <= IC; i += 128) {
+    a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
+    a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(x + i + 32), (__m512bh)_mm512_loadu_si512(w + i + 32));
+    a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(x + i + 64), (__m512bh)_mm512_loadu_si512(w + i + 64));
+    a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(x + i + 96), (__m512bh)_mm512_loadu_si512(w + i + 96));
+  }
+  for (; i + 32 <= IC; i += 32)
+    a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
+  if (i < IC) {  // masked tail
+    const __mmask32 k = __mmask32((uint64_t(1) << (IC - i)) - 1);
+    a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_maskz_loadu_epi16(k, x + i), (__m512bh)_mm512_maskz_loadu_epi16(k, w + i));
+  }
+  *out = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+// Four blocks (128 bytes of weights) per step: one 8-byte load brings their four fp16 weight scales, one 16-byte
+// load the four activation scales; two block pairs go to two accumulators.
+BEOP_TARGET_VNNI void q8_row1_avx512(float* out, const LowpMatrix& W, int o, const Q8Acts& a, int m) {
+  const int IC = W.cols(), nb = IC / kQ8Block;
+  const uint8_t* w = W.q_row(o);
+  const uint16_t* wd = W.d_row(o);
+  const int8_t* xq = a.q.data() + size_t(m) * IC;
+  const int32_t* xc = a.corr.data() + size_t(m) * IC / 4;
+  const float* xd = a.d.data() + size_t(m) * nb;
+  const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // blocks 0 | 1
+  const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);  // blocks 2 | 3
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    uint64_t d4;
+    std::memcpy(&d4, wd + b, 8);
+    const __m512 sc = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(d4))), _mm_loadu_ps(xd + b)));
+    const __m512i s0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xc + b * 8), _mm512_loadu_si512(w + b * 32),
+                                           _mm512_loadu_si512(xq + b * 32));
+    const __m512i s1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xc + b * 8 + 16), _mm512_loadu_si512(w + b * 32 + 64),
+                                           _mm512_loadu_si512(xq + b * 32 + 64));
+    a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lo, sc), a0);
+    a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(hi, sc), a1);
+  }
+  float tail = 0;
+  for (; b < nb; b++) {  // up to three last blocks, 256 bits each
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xc + b * 8)),
+                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 32)),
+                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32)));
+    tail += _cvtsh_ss(wd[b]) * xd[b] * float(_mm512_reduce_add_epi32(_mm512_zextsi256_si512(s)));
+  }
+  *out = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + tail;
+}
+
+// One activation row against four weight rows (o .. o+3), the decode case's main loop: each activation load (and,
+// for q8, its scales and lane corrections) serves four weight rows, the four rows' accumulators are independent
+// chains, and the per-row reductions are a smaller share of the work. Same arithmetic as the one-row kernels.
+BEOP_TARGET_BF16 void bf16_row1x4_avx512(float* out, const LowpMatrix& W, int o, const uint16_t* x) {
+  const int IC = W.cols();
+  const uint16_t* w0 = W.bf16_row(o);
+  const size_t ld = size_t(IC);
+  __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int i = 0;
+  for (; i + 32 <= IC; i += 32) {
+    const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i);
+    // 1 KB ahead in each of the four rows: four short (2-6 KB) streams side by side are not what the hardware
+    // prefetcher ramps up on; +8-15% on a memory-bound bf16 decode's matmuls, 1 thread (a prefetch never faults,
+    // also past the matrix's end)
+    for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(w0 + j * ld + i + 512), _MM_HINT_T0);
+    for (int j = 0; j < 4; j++) a[j] = _mm512_dpbf16_ps(a[j], xv, (__m512bh)_mm512_loadu_si512(w0 + j * ld + i));
+  }
+  if (i < IC) {  // masked tail
+    const __mmask32 k = __mmask32((uint64_t(1) << (IC - i)) - 1);
+    const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, x + i);
+    for (int j = 0; j < 4; j++) a[j] = _mm512_dpbf16_ps(a[j], xv, (__m512bh)_mm512_maskz_loadu_epi16(k, w0 + j * ld + i));
+  }
+  for (int j = 0; j < 4; j++) out[j] = _mm512_reduce_add_ps(a[j]);
+}
+
+BEOP_TARGET_VNNI void q8_row1x4_avx512(float* out, const LowpMatrix& W, int o, const Q8Acts& a, int m) {
+  const int IC = W.cols(), nb = IC / kQ8Block;
+  const int8_t* xq = a.q.data() + size_t(m) * IC;
+  const int32_t* xc = a.corr.data() + size_t(m) * IC / 4;
+  const float* xd = a.d.data() + size_t(m) * nb;
+  const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // blocks 0 | 1
+  const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);  // blocks 2 | 3
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {  // four blocks (128 bytes) per step: one scale conversion per row for all four
+    const __m512i x0 = _mm512_loadu_si512(xq + b * 32), x1 = _mm512_loadu_si512(xq + b * 32 + 64);
+    const __m512i c0 = _mm512_loadu_si512(xc + b * 8), c1 = _mm512_loadu_si512(xc + b * 8 + 16);
+    const __m128 dx = _mm_loadu_ps(xd + b);
+    for (int j = 0; j < 4; j++) {
+      const uint8_t* w = W.q_row(o + j) + b * 32;
+      const __m512 sc = _mm512_castps128_ps512(
+          _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(W.d_row(o + j) + b))), dx));
+      const __m512i s0 = _mm512_dpbusd_epi32(c0, _mm512_loadu_si512(w), x0);
+      const __m512i s1 = _mm512_dpbusd_epi32(c1, _mm512_loadu_si512(w + 64), x1);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lo, sc), acc[j]);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(hi, sc), acc[j]);
+    }
+  }
+  float tail[4] = {};
+  for (; b < nb; b++) {  // up to three last blocks, 256 bits each
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+    const __m256i cv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xc + b * 8));
+    for (int j = 0; j < 4; j++) {
+      const __m256i s = _mm256_dpbusd_epi32(cv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W.q_row(o + j) + b * 32)), xv);
+      tail[j] += _cvtsh_ss(W.d_row(o + j)[b]) * xd[b] * float(_mm512_reduce_add_epi32(_mm512_zextsi256_si512(s)));
+    }
+  }
+  for (int j = 0; j < 4; j++) out[j] = _mm512_reduce_add_ps(acc[j]) + tail[j];
+}
+
 template <int R>
 void rows_fast(float* out, int ostride, const LowpMatrix& W, int o, const Q8Acts& qa, const uint16_t* xb, int m0) {
-  if (W.type() == LowpType::kQ8)
+  if (R == 1)
+    W.type() == LowpType::kQ8 ? q8_row1_avx512(out, W, o, qa, m0) : bf16_row1_avx512(out, W, o, xb + size_t(m0) * W.cols());
+  else if (W.type() == LowpType::kQ8)
     q8_rows_avx512<R>(out, ostride, W, o, qa, m0);
   else
     bf16_rows_avx512<R>(out, ostride, W, o, xb, m0);
@@ -216,10 +388,13 @@ void lowp_linear(float* out, const float* in, const LowpMatrix& W, int M, LowpIs
   Q8Acts qa;
   std::vector<uint16_t> xb;
   if (W.type() == LowpType::kQ8) {
-    quantize_acts(qa, in, M, IC);
+    quantize_acts(qa, in, M, IC, fast);
   } else {
     xb.resize(size_t(M) * IC);
-    for (size_t i = 0; i < xb.size(); i++) xb[i] = fp32_to_bf16(in[i]);
+    if (fast)
+      to_bf16_avx512(xb.data(), in, xb.size());
+    else
+      for (size_t i = 0; i < xb.size(); i++) xb[i] = fp32_to_bf16(in[i]);
   }
   // Threads split W's rows in chunks; within a chunk, tiles of up to 4 activation rows share each weight row read.
   constexpr int kChunk = 16, kTile = 4;
@@ -238,6 +413,14 @@ void lowp_linear(float* out, const float* in, const LowpMatrix& W, int M, LowpIs
             else
               bf16_dot_scalar(dst + size_t(r) * OC, W, o, xb.data() + size_t(m0 + r) * IC);
           }
+          continue;
+        }
+        if (R == 1 && o + 4 <= o1) {  // decode: four weight rows per call
+          if (W.type() == LowpType::kQ8)
+            q8_row1x4_avx512(dst, W, o, qa, m0);
+          else
+            bf16_row1x4_avx512(dst, W, o, xb.data() + size_t(m0) * IC);
+          o += 3;
           continue;
         }
         switch (R) {

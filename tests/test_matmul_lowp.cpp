@@ -69,11 +69,19 @@ TEST_CASE("formats: fp16 and bf16 round to nearest even; Q8_0 blocks are ggml's"
 }
 
 // Checks lowp_linear for W (OC, IC) and M rows, on the fast kernel (where the CPU has it) and the scalar one.
-static void check_kernel(LowpType t, int OC, int IC, int M) {
+// ties: activations whose Q8_0 values are exact halves (each block's amax 127, so d = 1 and x * id = x): q8_0_quantize
+// rounds them away from zero (roundf); a vectorized quantizer that rounded to nearest even would differ.
+static void check_kernel(LowpType t, int OC, int IC, int M, bool ties = false) {
   CAPTURE(OC);
   CAPTURE(IC);
   CAPTURE(M);
-  const std::vector<float> W = random_vec(size_t(OC) * IC, 7 + OC, 0.05), X = random_vec(size_t(M) * IC, 9 + M, 1.0);
+  CAPTURE(ties);
+  const std::vector<float> W = random_vec(size_t(OC) * IC, 7 + OC, 0.05);
+  std::vector<float> X = random_vec(size_t(M) * IC, 9 + M, 1.0);
+  if (ties && t == LowpType::kQ8)
+    for (size_t i = 0; i < X.size(); i++) X[i] = i % 32 == 0 ? 127.f : float(int(i * 37 % 253) - 126) + 0.5f;
+  if (ties && t == LowpType::kBf16)  // bf16 ties: 1 + 2^-8 rounds down to even, 1 + 3 * 2^-8 up; signs mixed
+    for (size_t i = 0; i < X.size(); i++) X[i] = (i % 2 ? 1.0f + std::ldexp(1.0f, -8) : 1.0f + 3 * std::ldexp(1.0f, -8)) * (i % 3 ? 1.f : -1.f);
   const LowpMatrix Q(t, W.data(), OC, IC, "w");
   for (LowpIsa isa : {LowpIsa::kAuto, LowpIsa::kScalar}) {
     std::vector<float> out(size_t(M) * OC, NAN);
@@ -123,6 +131,15 @@ TEST_CASE("lowp_linear: bf16 and q8 for M = 1..9 rows against an fp64 reference,
       check_kernel(t, 37, 96, M);   // 3 blocks: one pair and an odd block
       check_kernel(t, 20, 256, M);  // 8 blocks
     }
+  // the one-row kernels' unrolled loops (4 x 32 bf16 / 4 q8 blocks per step) with every kind of remainder:
+  // bf16 IC 200 = 128 + 2 x 32 + 8 (masked), 384 = 3 x 128; q8 IC 224 = 4 + 3 blocks, 160 = 4 + 1, 512 = 4 x 4
+  for (int IC : {200, 384}) check_kernel(LowpType::kBf16, 11, IC, 1);
+  for (int IC : {224, 160, 512}) check_kernel(LowpType::kQ8, 11, IC, 1);
+  for (int M : {1, 5}) {  // the vectorized activation conversions round ties as the scalar ones
+    check_kernel(LowpType::kQ8, 9, 160, M, true);
+    check_kernel(LowpType::kBf16, 9, 136, M, true);  // 136 = 8 x 16 + 8: the conversion's scalar tail too
+  }
+
   check_kernel(LowpType::kBf16, 19, 100, 3);  // bf16 needs no multiple of 32: masked tail
   check_kernel(LowpType::kBf16, 5, 7, 2);
 }
