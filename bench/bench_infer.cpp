@@ -148,7 +148,7 @@ static double serve_round(int port, int clients, int per_client, long* failed) {
 
 // Continuous batching (src/batch_generator.h): one in-process ChatServer (--max-batch 8), rounds of 1 client and
 // of 8 concurrent clients alternating, median of `rounds` each; the model is `cfg` with the test tokenizer's
-// vocabulary (greedy, 32 new tokens per request, no end-of-turn stop).
+// vocabulary (greedy, max_tokens new tokens per request, no end-of-turn stop).
 static void bench_server(const ModelConfig& dims, int clients, int rounds, int max_tokens) {
   BpeTrainOptions bo;
   bo.vocab_size = 400, bo.progress = false;
@@ -209,10 +209,31 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc > 1 && std::strcmp(argv[1], "--serve-only") == 0) {
+    // --new-tokens 32,128: the generation lengths to serve (each its own alternating run; default 32). The share
+    // of a request's time that is its prompt's prefill, which batching cannot share, falls as answers get longer.
+    std::vector<int> lengths;
+    for (int i = 2; i < argc; i++) {
+      if (std::strcmp(argv[i], "--new-tokens") != 0 || i + 1 >= argc) {
+        std::fprintf(stderr, "error: --serve-only takes only --new-tokens N[,N...], not '%s'\n", argv[i]);
+        return 2;
+      }
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        const long n = std::strtol(p, &end, 10);
+        if (end == p || n <= 0 || n > 512 || (*end && *end != ',')) {
+          std::fprintf(stderr, "error: --new-tokens: '%s' is not a list of counts in 1..512\n", argv[i]);
+          return 2;
+        }
+        lengths.push_back(int(n));
+        p = *end ? end + 1 : end;
+      }
+    }
+    if (lengths.empty()) lengths.push_back(32);
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) == 3) std::printf("load average at start: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     bench_batched_decode(large, 8, 8, 3);
-    bench_server(large, 8, 3, 32);
+    for (int n : lengths) bench_server(large, 8, 3, n);
+    if (getloadavg(load, 3) == 3) std::printf("load average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     return 0;
   }
   std::vector<Row> rows;
