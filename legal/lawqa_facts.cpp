@@ -24,15 +24,6 @@ std::string u8(const std::u32string& s) { return utf8_encode(s.data(), s.data() 
 
 bool starts(const std::u32string& s, const char32_t* p) { return s.rfind(p, 0) == 0; }
 
-// A word without the punctuation around it: "한다." -> "한다", "「민법」" -> "민법".
-std::u32string bare(std::u32string w) {
-  auto punct = [](char32_t c) { return !hangul(c) && !(c >= '0' && c <= '9') && !(c >= 'A' && c <= 'z') && c != 0x318D; };
-  while (!w.empty() && punct(w.back())) w.pop_back();
-  size_t i = 0;
-  while (i < w.size() && punct(w[i])) i++;
-  return w.substr(i);
-}
-
 // Runs of Hangul, digits and letters: quotes and punctuation separate ("취소"입니다 is 취소 + 입니다).
 std::vector<std::u32string> bare_words(const std::string& s) {
   std::vector<std::u32string> out;

@@ -68,20 +68,6 @@ int paragraph_of(const std::string& citation) {  // "... 제3조 제2항" -> 2, 
   return std::stoi(citation.substr(p + 4));
 }
 
-std::vector<std::string> words(const std::string& s) {
-  std::vector<std::string> w;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\n')) i++;
-    size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\n') j++;
-    if (j > i) w.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return w;
-}
-
-
 bool contains(const std::string& s, const std::string& t) { return s.find(t) != std::string::npos; }
 
 // A false statement differs from the true sentence by a legal edit: its numbers with units differ, or a party
