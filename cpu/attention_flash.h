@@ -7,7 +7,7 @@
 // GEMMs; threads split (batch, head) in the forward pass and (batch, kv head) in the backward pass, so the query
 // heads that add into one dK/dV run in one thread, in order.
 // CUDA: cuda/kernels/attention_flash.cuh, cuda/kernels/attention_flash_backward.cuh.
-// Tests: tests/test_attention_flash.cpp, tests/test_cuda_kernels.cpp.
+// Tests: tests/test_attention_flash.cpp, tests/test_train.cpp (flash vs gemm training), tests/test_cuda_kernels.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -3,7 +3,7 @@
 // attention (B x H x T x T / 2, twice with flash) and SwiGLU (N x F, twice) make it ~6% of a 1-thread training
 // step on `small` (perf, docs/PERFORMANCE.md), with the loops around it left scalar.
 // fast_exp(float): Cephes' expf: x = n ln2 + r (|r| <= ln2/2, ln2 split in two for an exact product), a degree-6
-// polynomial for exp(r), times 2^n built in the exponent bits; within 2 ulp of expf (tests/test_ops.cpp). The input
+// polynomial for exp(r), times 2^n built in the exponent bits; within 2 ulp of expf (tests/test_vexp.cpp). The input
 // is clamped to [-87.3, 88.3] so 2^n stays a normal float: exp(x < -87.3) gives 1.2e-38 instead of a denormal or 0,
 // exp(x > 88.3) gives 2.1e38 instead of inf (the kernels subtract the row maximum, so their arguments are <= 0;
 // SiLU's 1 / (1 + exp(-g)) is 4.7e-39 instead of 0 for g < -88.3). NaN stays NaN. double keeps std::exp (the

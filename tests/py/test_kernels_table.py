@@ -36,6 +36,13 @@ NOT_OPS = {
     "cpu/matmul_lowp.h": "inference-only bf16 / Q8_0 kernels behind the linear op's forward (cpu/ops.h routes to them "
                          "for infer --dtype); no backward, no CUDA twin (--device cuda-bf16 is the GPU's low-precision "
                          "path); tested by tests/test_matmul_lowp.cpp",
+    "cpu/matmul_smallm.h": "the fp32 few-row forward behind the linear op (cpu/ops.h routes N <= 32 rows to it: "
+                           "decode, batched decode, short prompts); no backward, no CUDA twin; tested by "
+                           "tests/test_matmul_smallm.cpp",
+    "cpu/gemm_amx.h": "the AMX kernel behind cpu/gemm_bf16.h's gemm_bf16 (chosen at run time), not an op of its own "
+                      "(the bf16 linear row lists gemm_bf16.h); tested by tests/test_cpu_bf16.cpp",
+    "cpu/vexp.h": "an inline exp that the CPU ops' softmaxes and SiLU call, not an op (CUDA uses __expf); tested by "
+                  "tests/test_vexp.cpp",
     "cuda/kernels/common.cuh": "helpers shared by every kernel (error checks, fixed-order reductions)",
     "cuda/kernels/example_reduce.cuh": "example kernels that test the SIMT runtime (tests/test_simt.cpp); no CPU twin",
     "cuda/kernels/attention_tc_tiles.cuh": "building blocks of attention_flash_tc.cuh (tile copy, warp-level "
