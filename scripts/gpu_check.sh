@@ -84,8 +84,10 @@ echo "gpu_check: headers: ${INC[*]:-system}"
 echo "gpu_check: nvcc $("$NVCC" --version | tail -1 | sed 's/.*release/release/'), sm_$ARCH, $JOBS jobs, output in $OUT"
 
 # ---- 1. build ---------------------------------------------------------------------------------------------------
+# Every cpu/*.cpp: CpuOps calls the CPU kernels' object files (bf16, AMX, low-precision, small-M), and a list kept
+# by hand missed a new one twice (the build then fails at the link).
 HOST_SRCS="src/common.cpp src/config.cpp src/param_layout.cpp src/activation_layout.cpp src/memory_table.cpp
-  src/model.cpp src/rope_tables.cpp cpu/model_cpu.cpp src/comm.cpp cpu/gemm_bf16.cpp cpu/gemm_amx.cpp cpu/matmul_lowp.cpp src/q8_0.cpp"
+  src/model.cpp src/rope_tables.cpp src/comm.cpp src/q8_0.cpp $(ls cpu/*.cpp | tr '\n' ' ')"
 TESTS="test_cuda_mma test_cuda_cp_async test_cuda_kernels test_cuda_model test_cuda_bf16"
 : >"$OUT/build.log"
 build() {
