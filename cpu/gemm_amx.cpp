@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cpu/gemm_bf16.h"
+#include "cpu/gemm_block.h"
 
 #define BEOP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define BEOP_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
@@ -259,14 +260,8 @@ void gemm_amx(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, con
             const uint32_t* b = bp + int64_t(np) * PN * Kq;
             const int rows = std::min(PM, M - mp * PM), cols = std::min(PN, N - np * PN);
             float* c = C + int64_t(mp) * PM * ldc + int64_t(np) * PN;
-            if (rows == PM && cols == PN) {
-              kernel_amx(a, b, kc, c, ldc, accumulate);
-              continue;
-            }
-            for (int i = 0; i < PM; i++)  // an edge block goes through a full-size scratch block
-              for (int j = 0; j < PN; j++) tmp[i * PN + j] = accumulate && i < rows && j < cols ? c[i * ldc + j] : 0.f;
-            kernel_amx(a, b, kc, tmp, PN, true);
-            for (int i = 0; i < rows; i++) std::memcpy(c + i * ldc, tmp + i * PN, size_t(cols) * sizeof(float));
+            run_block<PM, PN>([&](float* cc, int64_t ld, bool acc) { kernel_amx(a, b, kc, cc, ld, acc); }, c, ldc,
+                              rows, cols, accumulate, tmp);
           }
       }
     tiles_end();

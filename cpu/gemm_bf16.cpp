@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cpu/gemm_amx.h"
+#include "cpu/gemm_block.h"
 #include "src/common.h"
 
 namespace beop::cpu {
@@ -182,14 +183,8 @@ void gemm_bf16(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, co
               const uint32_t* b = bp + (int64_t(np) * Kp + kc0) * NR;
               const int rows = std::min(MR, M - mp * MR), cols = std::min(NR, N - np * NR);
               float* c = C + int64_t(mp) * MR * ldc + int64_t(np) * NR;
-              if (rows == MR && cols == NR) {
-                kernel(a, b, kc, c, ldc, load);
-                continue;
-              }
-              for (int i = 0; i < MR; i++)  // an edge tile goes through a full-size scratch tile
-                for (int j = 0; j < NR; j++) tmp[i * NR + j] = load && i < rows && j < cols ? c[i * ldc + j] : 0.f;
-              kernel(a, b, kc, tmp, NR, true);
-              for (int i = 0; i < rows; i++) std::memcpy(c + i * ldc, tmp + i * NR, size_t(cols) * sizeof(float));
+              run_block<MR, NR>([&](float* cc, int64_t ld, bool ld_c) { kernel(a, b, kc, cc, ld, ld_c); }, c, ldc,
+                                rows, cols, load, tmp);
             }
         }
       }

@@ -41,6 +41,8 @@ NOT_OPS = {
                            "tests/test_matmul_smallm.cpp",
     "cpu/gemm_amx.h": "the AMX kernel behind cpu/gemm_bf16.h's gemm_bf16 (chosen at run time), not an op of its own "
                       "(the bf16 linear row lists gemm_bf16.h); tested by tests/test_cpu_bf16.cpp",
+    "cpu/gemm_block.h": "the edge-block handling shared by the bf16 GEMM kernels (gemm_bf16.cpp, gemm_amx.cpp), not "
+                        "an op; tested through tests/test_cpu_bf16.cpp's awkward shapes",
     "cpu/vexp.h": "an inline exp that the CPU ops' softmaxes and SiLU call, not an op (CUDA uses __expf); tested by "
                   "tests/test_vexp.cpp",
     "cuda/kernels/common.cuh": "helpers shared by every kernel (error checks, fixed-order reductions)",
