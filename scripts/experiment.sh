@@ -13,7 +13,7 @@
 # for every score and every ablation difference (items resampled, seeds averaged per item).
 #
 # Environment: QUICK=1 (tiny + few steps + --limit 3, one seed: minutes on 2 cores), THREADS (default 2),
-# BEOP_DATA, STEPS_BASE/STEPS_CPT/STEPS_SFT/STEPS_IT, LIMIT (items per task, 0 = all), MC_LIMIT (MC items),
+# BEOP_DATA, OVERLONG (split|drop, below), STEPS_BASE/STEPS_CPT/STEPS_SFT/STEPS_IT, LIMIT (items per task, 0 = all), MC_LIMIT (MC items),
 # KQ_LIMIT (KorQuAD items: 5,774 in all, so 200 in the full run),
 # MAX_NEW (generated tokens), PRESET, RUNS, SEEDS (default "1 2 3"; QUICK: "1"),
 # PHASE=all|train|eval (a finished training run, marked RUN/.done, is never retrained: PHASE=eval re-evaluates).
@@ -38,10 +38,15 @@ banner() { printf '\n==== [%4ds] %s\n' "$((SECONDS - t0))" "$*"; }
 for p in train infer prep; do [ -x "./$p" ] || { echo "experiment: ./$p missing (make $p)" >&2; exit 1; }; done
 mkdir -p "$RUNS"
 
-banner "data -> $DATA (scripts/make_data.sh: vocab 4096, T 256)"
-if [ ! -f "$DATA/.complete" ]; then
-  OUT=$DATA VOCAB=4096 SEQ_LEN=256 THREADS=$THREADS bash scripts/make_data.sh | tail -n 3
-  touch "$DATA/.complete"
+# OVERLONG: chat conversations longer than T. The run docs/EXPERIMENTS.md records split them across blocks
+# (prep chat's default), so that is the default here, to reproduce it; OVERLONG=drop is make_data.sh's
+# and make demo's recipe. The stamp makes a data folder built under the other setting be rebuilt.
+OVERLONG=${OVERLONG:-split}
+stamp="vocab=4096 seq=256 overlong=$OVERLONG"
+banner "data -> $DATA (scripts/make_data.sh: vocab 4096, T 256, overlong conversations: $OVERLONG)"
+if [ "$(cat "$DATA/.complete" 2>/dev/null)" != "$stamp" ]; then
+  OUT=$DATA VOCAB=4096 SEQ_LEN=256 THREADS=$THREADS OVERLONG=$OVERLONG bash scripts/make_data.sh | tail -n 3
+  echo "$stamp" >"$DATA/.complete"
 else
   echo "already built (delete $DATA to rebuild)"
 fi

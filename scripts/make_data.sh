@@ -17,6 +17,8 @@
 #   VAL_FRACTION   held-out validation fraction of CPT documents and conversations (default 0.02)
 #   HELDOUT_LAWS   comma-separated statutes kept out of law QA, for retrieval evaluation (default none)
 #   THREADS        encoding/training threads (default 2)
+#   OVERLONG       chat conversations longer than SEQ_LEN: drop (default) or split (prep chat --overlong; a split
+#                  piece trains an answer whose question and reference are out of the model's view)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,7 @@ SEQ_LEN=${SEQ_LEN:-512}
 VAL_FRACTION=${VAL_FRACTION:-0.02}
 HELDOUT_LAWS=${HELDOUT_LAWS:-}
 THREADS=${THREADS:-2}
+OVERLONG=${OVERLONG:-drop}
 
 [ -x ./prep ] || make prep
 mkdir -p "$OUT"
@@ -63,11 +66,11 @@ done
 for f in qa qa_ref_out qa_ref_in; do
   mkdir -p "$OUT/lawqa_$f"
   ln -sfn "../lawqa_$f.jsonl" "$OUT/lawqa_$f/lawqa.jsonl"
-  step "chat it_legal_$f" ./prep chat --tokenizer "$OUT/tokenizer.json" --seq-len "$SEQ_LEN" --seed "$SEED" \
+  step "chat it_legal_$f" ./prep chat --tokenizer "$OUT/tokenizer.json" --seq-len "$SEQ_LEN" --seed "$SEED" --overlong "$OVERLONG" \
     --val-fraction "$VAL_FRACTION" --out-prefix "$OUT/it_legal_$f" \
     "$OUT/lawqa_$f/lawqa.jsonl" "$OUT/it_legal_precedents.jsonl" "$OUT/it_legal_easylaw.jsonl"
 done
-step "chat it_general" ./prep chat --tokenizer "$OUT/tokenizer.json" --seq-len "$SEQ_LEN" --seed "$SEED" \
+step "chat it_general" ./prep chat --tokenizer "$OUT/tokenizer.json" --seq-len "$SEQ_LEN" --seed "$SEED" --overlong "$OVERLONG" \
   --val-fraction "$VAL_FRACTION" --out-prefix "$OUT/it_general" "$OUT/it_general_chatbot.jsonl"
 rm -f "$OUT/.stderr"
 

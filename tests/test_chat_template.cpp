@@ -333,6 +333,40 @@ TEST_CASE("pack_conversations: block layout computed by hand") {
   CHECK(mask[31] == 1);
 }
 
+TEST_CASE("pack_conversations: Overlong::drop leaves out what does not fit T, computed by hand") {
+  // The lengths above with drop: c3 (12 > T) is left out, c5 (10 = T) still fits a block of its own:
+  //   block 0: c0 (4) c1 (5) pad 1     block 1: c2 (3) c4 (2) pad 5
+  //   block 2: c5 (10)                 block 3: c6 (7) pad 3
+  //   -> 4 blocks, 31 tokens, padding 1+5+3 = 9, nothing split, one dropped.
+  const int T = 10;
+  const int32_t pad = 7;
+  const std::vector<int> lens = {4, 5, 3, 12, 2, 10, 7};
+  std::vector<EncodedChat> convs;
+  for (size_t c = 0; c < lens.size(); c++) {
+    EncodedChat e;
+    e.tokens.assign(size_t(lens[c]), int32_t(100 + c));
+    e.loss_mask.assign(size_t(lens[c]), uint8_t(1));
+    convs.push_back(e);
+  }
+  std::vector<int32_t> toks;
+  std::vector<uint8_t> mask;
+  prep::PackStats st = prep::pack_conversations(convs, T, pad, toks, mask, prep::Overlong::drop);
+  CHECK(st.conversations == 6);
+  CHECK(st.dropped == 1);
+  CHECK(st.split == 0);
+  CHECK(st.blocks == 4);
+  CHECK(st.tokens == 31);
+  CHECK(st.trained == 31);
+  CHECK(st.padding == 9);
+  REQUIRE(toks.size() == 40);
+  using V = std::vector<int32_t>;
+  auto block = [&](int b) { return std::vector<int32_t>(toks.begin() + b * T, toks.begin() + (b + 1) * T); };
+  CHECK(block(0) == V{100, 100, 100, 100, 101, 101, 101, 101, 101, 7});
+  CHECK(block(1) == V{102, 102, 102, 104, 104, 7, 7, 7, 7, 7});
+  CHECK(block(2) == V(10, 105));
+  CHECK(block(3) == V{106, 106, 106, 106, 106, 106, 106, 7, 7, 7});
+}
+
 TEST_CASE("prep chat: packed masked shards whose loader targets are exactly the assistant tokens") {
   const Tokenizer& t = tok();
   const auto convs = fixture();
@@ -466,6 +500,17 @@ TEST_CASE("prep chat: bad input -> one-line error naming file and line, nothing 
                 "xml", in});
   CHECK(r.rc == 2);
   CHECK(contains(r.err, "--format: 'xml'"));
+  r = run_prep({"chat", "--tokenizer", kDir + "/tok.json", "--out-prefix", prefix, "--seq-len", "64", "--overlong",
+                "truncate", in});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "--overlong: 'truncate' (want split or drop)"));
+  // Every conversation longer than T with --overlong drop: an error that says why, not an empty shard.
+  const std::string one = kDir + "/one_in.jsonl";
+  write(one, jsonl_line(fixture()[0]));
+  r = run_prep({"chat", "--tokenizer", kDir + "/tok.json", "--out-prefix", prefix, "--seq-len", "4", "--val-fraction",
+                "0", "--overlong", "drop", one});
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "were dropped by --overlong drop; raise --seq-len"));
   r = run_prep({"chat", "--tokenizer", kDir + "/missing.json", "--out-prefix", prefix, "--seq-len", "64", in});
   CHECK(r.rc == 1);
   CHECK(contains(r.err, kDir + "/missing.json"));

@@ -28,7 +28,7 @@ std::string base_name(const std::string& p) {
 }  // namespace
 
 PackStats pack_conversations(const std::vector<EncodedChat>& convs, int T, int32_t pad, std::vector<int32_t>& tokens,
-                             std::vector<uint8_t>& mask) {
+                             std::vector<uint8_t>& mask, Overlong overlong) {
   BEOP_CHECK(T >= 1, "pack_conversations: T = ", T);
   PackStats st;
   int64_t fill = 0;  // tokens in the open block; 0 = no open block
@@ -43,6 +43,10 @@ PackStats pack_conversations(const std::vector<EncodedChat>& convs, int T, int32
     BEOP_CHECK(c.tokens.size() == c.loss_mask.size(), "pack_conversations: tokens/mask size mismatch");
     const int64_t L = (int64_t)c.tokens.size();
     if (L == 0) continue;
+    if (L > T && overlong == Overlong::drop) {
+      st.dropped++;
+      continue;
+    }
     st.conversations++;
     st.tokens += L;
     for (uint8_t m : c.loss_mask) st.trained += m != 0;
@@ -82,6 +86,9 @@ int prep_chat_main(int argc, char** argv) {
   f.add("q-field", "상담 내용", "jsonl-qa: question field (default: the NHRCK counsel cases')");
   f.add("a-field", "원본 상담 답변", "jsonl-qa: answer field");
   f.add("shard-tokens", "100000000", "start a new shard once one holds this many tokens (rounded to blocks)");
+  f.add("overlong", "split",
+        "a conversation longer than T: split (continue it in the next block; its answer may then be trained "
+        "without its question in view) | drop (leave it out; counted in the summary)");
   f.add("ref", "none", "auto: every user turn gets its retrieved statutes in front (Q + Ref => A, the layout infer chat "
         "--ref auto asks in) | none");
   f.add("index", "data/build/statutes.idx", "statute retrieval index (./prep index) for --ref auto");
@@ -101,6 +108,10 @@ int prep_chat_main(int argc, char** argv) {
   if (shard_tokens <= 0) throw UsageError(cat("--shard-tokens: ", shard_tokens, " must be positive"));
   const int64_t blocks_per_shard = std::max<int64_t>(1, shard_tokens / T);
   const std::string tok_path = f.str("tokenizer"), prefix = f.str("out-prefix");
+  const std::string overlong_s = f.str("overlong");
+  if (overlong_s != "split" && overlong_s != "drop")
+    throw UsageError(cat("--overlong: '", overlong_s, "' (want split or drop)"));
+  const Overlong overlong = overlong_s == "drop" ? Overlong::drop : Overlong::split;
 
   const prompt::ReferenceHook ref = prompt::ReferenceHook::make(f.str("ref"), f.str("index"), int(f.i64("ref-k")));
 
@@ -110,7 +121,7 @@ int prep_chat_main(int argc, char** argv) {
   if (pad < 0) fail(tok_path, ": tokenizer has no ", kEndOfText, " or ", kEndOfTextQwen, " token (the padding token)");
   const int64_t vocab = tok.vocab_size();
   std::vector<EncodedChat> enc[2];  // train, val
-  std::vector<std::array<int64_t, 2>> per_file(files.size(), {0, 0});
+  std::vector<std::array<int64_t, 3>> per_file(files.size(), {0, 0, 0});  // train, val, longer than T
   for (size_t fi = 0; fi < files.size(); fi++) {
     std::vector<int64_t> lines;
     std::vector<Conversation> convs =
@@ -129,6 +140,7 @@ int prep_chat_main(int argc, char** argv) {
         fail(files[fi], ":", lines[i], ": ", e.what());
       }
       per_file[fi][val]++;
+      per_file[fi][2] += (int64_t)enc[val].back().tokens.size() > T;
     }
   }
 
@@ -144,7 +156,7 @@ int prep_chat_main(int argc, char** argv) {
   for (int s = 0; s < 2; s++) {
     std::vector<int32_t> toks;
     std::vector<uint8_t> mask;
-    st[s] = pack_conversations(enc[s], (int)T, pad, toks, mask);
+    st[s] = pack_conversations(enc[s], (int)T, pad, toks, mask, overlong);
     std::vector<EncodedChat>().swap(enc[s]);
     for (int64_t b0 = 0; b0 < st[s].blocks; b0 += blocks_per_shard) {
       const int64_t b1 = std::min(st[s].blocks, b0 + blocks_per_shard);
@@ -158,7 +170,10 @@ int prep_chat_main(int argc, char** argv) {
       writers[s].push_back(std::move(w));
     }
   }
-  if (st[0].blocks == 0) fail("no training conversations (all ", st[1].conversations, " fell into val)");
+  if (st[0].blocks == 0)
+    fail(st[0].dropped ? cat("no training conversations (", st[0].dropped, " longer than T = ", T,
+                             " were dropped by --overlong drop; raise --seq-len)")
+                       : cat("no training conversations (all ", st[1].conversations, " fell into val)"));
   if (val_fraction > 0 && writers[1].empty())  // an empty val shard keeps the layout predictable
     writers[1].push_back(std::make_unique<ShardWriter>(shard_name(1, 0), vocab, true));
   size_t slash = prefix.find_last_of('/');
@@ -178,7 +193,8 @@ int prep_chat_main(int argc, char** argv) {
             << ", val fraction " << val_fraction << ", format " << format << "\n";
   for (size_t fi = 0; fi < files.size(); fi++)
     std::cout << "  " << files[fi] << ": " << per_file[fi][0] + per_file[fi][1] << " conversations ("
-              << per_file[fi][0] << " train, " << per_file[fi][1] << " val)\n";
+              << per_file[fi][0] << " train, " << per_file[fi][1] << " val; " << per_file[fi][2] << " longer than T, "
+              << (overlong == Overlong::drop ? "dropped" : "split") << ")\n";
   for (int s = 0; s < 2; s++) {
     const PackStats& p = st[s];
     const double pad_frac = p.blocks ? double(p.padding) / double(p.blocks * T) : 0.0;
@@ -186,7 +202,9 @@ int prep_chat_main(int argc, char** argv) {
     std::snprintf(pf, sizeof pf, "%.4f", pad_frac);
     std::cout << split_name[s] << ": " << p.conversations << " conversations, " << p.blocks << " blocks, " << p.tokens
               << " tokens, " << p.trained << " trained (mask=1), padding fraction " << pf << ", " << p.split
-              << " split conversations\n";
+              << " split conversations";
+    if (overlong == Overlong::drop) std::cout << ", " << p.dropped << " longer than T dropped";
+    std::cout << "\n";
   }
   for (auto& ws : writers)
     for (auto& w : ws)

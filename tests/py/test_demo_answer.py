@@ -33,6 +33,12 @@ cases = [
     ("임대인은 임대차가 끝나면 보증금을 반환하여야 합니다.", 0),
     ("질문하신 사정은 주택임대차보호법 제3조의3이 정한 요건에 해당합니다. 따라서 임차인은 임차권등기명령을 신청할 수 있습니다.", 0),
     ("전세 계약이 끝났는데 보증금을", 0),  # imperfect but about the question
+    # Answers of measured demo-scale models (docs/EXPERIMENTS.md, "What make demo's answer needed"): the situation
+    # template about another law's matter is off the question; about the tenant's registered lease it is on it.
+    ('질문하신 사정은 상법 제72조의 요건인 "제1항의 규정에 의한 청구가 있는 때에는 그 효력이 생긴다."라고 규정하고 있습니다.\n'
+     "(검색된 참조 조문: 주택임대차보호법 제12조)", 1),
+    ('질문하신 사정은 부동산등기법 제23조 제1항의 요건인 "임차인은 임차권등기가 있는 경우에는 그 기간 내에 임차인의 청구에 의하여 '
+     '임대인에게 대항하지 아니하면"에 해당합니다.\n(검색된 참조 조문: 주택임대차보호법 제12조)', 0),
 ]
 bad = 0
 for text, want in cases:
