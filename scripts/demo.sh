@@ -9,10 +9,10 @@
 #      about the question (scripts/check_demo_answer.py; the demo fails when it is not)
 # and print the validation loss per source after each stage. Runs go to runs/demo/ (overwritten each time).
 # Environment: STEPS_PRETRAIN, STEPS_CPT, STEPS_IT (defaults 1500/600/2000), THREADS, BEOP_DATA.
-# Why these lengths: the closing answer is about the question only once the model reads its input. With
-# 300/200/200 steps (and chat blocks that split long conversations) the model answered "그 있습니다."; with
-# 1500/600/1000 it used the situation template but cited 부동산등기법 about an unrelated matter; 2000 IT steps are
-# the fewest measured that answer about the tenant's deposit (docs/EXPERIMENTS.md, "make demo's answer").
+# Why these lengths: with 300/200/200 steps (and chat blocks that split long conversations) the closing answer
+# was "그 있습니다."; with 1500/600/1000 it passed the check on one word (등기) while citing 부동산등기법 about
+# co-ownership; 2000 IT steps are the fewest measured whose answer speaks of the tenant and the landlord
+# (docs/EXPERIMENTS.md, "What make demo's answer needed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=data/build/demo
