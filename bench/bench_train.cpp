@@ -1,5 +1,6 @@
 // Training-throughput benchmark of the CPU path against PyTorch 2.x (issues 2 and 17). Prints, in one run:
-//   - this machine's fp32 GEMM ceiling (Eigen, all threads, square 2048 GEMM, best of 3) and the bf16 one
+//   - this machine's fp32 GEMM ceiling (the faster of Eigen and beop's packed cpu/gemm_f32.h, all threads,
+//     square 2048 GEMM, best of 3) and the bf16 one
 //     (beop's cpu/gemm_bf16.h at 2048^3, fp32 sums; on a CPU with AMX also the AVX512-BF16 kernel's);
 //   - beop training steps (forward + backward + clip + AdamW) on the `small` preset at B=8, T=256, fp32 and
 //     --dtype bf16: tokens/s, achieved GFLOP/s, and the ratio to the ceiling; where bf16 runs on AMX
@@ -25,6 +26,7 @@
 
 #include "cpu/gemm_amx.h"
 #include "cpu/gemm_bf16.h"
+#include "cpu/gemm_f32.h"
 #include "cpu/model_cpu.h"
 #include "src/rng.h"
 
@@ -44,17 +46,28 @@ struct Clock {
 };
 static double seconds_since(double t0) { return Clock::now() - t0; }
 
-static double gemm_ceiling_gflops() {
+// The fp32 GEMM ceiling: the faster of Eigen's and beop's packed GEMM (cpu/gemm_f32.h, where the CPU runs it) on
+// a square 2048 product, best of 3 each; *eigen and *packed get each one's figure (0: not run).
+static double gemm_ceiling_gflops(double* eigen = nullptr, double* packed = nullptr) {
   const int n = 2048;
   Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), c(n, n);
-  c.noalias() = a * b;  // warm-up
-  double best = 1e30;
-  for (int r = 0; r < 3; r++) {
-    auto t0 = Clock::now();
-    c.noalias() = a * b;
-    best = std::min(best, seconds_since(t0));
-  }
-  return 2.0 * n * n * double(n) / best / 1e9;
+  auto best_of_3 = [&](auto&& product) {
+    product();  // warm-up
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+      auto t0 = Clock::now();
+      product();
+      best = std::min(best, seconds_since(t0));
+    }
+    return 2.0 * n * n * double(n) / best / 1e9;
+  };
+  const double e = best_of_3([&] { c.noalias() = a * b; });
+  double p = 0;
+  if (cpu::gemm_f32_enabled())  // column-major a, b, c as row-major transposes: c^T = b^T a^T
+    p = best_of_3([&] { cpu::gemm_f32(n, n, n, b.data(), n, 1, a.data(), n, 1, c.data(), n, false); });
+  if (eigen) *eigen = e;
+  if (packed) *packed = p;
+  return std::max(e, p);
 }
 
 static const char* kernel_name(cpu::Bf16Kernel k) {
@@ -162,8 +175,10 @@ int main(int argc, char** argv) {
                 B, T, steps, rounds, threads, g_cpu_time ? "CPU" : "wall");
     // The fp32 ceiling is measured again in every round and its median taken, so that "% of the ceiling" compares
     // figures from the same stretch of a shared machine's load.
-    std::vector<double> ceilings{gemm_ceiling_gflops()};
-    std::printf("fp32 GEMM ceiling (Eigen 2048^3, %d threads): %.1f GFLOP/s\n", threads, ceilings[0]);
+    double eigen_gf = 0, packed_gf = 0;
+    std::vector<double> ceilings{gemm_ceiling_gflops(&eigen_gf, &packed_gf)};
+    std::printf("fp32 GEMM ceiling (2048^3, %d threads): Eigen %.1f GFLOP/s, beop gemm_f32 %.1f (0: not on this CPU)\n",
+                threads, eigen_gf, packed_gf);
     std::vector<std::string> dts;
     if (dtypes != "bf16") dts.push_back("fp32");
     if (dtypes != "fp32") dts.push_back("bf16");

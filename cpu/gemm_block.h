@@ -1,4 +1,4 @@
-// One output block of the packed bf16 GEMMs (cpu/gemm_bf16.cpp, cpu/gemm_amx.cpp): their kernels always write a
+// One output block of the packed GEMMs (cpu/gemm_bf16.cpp, cpu/gemm_amx.cpp, cpu/gemm_f32.cpp): their kernels always write a
 // whole BM x BN block, so a block that the matrix's bottom or right edge cuts short (rows < BM or cols < BN) goes
 // through a full-size scratch block: loaded from C where the GEMM accumulates, computed, and copied back.
 #pragma once

@@ -1,6 +1,8 @@
 // Linear layer without bias, PyTorch/Hugging Face weight layout W (OC, IC):  out = in @ W^T.
 // All three GEMMs go through Eigen (multi-threaded with OpenMP; serial when called inside a parallel
 // region). Row-major maps with explicit leading dimensions let callers pass column slices of wider buffers.
+// This is the reference (double) and fallback path: CpuOps<float> (cpu/ops.h) runs training-sized fp32 GEMMs on
+// the faster packed kernel of cpu/gemm_f32.h where the CPU has AVX-512F, and a few rows on cpu/matmul_smallm.h.
 // CUDA: cuda/gemm.h (cuBLASLt). Tests: tests/test_ops.cpp, tests/test_cuda_kernels.cpp, tests/test_cuda_bf16.cpp.
 #pragma once
 #include <Eigen/Core>

@@ -16,6 +16,7 @@
 #include "cpu/cross_entropy.h"
 #include "cpu/embedding.h"
 #include "cpu/gemm_bf16.h"
+#include "cpu/gemm_f32.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
 #include "cpu/matmul_lowp.h"
@@ -94,13 +95,17 @@ struct CpuOps {
       // A few fp32 rows (decode, batched decode, short prompts): one pass over W for all of them, each row's
       // sums in an order fixed by IC alone, so batched decoding equals one-at-a-time bitwise (cpu/matmul_smallm.h).
       if (N <= kSmallmMaxRows && smallm_enabled()) return cpu::linear_smallm(o, in, W, N, IC, OC);
+      // More rows (training, scoring, prefill): the packed fp32 GEMM where the CPU has AVX-512, else Eigen
+      // (cpu/gemm_f32.h).
+      if (N > 4) return cpu::linear_forward_f32(o, in, W, N, IC, OC);
     }
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
   void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
                        int OC, bool acc) {
     if constexpr (std::is_same<Real, float>::value)
-      if (gemm_bf16) return cpu::linear_backward_bf16(din, dW, dout, in, W, N, IC, OC, acc);
+      return gemm_bf16 ? cpu::linear_backward_bf16(din, dW, dout, in, W, N, IC, OC, acc)
+                       : cpu::linear_backward_f32(din, dW, dout, in, W, N, IC, OC, acc);
     cpu::linear_backward(din, dW, dout, in, W, N, IC, OC, acc);
   }
   void bias_forward(Real* o, const Real* b, int N, int OC) { cpu::bias_forward(o, b, N, OC); }

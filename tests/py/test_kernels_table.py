@@ -41,8 +41,14 @@ NOT_OPS = {
                            "tests/test_matmul_smallm.cpp",
     "cpu/gemm_amx.h": "the AMX kernel behind cpu/gemm_bf16.h's gemm_bf16 (chosen at run time), not an op of its own "
                       "(the bf16 linear row lists gemm_bf16.h); tested by tests/test_cpu_bf16.cpp",
-    "cpu/gemm_block.h": "the edge-block handling shared by the bf16 GEMM kernels (gemm_bf16.cpp, gemm_amx.cpp), not "
-                        "an op; tested through tests/test_cpu_bf16.cpp's awkward shapes",
+    "cpu/gemm_block.h": "the edge-block handling shared by the packed GEMM kernels (gemm_bf16.cpp, gemm_amx.cpp, "
+                        "gemm_f32.cpp), not an op; tested through tests/test_cpu_bf16.cpp's and "
+                        "tests/test_gemm_f32.cpp's awkward shapes",
+    "cpu/gemm_f32.h": "the packed fp32 GEMM behind the linear op's forward and backward (cpu/ops.h routes more than 4 "
+                      "rows to it where the CPU has AVX-512F, Eigen's otherwise), not an op of its own; tested by "
+                      "tests/test_gemm_f32.cpp",
+    "cpu/transpose16.h": "a 16 x 16 in-register transpose that the GEMMs' packing calls (gemm_amx.cpp, gemm_f32.cpp), "
+                         "not an op; tested through tests/test_cpu_bf16.cpp and tests/test_gemm_f32.cpp",
     "cpu/vexp.h": "an inline exp that the CPU ops' softmaxes and SiLU call, not an op (CUDA uses __expf); tested by "
                   "tests/test_vexp.cpp",
     "cuda/kernels/common.cuh": "helpers shared by every kernel (error checks, fixed-order reductions)",
