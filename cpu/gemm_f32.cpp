@@ -6,8 +6,9 @@
 // stays in L1), for each B panel (its KC x 32 chunk from L2, prefetched ahead): the micro-kernel adds 12 x 32 of
 // C over the chunk. (The other order, B panel in L1 and A panels from L2, measured 10-25% slower here.)
 // Tuned on the 2-core dev VM (Sapphire Rapids, 1 thread): the micro-kernel alone reaches 161 GFLOP/s in L1
-// (97% of 2 FMA ports at 2.6 GHz); on the training step's shapes the whole GEMM runs 100-133 GFLOP/s, against
-// Eigen's 84-110 (docs/PERFORMANCE.md, "fp32 GEMM").
+// (97% of 2 FMA ports at 2.6 GHz); on the `small` preset's layer shapes the whole GEMM, packing included, runs
+// 85-110 GFLOP/s against Eigen's 75-97, 1.15x over the set (build/bench/bench_gemm_f32; docs/PERFORMANCE.md,
+// "fp32 on the packed GEMM").
 #include "cpu/gemm_f32.h"
 
 #include <immintrin.h>
@@ -69,8 +70,8 @@ BEOP_AVX512F void kernel(const float* a, const float* b, int kc, float* c, int64
   }
 }
 
-// Panels p = 0 .. panels-1 of `width` rows each (12 or 32), from row r0 on, and k0 .. k0+kc-1 of X (element (r, k)
-// at X[r*rr + k*rk], R rows; zeros past R) into out[p * pstride + k * width + i] for row r0 + p*width + i.
+// Panels p = 0 .. panels-1 of W rows each (MR or NR), from row r0 on, and k0 .. k0+kc-1 of X (element (r, k) at
+// X[r*rr + k*rk], R rows; zeros past R) into out[p * pstride + k * W + i] for row r0 + p*W + i.
 // Vectorized along whichever of r and k is contiguous in X (every layout the linear layers use), 16 rows at a
 // time: r-contiguous rows are copied with k outermost, so X is read in address order (walking one panel down all
 // of k first read it with a stride and cost a dW GEMM 17% in packing); k-contiguous rows are transposed 16 x 16
