@@ -48,8 +48,6 @@ constexpr TileConfig kTileConfig = {1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, 
 // from moving the packing stores or the scratch block's copies across them.
 inline void memory_barrier() { __asm__ __volatile__("" ::: "memory"); }
 
-inline __mmask16 first_bits(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? 0 : __mmask16((1u << n) - 1); }
-
 // One 16 x 16 block of bf16 pairs of a matrix X (element (r, k) at X[r * rr + k * rk], R x K): rows r0.. r0+15,
 // pairs p0 .. p0+15, zeros past R and K. Element (r, q) goes to out[r * ors + q * ocs], where one of ors and
 // ocs is 1 (the A and B layouts). Vectorized along whichever of r and k is contiguous in X (every layout the

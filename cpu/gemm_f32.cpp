@@ -38,8 +38,6 @@ constexpr int kMaxNcp = 32;      // B panels per thread tile: its chunk, 1 MiB, 
 constexpr int kAheadB = 8;      // k the micro-kernel prefetches B ahead (2 KiB)
 constexpr int kPackAhead = 8;   // k the packing prefetches ahead: its loads waited on memory (+15% on a dW GEMM)
 
-inline __mmask16 first_bits(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? 0 : __mmask16((1u << n) - 1); }
-
 // c (MR x NR, leading dimension ldc) = (load ? c : 0) + a . b over kc values of k. The products are summed from
 // zero and added to c once at the end, as Eigen's GEMM did: c0 + (a . b), not ((c0 + p0) + p1) + ..., so that
 // accumulating a micro-batch's gradient onto the previous ones rounds like data-parallel ranks adding their own

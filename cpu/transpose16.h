@@ -1,12 +1,16 @@
-// In-register transpose of a 16 x 16 block of 32-bit words (fp32 values or bf16 pairs): v[i] word j -> v[j] word i.
-// Pairs within 128-bit lanes, then quads, then lanes across vectors. Used by the GEMMs' packing where the source's
-// contiguous direction is not the packed panel's (cpu/gemm_amx.cpp, cpu/gemm_f32.cpp). The maskz forms with a
-// full mask are the plain instructions; GCC 12's unmasked ones start from _mm512_undefined_epi32(), which
-// -fsanitize builds warn about. target("avx512f"): callers carry at least that target themselves.
+// Helpers of the GEMMs' packing (cpu/gemm_amx.cpp, cpu/gemm_f32.cpp): the mask of a partial 16-lane load or store,
+// and an in-register transpose of a 16 x 16 block of 32-bit words (fp32 values or bf16 pairs), used where the
+// source's contiguous direction is not the packed panel's: v[i] word j -> v[j] word i (pairs within 128-bit lanes,
+// then quads, then lanes across vectors). The transpose's maskz forms with a full mask are the plain instructions;
+// GCC 12's unmasked ones start from _mm512_undefined_epi32(), which -fsanitize builds warn about.
+// target("avx512f"): callers carry at least that target themselves.
 #pragma once
 #include <immintrin.h>
 
 namespace beop::cpu {
+
+// The first n of 16 lanes (none for n <= 0, all for n >= 16).
+inline __mmask16 first_bits(int n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? 0 : __mmask16((1u << n) - 1); }
 
 __attribute__((target("avx512f"))) inline void transpose16(__m512i v[16]) {
   const __mmask16 all = 0xffff;

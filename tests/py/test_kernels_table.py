@@ -47,8 +47,8 @@ NOT_OPS = {
     "cpu/gemm_f32.h": "the packed fp32 GEMM behind the linear op's forward and backward (cpu/ops.h routes more than 4 "
                       "rows to it where the CPU has AVX-512F, Eigen's otherwise), not an op of its own; tested by "
                       "tests/test_gemm_f32.cpp",
-    "cpu/transpose16.h": "a 16 x 16 in-register transpose that the GEMMs' packing calls (gemm_amx.cpp, gemm_f32.cpp), "
-                         "not an op; tested through tests/test_cpu_bf16.cpp and tests/test_gemm_f32.cpp",
+    "cpu/transpose16.h": "the lane mask and 16 x 16 in-register transpose that the GEMMs' packing calls (gemm_amx.cpp, "
+                         "gemm_f32.cpp), not an op; tested through tests/test_cpu_bf16.cpp and tests/test_gemm_f32.cpp",
     "cpu/vexp.h": "an inline exp that the CPU ops' softmaxes and SiLU call, not an op (CUDA uses __expf); tested by "
                   "tests/test_vexp.cpp",
     "cuda/kernels/common.cuh": "helpers shared by every kernel (error checks, fixed-order reductions)",
