@@ -10,7 +10,7 @@ BIN=build/bench/bench_infer
 BUSY=${1:-2}
 ROUNDS=${ROUNDS:-3}
 SETTINGS=("libgomp default (spin)|" "OMP_WAIT_POLICY=passive|OMP_WAIT_POLICY=passive"
-          "GOMP_SPINCOUNT=10000|GOMP_SPINCOUNT=10000" "OMP_NUM_THREADS=1|OMP_NUM_THREADS=1")
+          "GOMP_SPINCOUNT=10000 (train/infer default)|GOMP_SPINCOUNT=10000" "OMP_NUM_THREADS=1|OMP_NUM_THREADS=1")
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_all() {  # $1: label of the load
   local tmp; tmp=$(mktemp -d)

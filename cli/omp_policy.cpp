@@ -12,7 +12,7 @@ void default_omp_wait_policy(char** argv) {
   const char* off = std::getenv("BEOP_OMP_DEFAULTS");
   if (off && std::strcmp(off, "0") == 0) return;
   // Setting the variable also marks the re-executed process, so this runs once.
-  if (setenv("OMP_WAIT_POLICY", kDefaultWaitPolicy, 1) != 0) return;
+  if (setenv("GOMP_SPINCOUNT", kDefaultSpinCount, 1) != 0) return;
   // Exec the binary by its real path, not as /proc/self/exe: the kernel names a process (/proc/PID/comm, what ps,
   // pgrep and top show) after the file it executed, and `pgrep train` / the fault tests must still find "train".
   char path[4096];

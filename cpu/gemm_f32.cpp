@@ -1,5 +1,6 @@
 // fp32 GEMM (see cpu/gemm_f32.h). Packed layouts (fp32, zeros past the matrix):
 //   B panel np (NR = 32 columns), all of k:   bp[np][k][j] = B[k][np*NR + j]         packed once per call
+//     (M <= 96 rows: per thread tile and k chunk instead, into L2; see gemm_f32)
 //   A block (MC rows of one thread tile, one k chunk of KC): ab[mp][k][i] = A[m0 + mp*MR + i][k0 + k]
 //                                                                         packed per tile and chunk, L2-resident
 // Loop nest per thread tile (MC x NC of C): for each k chunk, pack the A block; for each A panel (12 x KC, 12 KiB,
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cpu/gemm_block.h"
@@ -42,23 +44,26 @@ constexpr int kPackAhead = 8;   // k the packing prefetches ahead: its loads wai
 // zero and added to c once at the end, as Eigen's GEMM did: c0 + (a . b), not ((c0 + p0) + p1) + ..., so that
 // accumulating a micro-batch's gradient onto the previous ones rounds like data-parallel ranks adding their own
 // sums (tests/test_data_parallel.cpp compares the two within 1e-5; summing onto c0 drifted to 9e-5 in 20 steps).
+// R < MR: the first R rows of the panel only (a matrix's last, partial panel), so that a few-row GEMM (a prompt's
+// 37 tokens: 3 panels and 1 row) does not compute a whole panel of padding rows.
+template <int R = MR>
 BEOP_AVX512F void kernel(const float* a, const float* b, int kc, float* c, int64_t ldc, bool load) {
-  __m512 acc[MR][2];
+  __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int k = 0; k < kc; k++) {
     _mm_prefetch((const char*)(b + (k + kAheadB) * NR), _MM_HINT_T0);  // B comes from L2 (measured +10-20%)
     _mm_prefetch((const char*)(b + (k + kAheadB) * NR + 16), _MM_HINT_T0);
     const __m512 b0 = _mm512_loadu_ps(b + k * NR), b1 = _mm512_loadu_ps(b + k * NR + 16);
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
       const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; i++) {
+  for (int i = 0; i < R; i++) {
     if (load) {
       acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
       acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
@@ -130,6 +135,17 @@ BEOP_AVX512F void pack_panels(const float* X, int64_t rr, int64_t rk, int R, int
   }
 }
 
+// kernel<rows> for rows 1 .. MR.
+template <int... I>
+BEOP_AVX512F void kernel_rows_impl(std::integer_sequence<int, I...>, int rows, const float* a, const float* b, int kc,
+                                   float* c, int64_t ldc, bool load) {
+  ((rows == I + 1 ? kernel<I + 1>(a, b, kc, c, ldc, load) : void()), ...);
+}
+BEOP_AVX512F void kernel_rows(int rows, const float* a, const float* b, int kc, float* c, int64_t ldc, bool load) {
+  if (rows == MR) return kernel<MR>(a, b, kc, c, ldc, load);
+  kernel_rows_impl(std::make_integer_sequence<int, MR - 1>{}, rows, a, b, kc, c, ldc, load);
+}
+
 bool cpu_has_avx512f() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f");
@@ -168,23 +184,34 @@ void gemm_f32(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, con
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   auto round_up = [](int x, int to) { return (x + to - 1) / to * to; };
   int mb = (Mp + kMaxMcp - 1) / kMaxMcp, nb = (Np + kMaxNcp - 1) / kMaxNcp;
-  if (Mp >= threads) mb = std::min(Mp, round_up(mb, threads));
+  // A few rows (M <= 96: a prompt's prefill, a short micro-batch): one tile row, N split among the threads, and each
+  // tile packs its own B panels per k chunk into L2 instead of all of B into memory first. Every B panel then serves
+  // one tile only, so packing it once per call would write it to memory and read it back for few rows of work:
+  // with W^T as B (the forward pass) that traffic is 2x the weights', and a 37-token prefill of a 89 M-weight model
+  // ran at ~75 GFLOP/s (docs/PERFORMANCE.md, "Continuous batching"). The sums are the same either way.
+  const bool b_per_tile = Mp <= kMaxMcp;
+  if (b_per_tile) mb = 1, nb = std::min(Np, round_up(nb, threads));
+  else if (Mp >= threads) mb = std::min(Mp, round_up(mb, threads));
   else nb = std::min(Np, round_up(nb, threads));
   thread_local std::vector<float> bbuf;  // grown once, reused by every call of this thread
-  bbuf.resize(std::max(bbuf.size(), size_t(Np) * K * NR));
+  if (!b_per_tile) bbuf.resize(std::max(bbuf.size(), size_t(Np) * K * NR));
   float* bp = bbuf.data();  // a raw pointer: inside the parallel region a thread_local name is that thread's
 #pragma omp parallel
   {
-    // B (K, N) is X (r = n, k) with rr = csb, rk = rsb; threads take blocks of 8 panels x KC of k.
-    const int pgroups = (Np + 7) / 8, kblocks = (K + KC - 1) / KC;
+    if (!b_per_tile) {
+      // B (K, N) is X (r = n, k) with rr = csb, rk = rsb; threads take blocks of 8 panels x KC of k.
+      const int pgroups = (Np + 7) / 8, kblocks = (K + KC - 1) / KC;
 #pragma omp for collapse(2) schedule(static)
-    for (int pg = 0; pg < pgroups; pg++)
-      for (int kb = 0; kb < kblocks; kb++)
-        pack_panels<NR>(B, csb, rsb, N, pg * 8 * NR, std::min(8, Np - pg * 8), kb * KC, std::min(KC, K - kb * KC),
-                    bp + (int64_t(pg) * 8 * K + int64_t(kb) * KC) * NR, int64_t(K) * NR);
-    thread_local std::vector<float> abuf;
+      for (int pg = 0; pg < pgroups; pg++)
+        for (int kb = 0; kb < kblocks; kb++)
+          pack_panels<NR>(B, csb, rsb, N, pg * 8 * NR, std::min(8, Np - pg * 8), kb * KC, std::min(KC, K - kb * KC),
+                          bp + (int64_t(pg) * 8 * K + int64_t(kb) * KC) * NR, int64_t(K) * NR);
+    }
+    thread_local std::vector<float> abuf, tbuf;
     abuf.resize(std::max(abuf.size(), size_t(kMaxMcp) * MR * KC));
+    if (b_per_tile) tbuf.resize(std::max(tbuf.size(), size_t((Np + nb - 1) / nb + 1) * KC * NR));
     float* ab = abuf.data();
+    float* tb = tbuf.data();  // this tile's B panels for one k chunk (b_per_tile)
     alignas(64) float tmp[MR * NR];
 #pragma omp for collapse(2) schedule(static)
     for (int jb = 0; jb < nb; jb++)
@@ -195,14 +222,18 @@ void gemm_f32(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, con
           const int kc = std::min(KC, K - k0);
           const bool load = accumulate || k0 > 0;
           pack_panels<MR>(A, rsa, csa, M, mp0 * MR, mp1 - mp0, k0, kc, ab, int64_t(MR) * kc);
+          if (b_per_tile) pack_panels<NR>(B, csb, rsb, N, np0 * NR, np1 - np0, k0, kc, tb, int64_t(NR) * kc);
           for (int mp = mp0; mp < mp1; mp++) {
             const float* a = ab + int64_t(mp - mp0) * MR * kc;
             for (int np = np0; np < np1; np++) {
-              const float* b = bp + (int64_t(np) * K + k0) * NR;
+              const float* b = b_per_tile ? tb + int64_t(np - np0) * NR * kc : bp + (int64_t(np) * K + k0) * NR;
               const int rows = std::min(MR, M - mp * MR), cols = std::min(NR, N - np * NR);
               float* c = C + int64_t(mp) * MR * ldc + int64_t(np) * NR;
-              run_block<MR, NR>([&](float* cc, int64_t ld, bool ld_c) { kernel(a, b, kc, cc, ld, ld_c); }, c, ldc,
-                                rows, cols, load, tmp);
+              if (cols == NR)  // whole panel width: the kernel writes its rows of C directly, however few
+                kernel_rows(rows, a, b, kc, c, ldc, load);
+              else
+                run_block<MR, NR>([&](float* cc, int64_t ld, bool ld_c) { kernel_rows(rows, a, b, kc, cc, ld, ld_c); },
+                                  c, ldc, rows, cols, load, tmp);
             }
           }
         }

@@ -1,9 +1,10 @@
 // fp32 GEMM for CPU training's linear layers (--dtype fp32 --device cpu): the same packed-panel design as the bf16
 // GEMMs (cpu/gemm_bf16.h), with fp32 operands and one fused multiply-add per product. Why not Eigen's GEMM, which
 // ran here before: for this project's shapes (tokens x a few hundred features, K from 256 to 8192) Eigen repacks
-// the right-hand side per call block and runs below its square-matrix rate; this kernel packs B once per call,
-// packs A per thread in L2-sized blocks, and keeps a 12 x 32 block of C in 24 zmm registers: 1.15x Eigen on those
-// shapes, 1.1-1.2x on a training step (docs/PERFORMANCE.md, "fp32 on the packed GEMM").
+// the right-hand side per call block and runs below its square-matrix rate; this kernel packs B once per call
+// (per thread tile into L2 where M <= 96, a prompt's prefill), packs A per thread in L2-sized blocks, and keeps a
+// 12 x 32 block of C in 24 zmm registers: 1.15x Eigen on those shapes, 1.1-1.2x on a training step
+// (docs/PERFORMANCE.md, "fp32 on the packed GEMM").
 // Numerics: each element of C is summed by one thread: the products of each 256-wide chunk of k from zero, in
 // increasing k, one FMA each (rounded once), then added to C (to the start value where the GEMM accumulates), so the
 // result does not depend on the thread count; it differs from Eigen's (another summation order) within the usual

@@ -16,16 +16,23 @@
 namespace beop::cpu {
 
 #ifndef BEOP_SMALLM_NR
-#define BEOP_SMALLM_NR 4  // input rows per register block
+#define BEOP_SMALLM_NR 8  // input rows per register block
 #endif
 #ifndef BEOP_SMALLM_NO
-#define BEOP_SMALLM_NO 4  // weight rows per register block: NR * NO accumulators + NO weight vectors <= 32 zmm
+#define BEOP_SMALLM_NO 3  // weight rows per register block: NR * NO accumulators + NO weight vectors <= 32 zmm
 #endif
 constexpr int kNR = BEOP_SMALLM_NR, kNO = BEOP_SMALLM_NO;
 constexpr int kLanes = 16;
-// Weight rows per OpenMP work item: a multiple of kNO, small enough that 2 threads get even shares of the
-// smallest projection, large enough that a block's start-up (and its input rows' reloads) is amortized.
-constexpr int kBlockRows = 16;
+// Weight rows per OpenMP work item: a multiple of kNO and of kOneRowNO, small enough that 2 threads get near-even
+// shares of the smallest projection, large enough that a block's start-up (and its input rows' reloads) is
+// amortized.
+constexpr int kBlockRows = 24;
+// With several input rows, the first row group's pass over a block of weight rows prefetches each of them this many
+// floats (512 B) ahead: that pass is the one that streams the weights from memory, and with 8 x 3 FMAs per weight
+// load it leaves the hardware prefetcher's three short streams behind (8 rows: 10-25% faster than without, and
+// than the earlier 4 x 4 blocking, bench_smallm, 1 thread, 2026-12-06; docs/PERFORMANCE.md). One row (batch-1
+// decode, at the bandwidth bound already) does not prefetch.
+constexpr int kPrefetchAhead = 128;
 constexpr int kOneRowNO = 8;  // weight rows per register block when N = 1 (divides kBlockRows)
 
 namespace {
@@ -94,7 +101,7 @@ BEOP_AVX512 inline float hsum_tree(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
-template <int NR, int NO>
+template <int NR, int NO, bool kPrefetch = true>
 BEOP_AVX512 void micro_avx512(float* out, const float* in, const float* W, int IC, int OC, int r0, int o0) {
   __m512 acc[NR][NO];
   const float* x[NR];
@@ -104,8 +111,11 @@ BEOP_AVX512 void micro_avx512(float* out, const float* in, const float* W, int I
   for (int r = 0; r < NR; r++)
     for (int o = 0; o < NO; o++) acc[r][o] = _mm512_setzero_ps();
   int k = 0;
+  const bool prefetch = kPrefetch && r0 == 0;  // a prefetch never faults, also past the matrix's end
   for (; k + kLanes <= IC; k += kLanes) {
     __m512 wv[NO];
+    if (prefetch)
+      for (int o = 0; o < NO; o++) _mm_prefetch(reinterpret_cast<const char*>(w[o] + k + kPrefetchAhead), _MM_HINT_T0);
     for (int o = 0; o < NO; o++) wv[o] = _mm512_loadu_ps(w[o] + k);
     for (int r = 0; r < NR; r++) {
       const __m512 xv = _mm512_loadu_ps(x[r] + k);
@@ -158,7 +168,7 @@ void linear_smallm(float* out, const float* in, const float* W, int N, int IC, i
   // One row (batch-1 decode): 8 weight rows per block, 8 independent FMA chains (4 measured 0-8% slower than Eigen's
   // matrix-vector product at one row; 8 level or faster). The blocking does not change any row's sums.
 #if defined(__x86_64__)
-  const Micro one_row = fast ? &micro_avx512<1, kOneRowNO> : &micro_portable<1, kOneRowNO>;
+  const Micro one_row = fast ? &micro_avx512<1, kOneRowNO, false> : &micro_portable<1, kOneRowNO>;
 #else
   const Micro one_row = &micro_portable<1, kOneRowNO>;
 #endif

@@ -1,9 +1,9 @@
 // fp32 linear layer for a few rows (decode, batched decode, short prompts): out (N, OC) = in (N, IC) @ W^T with
 // W (OC, IC) row-major, N <= kSmallmMaxRows. Decoding is bound by reading W, so the kernel streams W ONCE for all
-// N rows: threads split W's rows (output features) into blocks of 16, and a register block of 4 input rows x 4
-// weight rows (16 zmm accumulators; 1 x 8 for a single row) is multiplied per pass over IC, the weight rows staying
-// in L1/L2 for the next group of input rows. cpu/linear.h's Eigen path read W nearly once per row for N > 4 (docs/PERFORMANCE.md, "Continuous
-// batching"). CpuOps<float>::linear_forward (cpu/ops.h) routes fp32 weights here for N <= kSmallmMaxRows.
+// N rows: threads split W's rows (output features) into blocks of 24, and a register block of 8 input rows x 3
+// weight rows (24 zmm accumulators; 1 x 8 for a single row) is multiplied per pass over IC, the weight rows staying
+// in L1/L2 for the next group of input rows; the first group's pass prefetches the weight rows ahead. cpu/linear.h's
+// Eigen path read W nearly once per row for N > 4 (docs/PERFORMANCE.md, "Continuous batching"). CpuOps<float>::linear_forward (cpu/ops.h) routes fp32 weights here for N <= kSmallmMaxRows.
 //
 // Numerics: row r's outputs are bitwise the same whatever N is and whichever rows share the call, because
 // each dot product in[r] . W[o] is summed in an order fixed by IC alone: 16 lane sums (lane l takes the

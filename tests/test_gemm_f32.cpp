@@ -61,8 +61,10 @@ TEST_CASE("gemm_f32 equals an fp64 reference in every operand layout, at every t
     return;
   }
   // M: under one micro-tile, one past 96-row tiles; N: under one panel, one past 32 panels (1024 columns);
-  // K: 1, under the 16-wide transpose, one past a 256 chunk, several chunks.
-  const int shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {97, 31, 257}, {12, 1025, 40}, {200, 64, 600}};
+  // K: 1, under the 16-wide transpose, one past a 256 chunk, several chunks. M <= 96 packs B per tile and chunk
+  // (a prefill's shape: 37 rows, two tiles of B panels, two k chunks), M > 96 packs all of B first.
+  const int shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {13, 33, 17},   {97, 31, 257},
+                           {12, 1025, 40}, {200, 64, 600}, {37, 1060, 300}};
   using Make = Layout (*)(int, int);
   const Make makes[] = {row_major, col_major, strided};
   for (const auto& sh : shapes)
