@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 make -s build/bench/bench_train
 work=build/bench/libm_exp
 mkdir -p "$work"
-flags="-O3 -march=native -std=c++17 -fopenmp -I. -isystem /usr/include/eigen3 -DBEOP_LIBM_EXP"
+flags="-O3 -march=native -mprefer-vector-width=512 -std=c++17 -fopenmp -I. -isystem /usr/include/eigen3 -DBEOP_LIBM_EXP"
 # bench_train and the CPU model compiled with glibc's exp; the rest of the library as built (its templates
 # instantiated in these two objects come first on the link line, so the libm versions are the ones linked)
 g++ $flags -c bench/bench_train.cpp -o "$work/bench_train.o"

@@ -1,15 +1,17 @@
 // fp32 GEMM (see cpu/gemm_f32.h). Packed layouts (fp32, zeros past the matrix):
 //   B panel np (NR = 32 columns), all of k:   bp[np][k][j] = B[k][np*NR + j]         packed once per call
-//     (M <= 96 rows: per thread tile and k chunk instead, into L2; see gemm_f32)
+//     (M <= 112 rows: per thread tile and k chunk instead, into L2; see gemm_f32)
 //   A block (MC rows of one thread tile, one k chunk of KC): ab[mp][k][i] = A[m0 + mp*MR + i][k0 + k]
 //                                                                         packed per tile and chunk, L2-resident
-// Loop nest per thread tile (MC x NC of C): for each k chunk, pack the A block; for each A panel (12 x KC, 12 KiB,
-// stays in L1), for each B panel (its KC x 32 chunk from L2, prefetched ahead): the micro-kernel adds 12 x 32 of
+// Loop nest per thread tile (MC x NC of C): for each k chunk, pack the A block; for each A panel (14 x KC, 14 KiB,
+// stays in L1), for each B panel (its KC x 32 chunk from L2, prefetched ahead): the micro-kernel adds 14 x 32 of
 // C over the chunk. (The other order, B panel in L1 and A panels from L2, measured 10-25% slower here.)
 // Tuned on the 2-core dev VM (Sapphire Rapids, 1 thread): the micro-kernel alone reaches 161 GFLOP/s in L1
 // (97% of 2 FMA ports at 2.6 GHz); on the `small` preset's layer shapes the whole GEMM, packing included, runs
 // 85-110 GFLOP/s against Eigen's 75-97, 1.15x over the set (build/bench/bench_gemm_f32; docs/PERFORMANCE.md,
-// "fp32 on the packed GEMM").
+// "fp32 on the packed GEMM"). Those figures are of the first, 12-row micro-tile; 14 rows (28 accumulators, with
+// the two B vectors and the broadcast 31 of the 32 zmm registers) made the layer set 3% faster and a training step
+// 2.5-3% (docs/PERFORMANCE.md, eleventh session).
 #include "cpu/gemm_f32.h"
 
 #include <immintrin.h>
@@ -32,9 +34,9 @@
 namespace beop::cpu {
 namespace {
 
-constexpr int MR = 12, NR = 32;  // micro-tile of C: 24 zmm accumulators
-constexpr int KC = 256;          // k per chunk: an A panel's chunk is 12 x 256 x 4 = 12 KiB (L1)
-constexpr int kMaxMcp = 8;       // A panels per thread tile: 96 rows, an A block of 96 KiB (L2)
+constexpr int MR = 14, NR = 32;  // micro-tile of C: 28 zmm accumulators
+constexpr int KC = 256;          // k per chunk: an A panel's chunk is 14 x 256 x 4 = 14 KiB (L1)
+constexpr int kMaxMcp = 8;       // A panels per thread tile: 112 rows, an A block of 112 KiB (L2)
 constexpr int kMaxNcp = 32;      // B panels per thread tile: its chunk, 1 MiB, stays in L2 for the tile's A panels
 
 constexpr int kAheadB = 8;      // k the micro-kernel prefetches B ahead (2 KiB)
@@ -49,20 +51,20 @@ constexpr int kPackAhead = 8;   // k the packing prefetches ahead: its loads wai
 template <int R = MR>
 BEOP_AVX512F void kernel(const float* a, const float* b, int kc, float* c, int64_t ldc, bool load) {
   __m512 acc[R][2];
-#pragma GCC unroll 12
+#pragma GCC unroll 14
   for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int k = 0; k < kc; k++) {
     _mm_prefetch((const char*)(b + (k + kAheadB) * NR), _MM_HINT_T0);  // B comes from L2 (measured +10-20%)
     _mm_prefetch((const char*)(b + (k + kAheadB) * NR + 16), _MM_HINT_T0);
     const __m512 b0 = _mm512_loadu_ps(b + k * NR), b1 = _mm512_loadu_ps(b + k * NR + 16);
-#pragma GCC unroll 12
+#pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
       const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-#pragma GCC unroll 12
+#pragma GCC unroll 14
   for (int i = 0; i < R; i++) {
     if (load) {
       acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
@@ -82,7 +84,7 @@ BEOP_AVX512F void kernel(const float* a, const float* b, int kc, float* c, int64
 template <int W>  // rows per panel: MR or NR
 BEOP_AVX512F void pack_panels(const float* X, int64_t rr, int64_t rk, int R, int r0, int panels, int k0, int kc,
                               float* out, int64_t pstride) {
-  constexpr int kGroups = (W + 15) / 16, kLast = W - 16 * (kGroups - 1);  // rows of the last group: 12 or 16
+  constexpr int kGroups = (W + 15) / 16, kLast = W - 16 * (kGroups - 1);  // rows of the last group: 14 or 16
   constexpr __mmask16 kLastMask = __mmask16((1u << kLast) - 1);
   // Rows of group g of panel p that exist in X (the rest are zeros).
   auto valid_rows = [&](int p, int g) {
@@ -146,6 +148,32 @@ BEOP_AVX512F void kernel_rows(int rows, const float* a, const float* b, int kc, 
   kernel_rows_impl(std::make_integer_sequence<int, MR - 1>{}, rows, a, b, kc, c, ldc, load);
 }
 
+// One thread tile of C: A panels [mp0, mp1) x B panels [np0, np1), over all of k in chunks of KC. A is packed per
+// chunk into ab; B comes from bp (all of B packed once per call) or, with bp null, is packed per chunk into tb.
+BEOP_AVX512F void run_tile(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
+                           int64_t csb, float* C, int64_t ldc, bool accumulate, int mp0, int mp1, int np0, int np1,
+                           const float* bp, float* ab, float* tb, float* tmp) {
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    const bool load = accumulate || k0 > 0;
+    pack_panels<MR>(A, rsa, csa, M, mp0 * MR, mp1 - mp0, k0, kc, ab, int64_t(MR) * kc);
+    if (!bp) pack_panels<NR>(B, csb, rsb, N, np0 * NR, np1 - np0, k0, kc, tb, int64_t(NR) * kc);
+    for (int mp = mp0; mp < mp1; mp++) {
+      const float* a = ab + int64_t(mp - mp0) * MR * kc;
+      for (int np = np0; np < np1; np++) {
+        const float* b = bp ? bp + (int64_t(np) * K + k0) * NR : tb + int64_t(np - np0) * NR * kc;
+        const int rows = std::min(MR, M - mp * MR), cols = std::min(NR, N - np * NR);
+        float* c = C + int64_t(mp) * MR * ldc + int64_t(np) * NR;
+        if (cols == NR)  // whole panel width: the kernel writes its rows of C directly, however few
+          kernel_rows(rows, a, b, kc, c, ldc, load);
+        else
+          run_block<MR, NR>([&](float* cc, int64_t ld, bool ld_c) { kernel_rows(rows, a, b, kc, cc, ld, ld_c); }, c,
+                            ldc, rows, cols, load, tmp);
+      }
+    }
+  }
+}
+
 bool cpu_has_avx512f() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f");
@@ -167,15 +195,22 @@ bool gemm_f32_enabled() {
 
 void set_gemm_f32_enabled(bool on) { g_enabled = on && cpu_has_avx512f(); }
 
+namespace {
+// Both entry points' preconditions and empty cases: an Error without the kernel; true (C done) when C is empty
+// or K is (C = 0, or unchanged when accumulating).
+bool nothing_to_multiply(int M, int N, int K, float* C, int64_t ldc, bool accumulate) {
+  BEOP_CHECK(gemm_f32_enabled(), "gemm_f32: the AVX-512 kernel is not available on this CPU (or BEOP_F32_GEMM=eigen)");
+  if (M <= 0 || N <= 0) return true;
+  if (K > 0) return false;
+  if (!accumulate)
+    for (int m = 0; m < M; m++) std::memset(C + int64_t(m) * ldc, 0, size_t(N) * sizeof(float));
+  return true;
+}
+}  // namespace
+
 void gemm_f32(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
               int64_t csb, float* C, int64_t ldc, bool accumulate) {
-  BEOP_CHECK(gemm_f32_enabled(), "gemm_f32: the AVX-512 kernel is not available on this CPU (or BEOP_F32_GEMM=eigen)");
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate)
-      for (int m = 0; m < M; m++) std::memset(C + int64_t(m) * ldc, 0, size_t(N) * sizeof(float));
-    return;
-  }
+  if (nothing_to_multiply(M, N, K, C, ldc, accumulate)) return;
   const int Mp = (M + MR - 1) / MR, Np = (N + NR - 1) / NR;
   // Thread tiles: mb x nb of them, tile (ib, jb) holding A panels [ib*Mp/mb, (ib+1)*Mp/mb) and B panels likewise
   // (sizes within one panel of each other, at most kMaxMcp x kMaxNcp). mb is a multiple of the thread count, so
@@ -215,30 +250,23 @@ void gemm_f32(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, con
     alignas(64) float tmp[MR * NR];
 #pragma omp for collapse(2) schedule(static)
     for (int jb = 0; jb < nb; jb++)
-      for (int ib = 0; ib < mb; ib++) {
-        const int mp0 = int(int64_t(ib) * Mp / mb), mp1 = int(int64_t(ib + 1) * Mp / mb),
-                  np0 = int(int64_t(jb) * Np / nb), np1 = int(int64_t(jb + 1) * Np / nb);
-        for (int k0 = 0; k0 < K; k0 += KC) {
-          const int kc = std::min(KC, K - k0);
-          const bool load = accumulate || k0 > 0;
-          pack_panels<MR>(A, rsa, csa, M, mp0 * MR, mp1 - mp0, k0, kc, ab, int64_t(MR) * kc);
-          if (b_per_tile) pack_panels<NR>(B, csb, rsb, N, np0 * NR, np1 - np0, k0, kc, tb, int64_t(NR) * kc);
-          for (int mp = mp0; mp < mp1; mp++) {
-            const float* a = ab + int64_t(mp - mp0) * MR * kc;
-            for (int np = np0; np < np1; np++) {
-              const float* b = b_per_tile ? tb + int64_t(np - np0) * NR * kc : bp + (int64_t(np) * K + k0) * NR;
-              const int rows = std::min(MR, M - mp * MR), cols = std::min(NR, N - np * NR);
-              float* c = C + int64_t(mp) * MR * ldc + int64_t(np) * NR;
-              if (cols == NR)  // whole panel width: the kernel writes its rows of C directly, however few
-                kernel_rows(rows, a, b, kc, c, ldc, load);
-              else
-                run_block<MR, NR>([&](float* cc, int64_t ld, bool ld_c) { kernel_rows(rows, a, b, kc, cc, ld, ld_c); },
-                                  c, ldc, rows, cols, load, tmp);
-            }
-          }
-        }
-      }
+      for (int ib = 0; ib < mb; ib++)
+        run_tile(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, int(int64_t(ib) * Mp / mb),
+                 int(int64_t(ib + 1) * Mp / mb), int(int64_t(jb) * Np / nb), int(int64_t(jb + 1) * Np / nb),
+                 b_per_tile ? nullptr : bp, ab, tb, tmp);
   }
+}
+
+void gemm_f32_serial(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
+                     int64_t csb, float* C, int64_t ldc, bool accumulate) {
+  if (nothing_to_multiply(M, N, K, C, ldc, accumulate)) return;
+  const int Mp = (M + MR - 1) / MR, Np = (N + NR - 1) / NR;
+  thread_local std::vector<float> abuf, tbuf;  // all of A's and B's panels for one k chunk
+  abuf.resize(std::max(abuf.size(), size_t(Mp) * MR * KC));
+  tbuf.resize(std::max(tbuf.size(), size_t(Np) * NR * KC));
+  alignas(64) float tmp[MR * NR];
+  run_tile(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, 0, Mp, 0, Np, nullptr, abuf.data(), tbuf.data(),
+           tmp);
 }
 
 void linear_forward_f32(float* out, const float* in, const float* W, int N, int IC, int OC) {

@@ -2,8 +2,8 @@
 // GEMMs (cpu/gemm_bf16.h), with fp32 operands and one fused multiply-add per product. Why not Eigen's GEMM, which
 // ran here before: for this project's shapes (tokens x a few hundred features, K from 256 to 8192) Eigen repacks
 // the right-hand side per call block and runs below its square-matrix rate; this kernel packs B once per call
-// (per thread tile into L2 where M <= 96, a prompt's prefill), packs A per thread in L2-sized blocks, and keeps a
-// 12 x 32 block of C in 24 zmm registers: 1.15x Eigen on those shapes, 1.1-1.2x on a training step
+// (per thread tile into L2 where M <= 112, a prompt's prefill), packs A per thread in L2-sized blocks, and keeps a
+// 14 x 32 block of C in 28 zmm registers: 1.15x Eigen on those shapes, 1.1-1.2x on a training step
 // (docs/PERFORMANCE.md, "fp32 on the packed GEMM").
 // Numerics: each element of C is summed by one thread: the products of each 256-wide chunk of k from zero, in
 // increasing k, one FMA each (rounded once), then added to C (to the start value where the GEMM accumulates), so the
@@ -28,6 +28,12 @@ void set_gemm_f32_enabled(bool on);
 // (serial inside a parallel region).
 void gemm_f32(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
               int64_t csb, float* C, int64_t ldc, bool accumulate);
+
+// gemm_f32 in the calling thread, without OpenMP, for products small enough that one thread should do each (the
+// flash attention's 64 x 64 tiles, cpu/attention_flash.h): A and B are packed whole per 256-wide chunk of k, so M
+// and N should be a few hundred at most. The same sums, bit for bit, as gemm_f32.
+void gemm_f32_serial(int M, int N, int K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
+                     int64_t csb, float* C, int64_t ldc, bool accumulate);
 
 // cpu/linear.h's layout, W (OC, IC); these run gemm_f32 when it is enabled, Eigen otherwise.
 // out (N, OC) = in (N, IC) @ W^T

@@ -101,6 +101,21 @@ struct CpuOps {
     }
     cpu::linear_forward(o, in, W, N, IC, OC);
   }
+  // Whether linear_forward gives a row the same bits in a call of `a` rows as in a call of `b` rows (whatever the
+  // other rows are): within the few-row kernel's range (its sums are fixed by IC alone) or within the packed GEMM's
+  // (fixed by K alone), not across the two, and not for Eigen's, bf16's or the converted weights' paths, which make
+  // no such promise. Model::prefill_batch_exact asks it before the server batches prompts' prefills.
+  bool same_row_results(int a, int b) const {
+    if constexpr (std::is_same<Real, float>::value) {
+      if (lowp || gemm_bf16) return false;
+      auto family = [](int rows) {
+        if (rows <= kSmallmMaxRows && smallm_enabled()) return 1;
+        return rows > 4 && gemm_f32_enabled() ? 2 : 0;
+      };
+      return family(a) != 0 && family(a) == family(b);
+    }
+    return false;
+  }
   void linear_backward(Real* din, Real* dW, const Real* dout, const Real* in, const Real* W, int N, int IC,
                        int OC, bool acc) {
     if constexpr (std::is_same<Real, float>::value)

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cpu/lane_sum.h"
+
 namespace beop::cpu {
 
 // out (N, C), rstd (N) = 1/sqrt(mean(x^2)+eps) saved for backward;  x (N, C), w (C)
@@ -12,8 +14,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* x, const T* w, int N, int C, floa
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     const T* xr = x + int64_t(n) * C;
-    T ss = 0;
-    for (int c = 0; c < C; c++) ss += xr[c] * xr[c];
+    const T ss = dot_lanes(xr, xr, C);  // cpu/lane_sum.h: 16 lanes, vectorized
     const T r = T(1) / std::sqrt(ss / C + T(eps));
     rstd[n] = r;
     T* o = out + int64_t(n) * C;
@@ -32,8 +33,8 @@ void rmsnorm_backward(T* dx, T* dw, const T* dout, const T* x, const T* w, const
     const T* xr = x + int64_t(n) * C;
     const T* dr = dout + int64_t(n) * C;
     const T r = rstd[n];
-    T dot = 0;  // sum_c g * xhat
-    for (int c = 0; c < C; c++) dot += dr[c] * w[c] * xr[c] * r;
+    // sum_c g * xhat = r * sum_c dout w x, in 16 lanes (cpu/lane_sum.h)
+    const T dot = r * lane_sum<16, T>(C, [&](int64_t c) { return dr[c] * w[c] * xr[c]; });
     const T mean_dot = dot / C;
     T* dxr = dx + int64_t(n) * C;
     for (int c = 0; c < C; c++) dxr[c] += r * (dr[c] * w[c] - xr[c] * r * mean_dot);

@@ -15,6 +15,8 @@
 
 #include <Eigen/Core>
 
+#include "cpu/lane_sum.h"
+
 namespace beop::cpu {
 
 // always_inline: in a large caller (the flash backward) g++ otherwise keeps it out of line, and the loop scalar
@@ -43,8 +45,8 @@ namespace beop::cpu {
 inline double fast_exp(double x) { return std::exp(x); }
 
 // Returns sum_j exp(x[j] * scale - shift) over j < n, and with kStore writes each exp to out[j] (out may be x).
-// The sum runs in 16 lanes (lane k sums j = k mod 16, then the lanes and the tail in order): deterministic, and
-// vectorizable where one running sum is not.
+// The sum runs in 16 lanes (lane k sums j = k mod 16, then the lanes folded in halves, then the tail in order):
+// deterministic, and vectorizable where one running sum is not.
 template <bool kStore, typename T>
 T exp_sum(T* out, const T* x, int n, T scale, T shift) {
   constexpr int W = 16;
@@ -56,8 +58,7 @@ T exp_sum(T* out, const T* x, int n, T scale, T shift) {
       if constexpr (kStore) out[j + k] = e;
       acc[k] += e;
     }
-  T sum = 0;
-  for (int k = 0; k < W; k++) sum += acc[k];
+  T sum = fold_lanes<W>(acc);  // cpu/lane_sum.h
   for (; j < n; j++) {
     const T e = fast_exp(x[j] * scale - shift);
     if constexpr (kStore) out[j] = e;

@@ -113,6 +113,9 @@ struct CudaOps {
                         int N, int C) {
     cuda::rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C, scratch(rmsnorm_backward_scratch(N, C)), stream);
   }
+  // Whether linear_forward gives a row the same bits in calls of a and b rows (cpu/ops.h): not promised here,
+  // cuBLASLt may pick another algorithm by row count, so the server prefills prompts one at a time on the GPU.
+  bool same_row_results(int a, int b) const { return false; }
   void linear_forward(Real* o, const Real* in, const Real* W, int N, int IC, int OC) {
     cuda::linear_forward(o, in, W, N, IC, OC, stream);
   }

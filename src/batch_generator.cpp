@@ -47,6 +47,7 @@ struct BatchGenerator::Impl {
   CausalLM& lm;
   const Tokenizer& tok;
   int n_slots = 0;
+  int context = 0;  // positions per slot (reset_slots): also the most prompt tokens one batched prefill takes
   std::mutex mu;  // guards pending and stopping
   std::condition_variable cv;
   std::deque<std::shared_ptr<Job>> pending;
@@ -59,7 +60,8 @@ struct BatchGenerator::Impl {
 
   Impl(CausalLM& m, const Tokenizer& t, int max_batch) : lm(m), tok(t) {
     BEOP_CHECK(max_batch > 0, "max batch must be positive, got ", max_batch);
-    n_slots = std::max(1, std::min(max_batch, lm.reset_slots(max_batch, lm.config().max_seq_len)));
+    context = lm.config().max_seq_len;
+    n_slots = std::max(1, std::min(max_batch, lm.reset_slots(max_batch, context)));
     for (int s = n_slots - 1; s >= 0; s--) free_slots.push_back(s);
     th = std::thread([this] { loop(); });
   }
@@ -77,18 +79,55 @@ struct BatchGenerator::Impl {
     j->finish(std::move(r), e);
   }
 
-  // A waiting job takes a free slot: prefill alone, then its first token.
-  void admit(const std::shared_ptr<Job>& j) {
-    j->slot = free_slots.back();
-    free_slots.pop_back();
-    active.push_back(j);
-    j->t_admit = Clock::now();
-    try {
-      std::vector<float> logits = lm.prefill_slot(j->slot, j->prompt.data(), int(j->prompt.size()), 0);
-      j->prefill_s = since(j->t_admit);
-      if (!j->dec->feed(logits)) retire(active.size() - 1);
-    } catch (...) {
-      retire(active.size() - 1, std::current_exception());
+  void retire_job(const std::shared_ptr<Job>& j, std::exception_ptr e = nullptr) {
+    for (size_t i = 0; i < active.size(); i++)
+      if (active[i] == j) return retire(i, e);
+  }
+
+  // Waiting jobs take free slots, their prompts are prefilled, and each gets its first token. Consecutive prompts
+  // are prefilled together (one read of the weights for all of them) where the model gives each the logits it
+  // would give it alone, bit for bit (CausalLM::prefill_exact), and they fit one prefill (the slots' context);
+  // the others alone.
+  void admit(const std::vector<std::shared_ptr<Job>>& joining) {
+    for (const auto& j : joining) {
+      j->slot = free_slots.back();
+      free_slots.pop_back();
+      active.push_back(j);
+      j->t_admit = Clock::now();
+    }
+    for (size_t i = 0; i < joining.size();) {
+      std::vector<int> lens{int(joining[i]->prompt.size())}, slots{joining[i]->slot};
+      int64_t total = lens[0];
+      size_t e = i + 1;
+      for (; e < joining.size(); e++) {
+        const int len = int(joining[e]->prompt.size());
+        if (total + len > context) break;
+        lens.push_back(len);
+        if (!lm.prefill_exact(lens.data(), int(lens.size()))) {
+          lens.pop_back();
+          break;
+        }
+        slots.push_back(joining[e]->slot), total += len;
+      }
+      std::vector<int32_t> toks;
+      for (size_t k = i; k < e; k++) toks.insert(toks.end(), joining[k]->prompt.begin(), joining[k]->prompt.end());
+      std::vector<float> logits;
+      try {
+        logits = e - i == 1 ? lm.prefill_slot(slots[0], toks.data(), lens[0], 0)
+                            : lm.prefill_slots(toks.data(), lens.data(), slots.data(), int(e - i));
+      } catch (...) {
+        for (size_t k = i; k < e; k++) retire_job(joining[k], std::current_exception());
+        i = e;
+        continue;
+      }
+      const size_t V = logits.size() / (e - i);
+      for (size_t k = i; k < e; k++) {
+        const std::shared_ptr<Job>& j = joining[k];
+        j->prefill_s = since(j->t_admit);
+        std::vector<float> row(logits.begin() + long((k - i) * V), logits.begin() + long((k - i + 1) * V));
+        if (!j->dec->feed(row)) retire_job(j);
+      }
+      i = e;
     }
   }
 
@@ -131,13 +170,13 @@ struct BatchGenerator::Impl {
       // the same model, e.g. a test's oracle, re-reserves it for one sequence; a no-op when nothing changed).
       if (active.empty() && !joining.empty()) {
         try {
-          lm.reset_slots(n_slots, lm.config().max_seq_len);
+          lm.reset_slots(n_slots, context);
         } catch (...) {
           for (auto& j : joining) j->finish({}, std::current_exception());
           continue;
         }
       }
-      for (auto& j : joining) admit(j);
+      admit(joining);
       for (size_t i = active.size(); i-- > 0;)
         if (active[i]->cancelled) active[i]->dec->cancel(), retire(i);
       if (!active.empty()) step();

@@ -60,6 +60,19 @@ class CausalLM {
     BEOP_CHECK(n == 1 && slot[0] == 0, "this model serves one sequence at a time");
     return step(toks, 1, pos[0]);
   }
+  // prefill_slots: prefill_slot of n prompts in one pass over the weights (prompt i: lens[i] tokens, concatenated
+  // in toks, into slot slots[i] from position 0); returns their last positions' logits, (n, V). Only where
+  // prefill_exact says each prompt gets the logits its prefill_slot would, bit for bit (false by default: the
+  // batch generator then prefills one prompt at a time).
+  virtual bool prefill_exact(const int* lens, int n) { return false; }
+  virtual std::vector<float> prefill_slots(const int32_t* toks, const int* lens, const int* slots, int n) {
+    std::vector<float> all;
+    for (int i = 0; i < n; toks += lens[i], i++) {
+      const std::vector<float> one = prefill_slot(slots[i], toks, lens[i], 0);
+      all.insert(all.end(), one.begin(), one.end());
+    }
+    return all;
+  }
 };
 
 template <class M>
@@ -81,6 +94,10 @@ class ModelLM : public CausalLM {
   }
   std::vector<float> decode_slots(const int32_t* toks, const int* slot, const int* pos, int n) override {
     return m_->download_logits(m_->slot_decode(toks, slot, pos, n), n);
+  }
+  bool prefill_exact(const int* lens, int n) override { return m_->prefill_batch_exact(lens, n); }
+  std::vector<float> prefill_slots(const int32_t* toks, const int* lens, const int* slots, int n) override {
+    return m_->download_logits(m_->slot_prefill_batch(toks, lens, slots, n), n);
   }
   std::vector<double> token_logprobs(const int32_t* toks, int n) override {
     BEOP_CHECK(n >= 2, "token_logprobs needs at least 2 tokens, got ", n);

@@ -285,6 +285,39 @@ class Model {
                               /*last_only=*/true);
     return infer_acts_.logits;
   }
+  // Prefill of n prompts at once (Transformer::prefill): prompt i is len[i] tokens, concatenated in tokens, into
+  // slot slot[i] from position 0; all of them together at most the slots' context (the prefill plan's rows).
+  // Returns (n, Vp) logits of their last positions on the backend (the decode plan's logits buffer).
+  const T* slot_prefill_batch(const int32_t* tokens, const int* len, const int* slot, int n) {
+    BEOP_CHECK(slots_ > 0 && n > 0 && n <= slots_, "slot_prefill_batch(): ", n, " prompts for ", slots_, " slots");
+    std::vector<char> used(size_t(slots_), 0);
+    int64_t rows = 0;
+    for (int i = 0; i < n; i++) {
+      BEOP_CHECK(slot[i] >= 0 && slot[i] < slots_ && !used[size_t(slot[i])], "slot_prefill_batch(): slot ", slot[i],
+                 " is outside the ", slots_, " reserved or appears twice");
+      used[size_t(slot[i])] = 1;
+      BEOP_CHECK(len[i] > 0 && len[i] <= cache_.Tmax, "slot_prefill_batch(): a prompt of ", len[i],
+                 " tokens for a context of ", cache_.Tmax);
+      rows += len[i];
+    }
+    BEOP_CHECK(rows <= cache_.Tmax, "slot_prefill_batch(): ", rows, " tokens in all exceed the ", cache_.Tmax,
+               " rows of the prefill plan");
+    validate_batch(cfg_, tokens, nullptr, nullptr, 1, int(rows));
+    sync_work();
+    ops_.upload(infer_tokens_, tokens, size_t(rows));
+    Transformer<Ops>::prefill(ops_, cfg_, w_, infer_acts_, decode_acts_.logits, infer_tokens_, n, slot, len, cache_);
+    return decode_acts_.logits;
+  }
+  // Whether slot_prefill_batch of these n prompts gives each the logits slot_prefill gives it alone, bit for bit:
+  // the backend's linear layers must give a row the same sums in a call of the batch's rows as in a call of the
+  // prompt's own (and its last position the same in n rows as in 1). src/batch_generator.h batches only then.
+  bool prefill_batch_exact(const int* len, int n) const {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += len[i];
+    for (int i = 0; i < n; i++)
+      if (!ops_.same_row_results(len[i], total)) return false;
+    return ops_.same_row_results(1, n);
+  }
   // One decode step of n sequences (Transformer::decode): tokens[i] at position pos[i] of slot slot[i], whose
   // positions 0 .. pos[i]-1 are cached. Returns (n, Vp) logits on the backend.
   const T* slot_decode(const int32_t* tokens, const int* slot, const int* pos, int n) {

@@ -13,6 +13,7 @@
 // which every branch's backward adds (so residual adds need no backward kernel).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "src/activation_layout.h"
 #include "src/config.h"
@@ -90,6 +91,35 @@ struct Transformer {
     }, n, 1, -1);
     ops.rmsnorm_forward(a.xn_final, a.rstd_final, a.resid_out, w.final_norm, n, C, cfg.rms_eps);
     ops.linear_forward(a.logits, a.xn_final, w.lm_head, n, C, cfg.padded_vocab());
+  }
+
+  // Batched prefill (continuous batching, src/batch_generator.h): n prompts at once, prompt i's len[i] tokens at
+  // positions 0 .. len[i]-1 of cache slot slot[i] (host arrays; slots distinct), concatenated in tokens (sum len
+  // rows). As in decode, the norms, projections and the MLP run once on all rows (every weight matrix read once for
+  // all the prompts); RoPE, the cache store and attention run per prompt over its own slot, with the calls a
+  // one-prompt prefill makes. logits (n, Vp) = each prompt's last position. a: a kInfer plan of >= sum len rows.
+  static void prefill(Ops& ops, const ModelConfig& cfg, const Weights<T>& w, Acts<T>& a, T* logits,
+                      const int32_t* tokens, int n, const int* slot, const int* len, const KVCacheView<T>& cache) {
+    const int C = cfg.d_model, H = cfg.n_heads, KV = cfg.n_kv_heads, D = cfg.head_dim;
+    const int QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+    const int64_t slot_stride = int64_t(cache.Tmax) * KV * D;
+    std::vector<int64_t> row0(size_t(n) + 1, 0);  // prompt i's rows: row0[i] .. row0[i+1]-1
+    for (int i = 0; i < n; i++) row0[size_t(i) + 1] = row0[size_t(i)] + len[i];
+    const int N = int(row0[size_t(n)]);
+    layers(ops, cfg, w, a, tokens, N, [&](int l, LayerActs<T>& la) {
+      for (int i = 0; i < n; i++) {
+        T* qkv = la.qkv + row0[size_t(i)] * QKV;
+        T* kc = cache.k + l * cache.layer_stride + slot[i] * slot_stride;
+        T* vc = cache.v + l * cache.layer_stride + slot[i] * slot_stride;
+        ops.rope_forward(qkv, 1, len[i], H, KV, D, 0);
+        ops.kv_store(kc, vc, qkv, 1, len[i], H, KV, D, 0, cache.Tmax);
+        ops.attention_cached(la.attn_y + row0[size_t(i)] * HD, qkv, kc, vc, 1, len[i], H, KV, D, 0, cache.Tmax);
+      }
+    }, 1, N, -1);
+    for (int i = 0; i < n; i++)  // xn_final rows 0 .. n-1: the prompts' last positions
+      ops.rmsnorm_forward(a.xn_final + int64_t(i) * C, a.rstd_final + i, a.resid_out + (row0[size_t(i) + 1] - 1) * C,
+                          w.final_norm, 1, C, cfg.rms_eps);
+    ops.linear_forward(logits, a.xn_final, w.lm_head, n, C, cfg.padded_vocab());
   }
 
   // Adds this micro-batch's gradients into g (call zero_grad before the first micro-batch of a step).

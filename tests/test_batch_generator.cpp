@@ -1,15 +1,18 @@
 // Continuous batching (src/batch_generator.h, Model::slot_prefill / slot_decode, Transformer::decode):
 //   - the batched decode step against single-sequence decoding, logits compared element by element;
+//   - the batched prefill (Model::slot_prefill_batch) against one prompt at a time, logits and cache bit for bit;
 //   - concurrent requests of different lengths, joining at different times, greedy and sampled, give the
 //     tokens one-at-a-time Generator::generate gives; a request that leaves early (cancel, stop, max tokens)
-//     does not disturb the others.
+//     does not disturb the others; prompts that join together are prefilled in one call.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
 
+#include "cpu/gemm_f32.h"
 #include "cpu/model_cpu.h"
 #include "src/batch_generator.h"
 #include "src/generator.h"
@@ -207,4 +210,135 @@ TEST_CASE("continuous batching: concurrent requests give the one-at-a-time token
   CHECK_THROWS_WITH_AS(batch.generate({}, o), doctest::Contains("empty prompt"), Error);
   o.sampling.temperature = 0, o.max_new_tokens = 40, o.stop_at_eos = false;
   CHECK(batch.generate(bat.tok.encode(reqs[0].prompt), o).tokens == want[0].tokens);
+}
+
+TEST_CASE("batched prefill: prompts prefilled together get the logits and cache of their prefill alone, bit for bit") {
+  ModelConfig c = tiny_config();
+  c.max_seq_len = 160;
+  const int V = c.vocab_size, Vp = c.padded_vocab(), S = 4;
+  CpuModel batched(c), solo(c);
+  batched.init_random(5), solo.init_random(5);
+  batched.slots_reserve(S, c.max_seq_len);
+  solo.slots_reserve(S, c.max_seq_len);
+  Rng rng(17);
+  // three prompts longer than the few-row kernel's 32 rows, into slots 3, 0, 2: 130 rows in one prefill
+  const std::vector<int> slot = {3, 0, 2}, len = {40, 33, 57};
+  std::vector<int32_t> all;
+  std::vector<std::vector<int32_t>> prompt;
+  for (int n : len) {
+    prompt.push_back(random_tokens(rng, n, V));
+    all.insert(all.end(), prompt.back().begin(), prompt.back().end());
+  }
+  // Exact only where each prompt's rows take the packed fp32 GEMM alone and batched (AVX-512; cpu/ops.h's
+  // same_row_results), and the last positions the few-row kernel in 3 rows as in 1.
+  REQUIRE(batched.prefill_batch_exact(len.data(), 3) == cpu::gemm_f32_enabled());
+  const std::vector<int> with_short = {40, 20};  // 20 rows alone take the few-row kernel, 60 together do not
+  CHECK_FALSE(batched.prefill_batch_exact(with_short.data(), 2));
+  const float* lb = batched.slot_prefill_batch(all.data(), len.data(), slot.data(), 3);
+  const std::vector<float> hb(lb, lb + size_t(3) * Vp);
+  for (int i = 0; i < 3; i++) {
+    CAPTURE(i);
+    const float* l1 = solo.slot_prefill(prompt[size_t(i)].data(), len[size_t(i)], 0, slot[size_t(i)]);
+    if (cpu::gemm_f32_enabled())
+      CHECK(std::equal(l1, l1 + V, hb.data() + size_t(i) * Vp));
+    else  // Eigen's GEMM: the same sums in another order (the bound of the decode test above)
+      CHECK(rel_err(hb.data() + size_t(i) * Vp, l1, size_t(V)) < 2e-5);
+  }
+  // the caches hold the same keys and values: one decode step of all three from them agrees bit for bit
+  const std::vector<int32_t> tok = {5, 9, 11};
+  const float* db = batched.slot_decode(tok.data(), slot.data(), len.data(), 3);
+  const std::vector<float> hdb(db, db + size_t(3) * Vp);
+  const float* ds = solo.slot_decode(tok.data(), slot.data(), len.data(), 3);
+  if (cpu::gemm_f32_enabled()) CHECK(std::equal(hdb.begin(), hdb.end(), ds));
+  // bad input: more rows than the prefill plan, a slot twice, an empty prompt
+  const std::vector<int> too_long = {100, 61}, two = {0, 0}, empty = {0};
+  std::vector<int32_t> many(161, 1);
+  CHECK_THROWS_WITH_AS(batched.slot_prefill_batch(many.data(), too_long.data(), slot.data(), 2),
+                       doctest::Contains("161 tokens in all exceed the 160 rows"), Error);
+  CHECK_THROWS_WITH_AS(batched.slot_prefill_batch(all.data(), len.data(), two.data(), 2),
+                       doctest::Contains("appears twice"), Error);
+  CHECK_THROWS_WITH_AS(batched.slot_prefill_batch(all.data(), empty.data(), slot.data(), 1),
+                       doctest::Contains("a prompt of 0 tokens"), Error);
+}
+
+namespace {
+// Delegates to a model and counts the batched prefills; the first single prefill waits until `arrived` requests
+// have been submitted, so that those join the generator together (the scheduler is busy meanwhile).
+struct CountingLM : CausalLM {
+  CausalLM& in;
+  std::atomic<int>& arrived;
+  int wait_for;
+  std::atomic<bool> waited{false};
+  int batched_calls = 0, batched_prompts = 0;
+  CountingLM(CausalLM& m, std::atomic<int>& a, int w) : in(m), arrived(a), wait_for(w) {}
+  const ModelConfig& config() const override { return in.config(); }
+  void reset(int context) override { in.reset(context); }
+  std::vector<float> step(const int32_t* t, int n, int pos0) override { return in.step(t, n, pos0); }
+  std::vector<double> token_logprobs(const int32_t* t, int n) override { return in.token_logprobs(t, n); }
+  std::vector<float> full_logits(const int32_t* t, int n) override { return in.full_logits(t, n); }
+  int reset_slots(int slots, int context) override { return in.reset_slots(slots, context); }
+  std::vector<float> prefill_slot(int slot, const int32_t* t, int n, int pos0) override {
+    if (!waited) {
+      waited = true;
+      while (arrived < wait_for) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // from generate() to the queue
+    }
+    return in.prefill_slot(slot, t, n, pos0);
+  }
+  std::vector<float> decode_slots(const int32_t* t, const int* slot, const int* pos, int n) override {
+    return in.decode_slots(t, slot, pos, n);
+  }
+  bool prefill_exact(const int* lens, int n) override { return in.prefill_exact(lens, n); }
+  std::vector<float> prefill_slots(const int32_t* t, const int* lens, const int* slots, int n) override {
+    batched_calls++, batched_prompts += n;
+    return in.prefill_slots(t, lens, slots, n);
+  }
+};
+}  // namespace
+
+TEST_CASE("continuous batching: prompts that join together are prefilled together, with the one-at-a-time tokens") {
+  Loaded ref, bat;
+  ref.lm = load_causal_lm(test::make_infer_fixture(kDir + "_long", 256), &ref.tok);
+  bat.lm = load_causal_lm(test::make_infer_fixture(kDir + "_long", 256), &bat.tok);
+  Generator gen(*ref.lm, ref.tok);
+  // a first request, then three long prompts (> 32 tokens each) that arrive while its prefill runs
+  std::vector<std::string> prompts = {"민법 제618조"};
+  const std::string law = "근로기준법 제23조 제1항에 따라 사용자는 근로자에게 정당한 이유 없이 해고를 하지 못한다. ";
+  for (int i = 0; i < 3; i++) prompts.push_back(law + std::to_string(i) + " " + law);
+  for (size_t i = 1; i < prompts.size(); i++) REQUIRE(bat.tok.encode(prompts[i]).size() > 32);
+  GenerateOptions o;
+  o.sampling.temperature = 0.8f, o.max_new_tokens = 12, o.stop_at_eos = false;
+  std::vector<GenerateResult> want;
+  for (size_t i = 0; i < prompts.size(); i++) {
+    o.sampling.seed = 40 + i;
+    want.push_back(gen.generate(ref.tok.encode(prompts[i]), o));
+  }
+  std::atomic<int> arrived{0};
+  CountingLM counting(*bat.lm, arrived, 3);
+  std::vector<GenerateResult> got(prompts.size());
+  {
+    BatchGenerator batch(counting, bat.tok, 4);
+    std::vector<std::thread> th;
+    for (size_t i = 0; i < prompts.size(); i++)
+      th.emplace_back([&, i] {
+        if (i > 0) {  // after the first request is in
+          while (!counting.waited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          arrived++;
+        }
+        GenerateOptions oi = o;
+        oi.sampling.seed = 40 + i;
+        got[i] = batch.generate(bat.tok.encode(prompts[i]), oi);
+      });
+    for (auto& t : th) t.join();
+  }
+  for (size_t i = 0; i < prompts.size(); i++) {
+    CAPTURE(i);
+    CHECK(got[i].tokens == want[i].tokens);
+  }
+  if (cpu::gemm_f32_enabled()) {  // the three long prompts in one prefill (elsewhere prefill_exact says no)
+    CHECK(counting.batched_calls == 1);
+    CHECK(counting.batched_prompts == 3);
+  } else {
+    CHECK(counting.batched_calls == 0);
+  }
 }

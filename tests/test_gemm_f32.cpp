@@ -1,5 +1,5 @@
 // The packed fp32 GEMM of CPU training (cpu/gemm_f32.h): every operand layout the linear layers use (and a general
-// strided one), shapes cut at every edge of its tiles (12 x 32 micro-tiles, 256-wide k chunks, 8-panel row tiles,
+// strided one), shapes cut at every edge of its tiles (14 x 32 micro-tiles, 256-wide k chunks, 8-panel row tiles,
 // 32-panel column tiles), against an fp64 reference within the fp32 summation bound; results independent
 // of the thread count; the linear layer's three GEMMs against Eigen's; the switch and its error.
 #include <doctest/doctest.h>
@@ -60,11 +60,11 @@ TEST_CASE("gemm_f32 equals an fp64 reference in every operand layout, at every t
     MESSAGE("this CPU has no AVX-512F (or BEOP_F32_GEMM=eigen): the packed fp32 GEMM is not checked");
     return;
   }
-  // M: under one micro-tile, one past 96-row tiles; N: under one panel, one past 32 panels (1024 columns);
-  // K: 1, under the 16-wide transpose, one past a 256 chunk, several chunks. M <= 96 packs B per tile and chunk
-  // (a prefill's shape: 37 rows, two tiles of B panels, two k chunks), M > 96 packs all of B first.
-  const int shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {13, 33, 17},   {97, 31, 257},
-                           {12, 1025, 40}, {200, 64, 600}, {37, 1060, 300}};
+  // M: under one 14-row micro-tile, one past it, one past 112-row tiles; N: under one panel, one past 32 panels
+  // (1024 columns); K: 1, under the 16-wide transpose, one past a 256 chunk, several chunks. M <= 112 packs B per
+  // tile and chunk (a prefill's shape: 37 rows, two tiles of B panels, two k chunks), M > 112 packs all of B first.
+  const int shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {13, 33, 17},   {15, 40, 20},  {113, 31, 257},
+                           {14, 1025, 40}, {200, 64, 600}, {37, 1060, 300}, {97, 31, 257}};
   using Make = Layout (*)(int, int);
   const Make makes[] = {row_major, col_major, strided};
   for (const auto& sh : shapes)

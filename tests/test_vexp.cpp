@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cpu/cross_entropy.h"
+#include "cpu/lane_sum.h"
 #include "cpu/swiglu.h"
 #include "cpu/vexp.h"
 #include "tests/test_util.h"
@@ -50,6 +51,29 @@ TEST_CASE("exp_sum and row_max equal their running forms (lanes, tail, in-place 
     CHECK(std::fabs(got - sum) <= 1e-6 * sum);  // n terms of <= 2 ulp each, summed in fp32: n * 1.2e-7 at most
     CHECK(exp_sum<false>(static_cast<float*>(nullptr), x.data(), n, 0.5f, mx) == got);
     for (int j = 0; j < n; j++) CHECK(std::fabs(e[size_t(j)] - std::exp(0.5 * x[size_t(j)] - mx)) <= 3e-7);
+  }
+}
+
+TEST_CASE("lane_sum adds in its documented order: 16 lanes in order, folded in halves, then the tail") {
+  // The order is the contract (cpu/lane_sum.h: fixed by n alone, so sums agree across thread counts and runs);
+  // written out here independently of the helper. Also within the fp32 bound of the double sum.
+  for (int n : {1, 15, 16, 17, 100, 257}) {
+    CAPTURE(n);
+    const std::vector<float> x = randn<float>(size_t(n), uint64_t(100 + n));
+    float lane[16] = {};
+    const int full = n / 16 * 16;
+    for (int j = 0; j < full; j++) lane[j % 16] += x[size_t(j)];
+    float h8[8], h4[4], h2[2];
+    for (int k = 0; k < 8; k++) h8[k] = lane[k] + lane[k + 8];
+    for (int k = 0; k < 4; k++) h4[k] = h8[k] + h8[k + 4];
+    for (int k = 0; k < 2; k++) h2[k] = h4[k] + h4[k + 2];
+    float want = h2[0] + h2[1];
+    for (int j = full; j < n; j++) want += x[size_t(j)];
+    const float got = lane_sum<16, float>(n, [&](int64_t j) { return x[size_t(j)]; });
+    CHECK(got == want);
+    double exact = 0, mag = 0;
+    for (float v : x) exact += v, mag += std::fabs(v);
+    CHECK(std::fabs(got - exact) <= n * 0x1p-24 * mag);  // n roundings of at most half an ulp of the running total
   }
 }
 
