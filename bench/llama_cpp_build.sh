@@ -18,5 +18,10 @@ src=${sdist%.tar.gz}
 cd "$src/vendor/llama.cpp"
 nice cmake -B build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_SERVER=OFF >/dev/null
-nice cmake --build build -j"$jobs" --target llama-bench llama-cli llama-simple
+# llama-cli and llama-simple where this llama.cpp still has them (0.3.36's vendored tree has no llama-cli target
+# and stopped the whole build); libllama.so, all the benches need, comes with llama-bench.
+targets=llama-bench
+available=$(cmake --build build --target help | sed -n 's/^\.\.\. \([A-Za-z0-9_-]*\).*/\1/p')
+for t in llama-cli llama-simple; do grep -qx "$t" <<<"$available" && targets="$targets $t"; done
+nice cmake --build build -j"$jobs" --target $targets
 echo "llama.cpp built: $(pwd)/build/bin"
