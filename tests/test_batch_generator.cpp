@@ -280,7 +280,9 @@ struct CountingLM : CausalLM {
   std::vector<float> prefill_slot(int slot, const int32_t* t, int n, int pos0) override {
     if (!waited) {
       waited = true;
-      while (arrived < wait_for) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);  // never hang the test
+      while (arrived < wait_for && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // from generate() to the queue
     }
     return in.prefill_slot(slot, t, n, pos0);
@@ -322,7 +324,9 @@ TEST_CASE("continuous batching: prompts that join together are prefilled togethe
     for (size_t i = 0; i < prompts.size(); i++)
       th.emplace_back([&, i] {
         if (i > 0) {  // after the first request is in
-          while (!counting.waited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+          while (!counting.waited && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
           arrived++;
         }
         GenerateOptions oi = o;
