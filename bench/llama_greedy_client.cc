@@ -33,6 +33,12 @@ int main(int argc, char** argv) {
   // state is not usable in the guest). BEOP_LLAMA_REPACK=1 turns them back on where AMX works.
   const char* repack = std::getenv("BEOP_LLAMA_REPACK");
   mp.use_extra_bufts = repack && repack[0] == '1';
+  // Weights loaded into anonymous memory (llama-cli's --no-mmap), not mapped from the GGUF file, which is llama.cpp's
+  // default: the file's page cache has 4 KiB pages, anonymous memory gets transparent huge pages as beop's weights
+  // do, and llama.cpp's bf16 decode ran 1.17-1.28x faster that way here (docs/PERFORMANCE.md). The comparison
+  // holds the faster setting; BEOP_LLAMA_MMAP=1 restores the default.
+  const char* use_mmap = std::getenv("BEOP_LLAMA_MMAP");
+  if (!(use_mmap && use_mmap[0] == '1')) mp.load_mode = LLAMA_LOAD_MODE_NONE;
   llama_model* model = llama_model_load_from_file(argv[1], mp);
   if (!model) {
     std::fprintf(stderr, "llama_greedy_client: llama.cpp could not load %s\n", argv[1]);

@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <vector>
 
+#include "cpu/host_memory.h"
+
 namespace beop::bench {
 
 // STREAM-style read bandwidth (bytes/s): sum of a float buffer of `bytes`, all threads, best of `reps`.
 inline double read_bandwidth(size_t bytes, int reps) {
   const size_t n = bytes / sizeof(float);
-  std::vector<float> buf(n);
+  std::vector<float, cpu::HostAllocator<float>> buf(n);
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < long(n); i++) buf[size_t(i)] = float(i & 7);  // touch every page before timing
   double best = 1e30, sink = 0;

@@ -298,10 +298,13 @@ BEOP_TARGET_BF16 void bf16_row1x4_avx512(float* out, const LowpMatrix& W, int o,
   int i = 0;
   for (; i + 32 <= IC; i += 32) {
     const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i);
-    // 1 KB ahead in each of the four rows: four short (2-6 KB) streams side by side are not what the hardware
-    // prefetcher ramps up on; +8-15% on a memory-bound bf16 decode's matmuls, 1 thread (a prefetch never faults,
-    // also past the matrix's end)
-    for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(w0 + j * ld + i + 512), _MM_HINT_T0);
+    // Prefetch the next group's four rows (o+4 .. o+7, this thread's next call) at this offset, into L2. Four
+    // short (2-6 KB) streams side by side are not what the hardware prefetcher ramps up on, and each group's rows
+    // start in new pages; one group ahead keeps every row a whole group (8-22 KB) ahead of its use. On weights
+    // that do not fit in the last-level cache: 10-15% faster than prefetching 1 KB ahead within each row (what
+    // this kernel did before), which was no faster than no prefetch (docs/PERFORMANCE.md, "Decode: prefetch one
+    // group ahead"). A prefetch never faults, also past the matrix's end.
+    for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(w0 + (4 + j) * ld + i), _MM_HINT_T1);
     for (int j = 0; j < 4; j++) a[j] = _mm512_dpbf16_ps(a[j], xv, (__m512bh)_mm512_loadu_si512(w0 + j * ld + i));
   }
   if (i < IC) {  // masked tail
@@ -311,8 +314,6 @@ BEOP_TARGET_BF16 void bf16_row1x4_avx512(float* out, const LowpMatrix& W, int o,
   }
   for (int j = 0; j < 4; j++) out[j] = _mm512_reduce_add_ps(a[j]);
 }
-
-constexpr int kQ8Ahead = 1024;  // bytes q8_row1x4_avx512 prefetches ahead in each weight row
 
 BEOP_TARGET_VNNI void q8_row1x4_avx512(float* out, const LowpMatrix& W, int o, const Q8Acts& a, int m) {
   const int IC = W.cols(), nb = IC / kQ8Block;
@@ -329,10 +330,9 @@ BEOP_TARGET_VNNI void q8_row1x4_avx512(float* out, const LowpMatrix& W, int o, c
     const __m128 dx = _mm_loadu_ps(xd + b);
     for (int j = 0; j < 4; j++) {
       const uint8_t* w = W.q_row(o + j) + b * 32;
-      // 1 KB ahead in each row, both lines of the next step's 128 bytes there: the bf16 kernel's prefetch above,
-      // at the same distance in bytes (q8 rows are half as long, even shorter streams for the hardware)
-      _mm_prefetch(reinterpret_cast<const char*>(w + kQ8Ahead), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(w + kQ8Ahead + 64), _MM_HINT_T0);
+      // The bf16 kernel's prefetch above: the same 128 bytes of row o+4+j, the next group's, into L2
+      _mm_prefetch(reinterpret_cast<const char*>(w + 4 * size_t(IC)), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(w + 4 * size_t(IC) + 64), _MM_HINT_T1);
       const __m512 sc = _mm512_castps128_ps512(
           _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(W.d_row(o + j) + b))), dx));
       const __m512i s0 = _mm512_dpbusd_epi32(c0, _mm512_loadu_si512(w), x0);

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cpu/host_memory.h"
+
 namespace beop::cpu {
 
 enum class LowpType { kBf16, kQ8 };
@@ -47,9 +49,10 @@ class LowpMatrix {
  private:
   LowpType type_;
   int OC_, IC_;
-  std::vector<uint16_t> wb_;  // bf16 (OC, IC)
-  std::vector<uint8_t> wq_;   // Q8_0 values + 128, (OC, IC)
-  std::vector<uint16_t> wd_;  // Q8_0 fp16 scales, (OC, IC / 32)
+  // Huge pages where large (cpu/host_memory.h): decode streams these once per token.
+  std::vector<uint16_t, HostAllocator<uint16_t>> wb_;  // bf16 (OC, IC)
+  std::vector<uint8_t, HostAllocator<uint8_t>> wq_;    // Q8_0 values + 128, (OC, IC)
+  std::vector<uint16_t, HostAllocator<uint16_t>> wd_;  // Q8_0 fp16 scales, (OC, IC / 32)
 };
 
 // out (M, OC) = in (M, IC) @ W^T. Threads split W's rows (OpenMP; serial inside a parallel region).

@@ -17,6 +17,7 @@
 #include "cpu/embedding.h"
 #include "cpu/gemm_bf16.h"
 #include "cpu/gemm_f32.h"
+#include "cpu/host_memory.h"
 #include "cpu/kv_cache.h"
 #include "cpu/linear.h"
 #include "cpu/matmul_lowp.h"
@@ -44,12 +45,12 @@ struct CpuOps {
   // memory
   template <typename U>
   U* alloc(size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(U) + 63) / 64 * 64 + 64);
+    void* p = host_alloc(n * sizeof(U));  // huge pages where the buffer is large (cpu/host_memory.h)
     BEOP_CHECK(p, "out of host memory allocating ", n * sizeof(U), " bytes");
     std::memset(p, 0, n * sizeof(U));
     return static_cast<U*>(p);
   }
-  void release(void* p) { std::free(p); }
+  void release(void* p) { host_free(p); }
   template <typename U>
   void upload(U* dst, const U* host, size_t n) { std::memcpy(dst, host, n * sizeof(U)); }
   template <typename U>

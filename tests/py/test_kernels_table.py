@@ -49,6 +49,8 @@ NOT_OPS = {
                       "tests/test_gemm_f32.cpp",
     "cpu/transpose16.h": "the lane mask and 16 x 16 in-register transpose that the GEMMs' packing calls (gemm_amx.cpp, "
                          "gemm_f32.cpp), not an op; tested through tests/test_cpu_bf16.cpp and tests/test_gemm_f32.cpp",
+    "cpu/host_memory.h": "the CPU backend's allocator (huge pages for large buffers), not an op; tested by "
+                         "tests/test_host_memory.cpp",
     "cpu/lane_sum.h": "vectorizable fixed-order row sums that RMSNorm, the softmaxes and the gradient norm call, "
                       "not an op; tested by tests/test_vexp.cpp",
     "cpu/vexp.h": "an inline exp that the CPU ops' softmaxes and SiLU call, not an op (CUDA uses __expf); tested by "
