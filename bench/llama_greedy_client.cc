@@ -34,9 +34,10 @@ int main(int argc, char** argv) {
   const char* repack = std::getenv("BEOP_LLAMA_REPACK");
   mp.use_extra_bufts = repack && repack[0] == '1';
   // Weights loaded into anonymous memory (llama-cli's --no-mmap), not mapped from the GGUF file, which is llama.cpp's
-  // default: the file's page cache has 4 KiB pages, anonymous memory gets transparent huge pages as beop's weights
-  // do, and llama.cpp's bf16 decode ran 1.17-1.28x faster that way here (docs/PERFORMANCE.md). The comparison
-  // holds the faster setting; BEOP_LLAMA_MMAP=1 restores the default.
+  // default: the file's page cache has 4 KiB pages, anonymous memory can get transparent huge pages as beop's
+  // weights do. On the dev VM under THP "always" llama.cpp's bf16 decode ran 1.12-1.27x faster that way; under
+  // "madvise" the two were level (docs/PERFORMANCE.md). The comparison holds the setting that is never slower;
+  // BEOP_LLAMA_MMAP=1 restores the default.
   const char* use_mmap = std::getenv("BEOP_LLAMA_MMAP");
   if (!(use_mmap && use_mmap[0] == '1')) mp.load_mode = LLAMA_LOAD_MODE_NONE;
   llama_model* model = llama_model_load_from_file(argv[1], mp);

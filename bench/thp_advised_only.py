@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs a command as if the machine's transparent-huge-page policy were "madvise" (Ubuntu's default): huge pages
-only where the program asked for them with madvise(MADV_HUGEPAGE). Some VMs hand huge pages to every large
-anonymous buffer whatever their sysfs says, which hides what cpu/host_memory.h's advice is for; this is how
-docs/PERFORMANCE.md ("Huge pages") compared builds with and without it.
+only where the program asked for them with madvise(MADV_HUGEPAGE). On a machine set to "always" every large
+anonymous buffer gets huge pages, which hides what cpu/host_memory.h's advice is for; this is how
+docs/PERFORMANCE.md ("Huge pages") compared builds with and without it, without touching the machine's setting.
 
     python3 bench/thp_advised_only.py build/bench/bench_train --dtype fp32 --no-torch
 
@@ -19,7 +19,7 @@ PR_THP_DISABLE_EXCEPT_ADVISED = 1 << 1
 if len(sys.argv) < 2:
     sys.exit("usage: thp_advised_only.py COMMAND [ARG...]")
 libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(PR_SET_THP_DISABLE, 1, PR_THP_DISABLE_EXCEPT_ADVISED, 0, 0) != 0:
+if libc.prctl(PR_SET_THP_DISABLE, *(ctypes.c_ulong(v) for v in (1, PR_THP_DISABLE_EXCEPT_ADVISED, 0, 0))) != 0:
     err = ctypes.get_errno()
     print(f"thp_advised_only: prctl(PR_SET_THP_DISABLE, except advised) failed: {os.strerror(err)} "
           "(needs Linux 6.18+)", file=sys.stderr)

@@ -3,11 +3,10 @@
 // pages (madvise MADV_HUGEPAGE).
 //
 // Why: training and decoding stream buffers of tens to hundreds of MB. With 4 KiB pages that is a TLB miss and a
-// page walk every 4 KiB (two-dimensional on a VM), and the hardware prefetcher stops at every 4 KiB boundary.
-// Under THP "madvise" (Ubuntu's default, and what bench/thp_advised_only.py sets up), large buffers get huge pages
-// only when advised. There, on the 2-vCPU dev VM, a STREAM-style read of 495 MB ran at 12.8 GB/s on 4 KiB pages
-// and 16.5 GB/s advised (1 thread; 25.2 vs 33.4 GB/s at 2), and a 1-thread training step of `small` gained ~3%
-// (docs/PERFORMANCE.md, "Huge pages").
+// page walk every 4 KiB, two-dimensional on a VM. Under THP "madvise" (the dev VM's setting, and Ubuntu's default),
+// large buffers get huge pages only when advised. There a STREAM-style read of 495 MB ran at 12.8 GB/s on 4 KiB
+// pages and 16.5 GB/s advised (1 thread; 25.2 vs 33.4 GB/s at 2), and a 1-thread training step of `small` gained
+// ~3% (docs/PERFORMANCE.md, "Huge pages").
 //
 // The advice is a hint. Where THP is off (`never`), or the kernel finds no free 2 MiB page, the buffer is plain 4 KiB
 // pages and everything works as before. Under THP "always" it changes little. Memory is released with host_free.
@@ -27,6 +26,7 @@ inline constexpr size_t kHugePage = size_t(2) << 20;
 // works on, not to 2 MiB: a 3 MiB buffer gets one huge page and 1 MiB of small ones rather than 1 MiB of waste.
 // Every buffer keeps at least 64 bytes of slack past its end, as CpuOps::alloc always has.
 inline void* host_alloc(size_t bytes) {
+  if (bytes > std::numeric_limits<size_t>::max() - 2 * kHugePage) return nullptr;  // the roundings below would wrap
   if (bytes < kHugePage) return std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
   const size_t rounded = (bytes + 64 + 4095) / 4096 * 4096;
   void* p = nullptr;  // posix_memalign: aligned_alloc wants a size that is a multiple of the 2 MiB alignment

@@ -294,6 +294,7 @@ BEOP_TARGET_BF16 void bf16_row1x4_avx512(float* out, const LowpMatrix& W, int o,
   const int IC = W.cols();
   const uint16_t* w0 = W.bf16_row(o);
   const size_t ld = size_t(IC);
+  const uint16_t* next = o + 8 <= W.rows() ? w0 + 4 * ld : w0;  // the next group's rows, for the prefetch
   __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int i = 0;
   for (; i + 32 <= IC; i += 32) {
@@ -303,8 +304,8 @@ BEOP_TARGET_BF16 void bf16_row1x4_avx512(float* out, const LowpMatrix& W, int o,
     // start in new pages; one group ahead keeps every row a whole group (8-22 KB) ahead of its use. On weights
     // that do not fit in the last-level cache: 10-15% faster than prefetching 1 KB ahead within each row (what
     // this kernel did before), which was no faster than no prefetch (docs/PERFORMANCE.md, "Decode: prefetch one
-    // group ahead"). A prefetch never faults, also past the matrix's end.
-    for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(w0 + (4 + j) * ld + i), _MM_HINT_T1);
+    // group ahead"). The last group prefetches its own rows: a pointer past the matrix's end would be undefined.
+    for (int j = 0; j < 4; j++) _mm_prefetch(reinterpret_cast<const char*>(next + j * ld + i), _MM_HINT_T1);
     for (int j = 0; j < 4; j++) a[j] = _mm512_dpbf16_ps(a[j], xv, (__m512bh)_mm512_loadu_si512(w0 + j * ld + i));
   }
   if (i < IC) {  // masked tail
@@ -320,6 +321,7 @@ BEOP_TARGET_VNNI void q8_row1x4_avx512(float* out, const LowpMatrix& W, int o, c
   const int8_t* xq = a.q.data() + size_t(m) * IC;
   const int32_t* xc = a.corr.data() + size_t(m) * IC / 4;
   const float* xd = a.d.data() + size_t(m) * nb;
+  const size_t ahead = o + 8 <= W.rows() ? 4 * size_t(IC) : 0;  // to the next group's rows (the prefetch below)
   const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // blocks 0 | 1
   const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);  // blocks 2 | 3
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
@@ -331,8 +333,8 @@ BEOP_TARGET_VNNI void q8_row1x4_avx512(float* out, const LowpMatrix& W, int o, c
     for (int j = 0; j < 4; j++) {
       const uint8_t* w = W.q_row(o + j) + b * 32;
       // The bf16 kernel's prefetch above: the same 128 bytes of row o+4+j, the next group's, into L2
-      _mm_prefetch(reinterpret_cast<const char*>(w + 4 * size_t(IC)), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(w + 4 * size_t(IC) + 64), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(w + ahead + 64), _MM_HINT_T1);
       const __m512 sc = _mm512_castps128_ps512(
           _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(W.d_row(o + j) + b))), dx));
       const __m512i s0 = _mm512_dpbusd_epi32(c0, _mm512_loadu_si512(w), x0);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -45,6 +46,7 @@ struct CpuOps {
   // memory
   template <typename U>
   U* alloc(size_t n) {
+    BEOP_CHECK(n <= std::numeric_limits<size_t>::max() / sizeof(U), "alloc: ", n, " elements overflow size_t");
     void* p = host_alloc(n * sizeof(U));  // huge pages where the buffer is large (cpu/host_memory.h)
     BEOP_CHECK(p, "out of host memory allocating ", n * sizeof(U), " bytes");
     std::memset(p, 0, n * sizeof(U));
