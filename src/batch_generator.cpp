@@ -96,10 +96,10 @@ struct BatchGenerator::Impl {
       j->t_admit = Clock::now();
     }
     for (size_t i = 0; i < joining.size();) {
-      std::vector<int> lens{int(joining[i]->prompt.size())}, slots{joining[i]->slot};
+      // this group: joining[i, e), grown while the prompts fit one prefill and stay exact together
+      std::vector<int> lens{int(joining[i]->prompt.size())};
       int64_t total = lens[0];
-      size_t e = i + 1;
-      for (; e < joining.size(); e++) {
+      for (size_t e = i + 1; e < joining.size(); e++) {
         const int len = int(joining[e]->prompt.size());
         if (total + len > context) break;
         lens.push_back(len);
@@ -107,10 +107,15 @@ struct BatchGenerator::Impl {
           lens.pop_back();
           break;
         }
-        slots.push_back(joining[e]->slot), total += len;
+        total += len;
       }
+      const size_t e = i + lens.size();
+      std::vector<int> slots;
       std::vector<int32_t> toks;
-      for (size_t k = i; k < e; k++) toks.insert(toks.end(), joining[k]->prompt.begin(), joining[k]->prompt.end());
+      for (size_t k = i; k < e; k++) {
+        slots.push_back(joining[k]->slot);
+        toks.insert(toks.end(), joining[k]->prompt.begin(), joining[k]->prompt.end());
+      }
       std::vector<float> logits;
       try {
         logits = e - i == 1 ? lm.prefill_slot(slots[0], toks.data(), lens[0], 0)

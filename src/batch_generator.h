@@ -7,9 +7,9 @@
 // One scheduler thread owns the model. Between decode steps it admits waiting requests into free cache slots
 // (CausalLM::reset_slots / prefill_slots: prompts that join together are prefilled in one pass over the
 // weights where that gives each the logits it would get alone, bit for bit; otherwise prefill_slot, one at a
-// time), then runs one batched decode step for every active sequence (CausalLM::decode_slots: every weight matrix read once for all of them) and
-// samples each sequence's next token with its own Decoding (src/generator.h: own seed, temperature, top-p,
-// stop strings, max tokens). A finished, stopped or cancelled sequence leaves its slot at once and the next
+// time), then runs one batched decode step for every active sequence (CausalLM::decode_slots: every weight
+// matrix read once for all of them) and samples each sequence's next token with its own Decoding
+// (src/generator.h: own seed, temperature, top-p, stop strings, max tokens). A finished, stopped or cancelled sequence leaves its slot at once and the next
 // waiting request takes it at the next step. Requests beyond max_batch wait in arrival order (the caller,
 // e.g. the server, bounds that queue).
 //
